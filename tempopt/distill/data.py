@@ -1,0 +1,149 @@
+"""Batches for a job.
+
+Tensor datasets (``TensorDataset`` or anything exposing ``.tensors``) are moved to the job's
+device once and batched by indexing, with no DataLoader and no per-batch copy. Any other
+dataset goes through a DataLoader that also yields each sample's index, so cached teacher
+logits can be looked up for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+
+@dataclass
+class Batch:
+    """One batch: sample indices into its source, inputs, and labels (None when unlabelled)."""
+
+    index: Tensor  # (B,) long, on the job's device
+    x: Tensor  # (B, ...)
+    y: Tensor | None  # (B,) long
+
+
+def dataset_tensors(dataset: Dataset) -> tuple[Tensor, ...] | None:
+    """The tensors behind a tensor dataset, or None for any other dataset."""
+    tensors = getattr(dataset, "tensors", None)
+    if isinstance(tensors, tuple) and tensors and all(isinstance(t, Tensor) for t in tensors):
+        return tensors
+    return None
+
+
+class BatchSource:
+    """Yields :class:`Batch` objects over a dataset, on a device, shuffled or in order."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        device: torch.device,
+        labelled: bool = True,
+        num_workers: int = 0,
+    ) -> None:
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.device = device
+        self.labelled = labelled
+        self.num_workers = num_workers
+        tensors = dataset_tensors(dataset)
+        self._x: Tensor | None = None
+        self._y: Tensor | None = None
+        if tensors is not None:
+            self._x = tensors[0].to(device)
+            if labelled and len(tensors) > 1:
+                self._y = tensors[1].to(device).long()
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def num_batches(self) -> int:
+        """Batches per pass over the data."""
+        return -(-len(self) // self.batch_size)
+
+    def batches(self, generator: torch.Generator | None = None) -> Iterator[Batch]:
+        """One pass: shuffled with ``generator``, in order without it."""
+        if self._x is not None:
+            yield from self._tensor_batches(generator)
+        else:
+            yield from self._loader_batches(generator)
+
+    def _tensor_batches(self, generator: torch.Generator | None) -> Iterator[Batch]:
+        n = len(self)
+        if generator is None:
+            order = torch.arange(n, device=self.device)
+        else:
+            order = torch.randperm(n, generator=generator).to(self.device)
+        for start in range(0, n, self.batch_size):
+            index = order[start : start + self.batch_size]
+            y = self._y[index] if self._y is not None else None
+            yield Batch(index=index, x=self._x[index], y=y)  # type: ignore[index]
+
+    def _loader_batches(self, generator: torch.Generator | None) -> Iterator[Batch]:
+        loader = DataLoader(
+            _Indexed(self.dataset),
+            batch_size=self.batch_size,
+            shuffle=generator is not None,
+            generator=generator,
+            num_workers=self.num_workers,
+            pin_memory=self.device.type == "cuda",
+        )
+        for index, x, y in loader:
+            y_dev = y.to(self.device, non_blocking=True).long() if self.labelled else None
+            yield Batch(
+                index=index.to(self.device, non_blocking=True),
+                x=x.to(self.device, non_blocking=True),
+                y=y_dev,
+            )
+
+
+class _Indexed(Dataset):
+    """Wraps a dataset so that items are ``(index, x, y)``; unlabelled items get ``y = -1``."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> tuple[int, Tensor, int]:
+        item = self.dataset[i]
+        if isinstance(item, (tuple, list)):
+            x = item[0]
+            y = int(item[1]) if len(item) > 1 else -1
+        else:
+            x, y = item, -1
+        return i, torch.as_tensor(x), y
+
+
+def fingerprint(dataset: Dataset | None) -> str:
+    """A content hash of a dataset, used in the teacher-cache key.
+
+    A dataset may define ``fingerprint() -> str`` (image folders hash paths, sizes and times);
+    tensor datasets hash their bytes; any other dataset is read once and its items hashed.
+    """
+    h = hashlib.sha256()
+    if dataset is None:
+        return "none"
+    custom = getattr(dataset, "fingerprint", None)
+    if callable(custom):
+        h.update(str(custom()).encode())
+        return h.hexdigest()
+    tensors = dataset_tensors(dataset)
+    items = tensors if tensors is not None else _iter_items(dataset)
+    for t in items:
+        t = t.detach().cpu().contiguous()
+        h.update(str((tuple(t.shape), str(t.dtype))).encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _iter_items(dataset: Dataset) -> Iterator[Tensor]:
+    for i in range(len(dataset)):  # type: ignore[arg-type]
+        item = dataset[i]
+        for part in item if isinstance(item, (tuple, list)) else (item,):
+            yield torch.as_tensor(part)

@@ -1,0 +1,37 @@
+"""Choosing the device and the precision a job runs with."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+from tempopt.errors import SpecError
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when there is one, else the CPU; any other name is forced.
+
+    Raises:
+        SpecError: if CUDA is asked for but not available, or the name is not a device.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise SpecError(f"device {name!r} is not a torch device; use auto, cpu or cuda[:N].") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SpecError(f"device {name!r} was asked for but CUDA is not available; use auto or cpu.")
+    return device
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, enabled: bool = True) -> Iterator[None]:
+    """bf16 autocast on CUDA (when enabled); a no-op on the CPU."""
+    if enabled and device.type == "cuda":
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+            yield
+    else:
+        yield

@@ -1,0 +1,248 @@
+"""The teacher: trained (or loaded) once, frozen, its logits cached on disk and shared.
+
+The cache key is a content hash of the task name, the data (train, val, transfer), the
+teacher's architecture and either its checkpoint's bytes or its training recipe. Every trial and
+every process with the same key reuses one file; a file lock and an atomic rename make sure
+that processes starting together train the teacher only once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from filelock import FileLock
+from torch import Tensor, nn
+
+from tempopt.distill.data import Batch, BatchSource, fingerprint
+from tempopt.distill.device import autocast, resolve_device
+from tempopt.distill.job import JobConfig, TeacherSignal, evaluate, fit
+from tempopt.errors import TaskError
+from tempopt.tasks import Task
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1
+DEFAULT_CACHE_DIR = ".tempopt-cache"
+
+
+@dataclass
+class Teacher(TeacherSignal):
+    """A frozen teacher in eval mode, with its cached logits where the task allows them.
+
+    Attributes:
+        model: the teacher, ``eval()`` and ``requires_grad_(False)``, on the job's device.
+        accuracy: its validation accuracy.
+        key: the cache key (hex content hash).
+        source: ``"cache"``, ``"trained"`` or ``"checkpoint"``: where it came from this time.
+        train_logits: ``(N_train, C)`` logits over the training inputs, or None (augmentation).
+        transfer_logits: ``(N_transfer, C)`` logits over the transfer set, or None.
+    """
+
+    model: nn.Module
+    accuracy: float
+    key: str
+    source: str
+    train_logits: Tensor | None = None
+    transfer_logits: Tensor | None = None
+    mixed_precision: bool = True
+
+    def logits(self, kind: str, batch: Batch, x: Tensor) -> Tensor:
+        """Teacher logits for a batch: looked up in the cache, or computed on ``x``."""
+        cached = self.train_logits if kind == "train" else self.transfer_logits
+        if cached is not None:
+            return cached[batch.index]
+        with torch.no_grad(), autocast(x.device, self.mixed_precision):
+            return self.model(x).float()
+
+
+def cache_key(task: Task, seed: int = 0) -> str:
+    """The content hash that identifies a teacher and its logits."""
+    recipe: dict[str, object] = {
+        "format": CACHE_FORMAT,
+        "task": task.name,
+        "train": fingerprint(task.train),
+        "val": fingerprint(task.val),
+        "transfer": fingerprint(task.transfer),
+        "architecture": repr(task.teacher()),
+        "num_classes": task.num_classes,
+    }
+    if task.teacher_checkpoint is not None:
+        recipe["checkpoint"] = _file_sha256(Path(task.teacher_checkpoint))
+    else:
+        recipe["training"] = {"epochs": task.teacher_epochs, "lr": task.teacher_lr, "seed": seed}
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+
+
+def prepare_teacher(
+    task: Task,
+    cache_dir: str | Path = DEFAULT_CACHE_DIR,
+    device: str = "auto",
+    seed: int = 0,
+    mixed_precision: bool = True,
+    on_epoch: Callable[[int, float], bool] | None = None,
+) -> Teacher:
+    """The task's teacher, from the cache if it is there, else trained or loaded once.
+
+    Args:
+        task: the task whose teacher to prepare.
+        cache_dir: folder shared by every trial and process of a study.
+        device: where the teacher runs (``auto``, ``cpu``, ``cuda``…).
+        seed: seed of the teacher's training (part of the key).
+        mixed_precision: bf16 autocast on CUDA.
+        on_epoch: progress callback for the teacher's training epochs.
+
+    Returns:
+        The frozen teacher with its logits.
+    """
+    key = cache_key(task, seed)
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"teacher-{task.name}-{key[:16]}.pt"
+    source = "cache"
+    entry = _read_entry(path, key)
+    if entry is None:
+        with FileLock(str(path) + ".lock"):
+            entry = _read_entry(path, key)  # another process may have written it meanwhile
+            if entry is None:
+                entry, source = _build_entry(task, key, device, seed, mixed_precision, on_epoch)
+                _write_atomically(entry, path)
+    return _teacher_from_entry(task, entry, source, device, mixed_precision)
+
+
+def _build_entry(
+    task: Task,
+    key: str,
+    device: str,
+    seed: int,
+    mixed_precision: bool,
+    on_epoch: Callable[[int, float], bool] | None,
+) -> tuple[dict, str]:
+    model = task.teacher()
+    if task.teacher_checkpoint is not None:
+        model.load_state_dict(_load_checkpoint(Path(task.teacher_checkpoint)))
+        source = "checkpoint"
+    else:
+        log.info("training the teacher of task %s (%d epochs)", task.name, task.teacher_epochs)
+        config = JobConfig(
+            temperature=1.0,
+            kd_weight=0.0,
+            lr=task.teacher_lr,
+            epochs=task.teacher_epochs,
+            seed=seed,
+            device=device,
+            mixed_precision=mixed_precision,
+        )
+        fit(model, task, config, teacher=None, on_epoch=on_epoch)
+        source = "trained"
+    dev = resolve_device(device)
+    model = _freeze(model.to(dev))
+    val = BatchSource(task.val, 1024, dev)
+    entry = {
+        "key": key,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "accuracy": evaluate(model, val, mixed_precision),
+        "train_logits": None,
+        "transfer_logits": None,
+    }
+    if task.augment is None:
+        entry["train_logits"] = _all_logits(model, task.train, dev, mixed_precision)
+        if task.transfer is not None:
+            entry["transfer_logits"] = _all_logits(model, task.transfer, dev, mixed_precision)
+    return entry, source
+
+
+def _teacher_from_entry(
+    task: Task, entry: dict, source: str, device: str, mixed_precision: bool
+) -> Teacher:
+    dev = resolve_device(device)
+    model = task.teacher()
+    model.load_state_dict(entry["state_dict"])
+    model = _freeze(model.to(dev))
+
+    def on_device(t: Tensor | None) -> Tensor | None:
+        return None if t is None or task.augment is not None else t.to(dev)
+
+    return Teacher(
+        model=model,
+        accuracy=float(entry["accuracy"]),
+        key=entry["key"],
+        source=source,
+        train_logits=on_device(entry["train_logits"]),
+        transfer_logits=on_device(entry["transfer_logits"]),
+        mixed_precision=mixed_precision,
+    )
+
+
+def _freeze(model: nn.Module) -> nn.Module:
+    model.eval()
+    model.requires_grad_(False)
+    return model
+
+
+@torch.no_grad()
+def _all_logits(model: nn.Module, dataset, device: torch.device, mixed_precision: bool) -> Tensor:
+    """``(N, C)`` float32 logits over a dataset, in its index order, on the CPU."""
+    source = BatchSource(dataset, 1024, device, labelled=False)
+    out = []
+    for batch in source.batches():
+        with autocast(device, mixed_precision):
+            out.append(model(batch.x).float().cpu())
+    return torch.cat(out)
+
+
+def _read_entry(path: Path, key: str) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        entry = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated or foreign file is rebuilt, not trusted
+        log.warning("ignoring unreadable teacher cache %s (%s)", path, e)
+        return None
+    if not isinstance(entry, dict) or entry.get("key") != key:
+        log.warning("ignoring teacher cache %s: its key does not match", path)
+        return None
+    return entry
+
+
+def _write_atomically(entry: dict, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(entry, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _load_checkpoint(path: Path) -> dict:
+    if not path.is_file():
+        raise TaskError(f"teacher_checkpoint {str(path)!r} does not exist; give the path of a saved state_dict.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise TaskError(
+            f"teacher_checkpoint {str(path)!r} cannot be loaded with weights_only=True ({e}); "
+            "save it with torch.save(model.state_dict(), path)."
+        ) from e
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    return state
+
+
+def _file_sha256(path: Path) -> str:
+    if not path.is_file():
+        raise TaskError(f"teacher_checkpoint {str(path)!r} does not exist; give the path of a saved state_dict.")
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,0 +1,35 @@
+"""The one exception hierarchy of tempopt.
+
+Library code raises these; only the CLI turns them into a message and an exit code.
+Every message is one sentence that names the bad key or value and says how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class TempoptError(Exception):
+    """Base class of every error tempopt raises on purpose."""
+
+    exit_code = 1
+
+
+class SpecError(TempoptError):
+    """A study file, exported config or task reference is malformed."""
+
+    exit_code = 2
+
+
+class TaskError(TempoptError):
+    """A task cannot be loaded or built."""
+
+    exit_code = 2
+
+
+class TrainingError(TempoptError):
+    """A distillation job cannot go on (a NaN loss, a broken model)."""
+
+
+class StorageError(TempoptError):
+    """The study storage is unreachable, too old, or has no such study."""
+
+    exit_code = 3

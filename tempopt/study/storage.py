@@ -1,0 +1,186 @@
+"""Opening the SQL storage a study lives in: SQLite by default, PostgreSQL or MariaDB/MySQL.
+
+URLs are normalised to the drivers tempopt installs (psycopg 3, PyMySQL), server databases get
+``pool_pre_ping`` and bounded pools, SQLite gets WAL and a long busy timeout, and connection or
+schema problems become one :class:`StorageError` sentence. Passwords never leave this module
+unmasked: use :func:`redact_url` for anything shown or saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import sqlalchemy.exc
+from sqlalchemy.engine import make_url
+
+from tempopt.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STORAGE = "sqlite:///tempopt.db"
+DEFAULT_HEARTBEAT_INTERVAL = 60
+DEFAULT_GRACE_PERIOD = 300
+DEFAULT_MAX_RETRY = 3
+_DRIVERS = {
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+}
+
+
+@dataclass(frozen=True)
+class FailureHandling:
+    """Heartbeats and retries of trials whose worker died (RDB server storages only)."""
+
+    heartbeat_interval: int | None = DEFAULT_HEARTBEAT_INTERVAL
+    grace_period: int | None = DEFAULT_GRACE_PERIOD
+    max_retry: int = DEFAULT_MAX_RETRY
+
+
+def normalise_url(url: str) -> str:
+    """Map ``postgresql://``, ``mysql://`` and ``mariadb://`` to the drivers tempopt ships."""
+    try:
+        parsed = make_url(url)
+    except sqlalchemy.exc.ArgumentError as e:
+        raise StorageError(
+            f"storage {url!r} is not a database URL; use e.g. sqlite:///tempopt.db or "
+            "postgresql://user@host/db."
+        ) from e
+    backend = parsed.get_backend_name()
+    if parsed.drivername in _DRIVERS:
+        parsed = parsed.set(drivername=_DRIVERS[parsed.drivername])
+    elif backend not in ("sqlite", "postgresql", "mysql"):
+        raise StorageError(f"storage backend {backend!r} is not supported; use sqlite, postgresql or mysql.")
+    return parsed.render_as_string(hide_password=False)
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password masked, for logs, reports and exports."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:
+        return "<unparseable storage URL>"
+
+
+def is_sqlite(url: str) -> bool:
+    """True for SQLite URLs."""
+    return make_url(normalise_url(url)).get_backend_name() == "sqlite"
+
+
+def engine_kwargs(url: str) -> dict[str, Any]:
+    """SQLAlchemy engine options for a storage URL."""
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        return {"connect_args": {"timeout": 120}}
+    kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 2, "max_overflow": 4}
+    if backend == "mysql":
+        kwargs["pool_recycle"] = 3600
+    else:
+        kwargs["connect_args"] = {"connect_timeout": 10}
+    if backend == "mysql":
+        kwargs["connect_args"] = {"connect_timeout": 10}
+    return kwargs
+
+
+def open_storage(
+    url: str = DEFAULT_STORAGE,
+    failure: FailureHandling | None = None,
+    attempts: int = 8,
+) -> optuna.storages.RDBStorage:
+    """An Optuna RDB storage for ``url``, with failure handling on server databases.
+
+    Several processes creating the schema of an empty database at once can collide (a unique
+    violation on PostgreSQL); those collisions are retried with jittered back-off.
+
+    Args:
+        url: a SQLAlchemy URL. ``sqlite:///path`` creates the file.
+        failure: heartbeat and retry settings; defaults to :class:`FailureHandling`().
+            SQLite gets them too when given explicitly.
+        attempts: tries before a connection or schema race is reported.
+
+    Raises:
+        StorageError: unreachable database, unsupported URL, or an old schema.
+    """
+    url = normalise_url(url)
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    if sqlite:
+        _prepare_sqlite(url)
+    if failure is None:
+        failure = FailureHandling() if not sqlite else FailureHandling(None, None, 0)
+    kwargs: dict[str, Any] = {"engine_kwargs": engine_kwargs(url)}
+    if failure.heartbeat_interval:
+        kwargs["heartbeat_interval"] = failure.heartbeat_interval
+        kwargs["grace_period"] = failure.grace_period
+        kwargs["heartbeat_stale_trial_callback"] = optuna.storages.RetryHeartbeatStaleTrialCallback(
+            max_retry=failure.max_retry
+        )
+    return _with_retries(lambda: optuna.storages.RDBStorage(url, **kwargs), url, attempts)
+
+
+def _with_retries(make: Callable[[], optuna.storages.RDBStorage], url: str, attempts: int):
+    delay = 0.2
+    for attempt in range(1, attempts + 1):
+        try:
+            return make()
+        except sqlalchemy.exc.IntegrityError:  # another process created the same table/row
+            if attempt == attempts:
+                raise
+        except sqlalchemy.exc.OperationalError as e:
+            if attempt == attempts:
+                raise StorageError(
+                    f"cannot reach the storage {redact_url(url)} ({_first_line(e)}); "
+                    "check that the database server is running and the URL is right."
+                ) from e
+        except sqlalchemy.exc.ProgrammingError as e:
+            if attempt == attempts:
+                raise StorageError(f"the storage {redact_url(url)} failed ({_first_line(e)}).") from e
+        except RuntimeError as e:
+            if "upgrade" in str(e).lower():
+                raise StorageError(
+                    f"the schema of {redact_url(url)} is older than this Optuna; run "
+                    f"`optuna storage upgrade --storage URL` first."
+                ) from e
+            raise
+        time.sleep(delay * (1 + random.random()))
+        delay = min(delay * 2, 5.0)
+        log.info("retrying storage %s (attempt %d/%d)", redact_url(url), attempt + 1, attempts)
+    raise AssertionError("unreachable")
+
+
+def _prepare_sqlite(url: str) -> None:
+    """Create the SQLite file's folder and switch it to WAL, so readers don't block the writer."""
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path, timeout=120) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(getattr(e, "orig", None) or e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def load_study(name: str, url: str = DEFAULT_STORAGE) -> optuna.Study:
+    """Load an existing study, with the list of known names in the error if it is missing.
+
+    Raises:
+        StorageError: no such study, or the storage is unreachable.
+    """
+    storage = open_storage(url)
+    names = [s.study_name for s in storage.get_all_studies()]
+    if name not in names:
+        known = ", ".join(names) if names else "none"
+        raise StorageError(f"no study named {name!r} in {redact_url(url)} (studies there: {known}).")
+    return optuna.load_study(study_name=name, storage=storage)

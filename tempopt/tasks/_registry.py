@@ -1,0 +1,93 @@
+"""Finding a task by name: a built-in one, or a user's ``package.module:make_task``."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from tempopt.errors import TaskError
+from tempopt.tasks._task import Task
+
+TaskFactory = Callable[..., Task]
+_BUILTIN: dict[str, TaskFactory] = {}
+
+
+def register_task(name: str) -> Callable[[TaskFactory], TaskFactory]:
+    """Decorator that makes a task factory available by ``name`` in study files."""
+
+    def deco(factory: TaskFactory) -> TaskFactory:
+        _BUILTIN[name] = factory
+        return factory
+
+    return deco
+
+
+def builtin_tasks() -> list[str]:
+    """Names of the built-in tasks."""
+    return sorted(_BUILTIN)
+
+
+def resolve_factory(ref: str) -> TaskFactory:
+    """The factory a task reference names, without calling it.
+
+    Args:
+        ref: a built-in name (``digits``) or ``"package.module:attribute"``.
+
+    Raises:
+        TaskError: one sentence saying what was not found and the expected form.
+    """
+    if ref in _BUILTIN:
+        return _BUILTIN[ref]
+    if ":" not in ref:
+        raise TaskError(
+            f"task {ref!r} is neither a built-in task ({', '.join(builtin_tasks())}) nor of the "
+            "form 'package.module:make_task'."
+        )
+    module_name, _, attr = ref.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise TaskError(
+            f"task {ref!r}: module {module_name!r} cannot be imported ({e}); "
+            "check that it is on PYTHONPATH and of the form 'package.module:make_task'."
+        ) from e
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise TaskError(
+            f"task {ref!r}: module {module_name!r} has no callable {attr!r}; "
+            "expose a zero-argument function that returns a tempopt.Task."
+        )
+    return factory
+
+
+def check_task_args(ref: str, args: dict[str, Any]) -> None:
+    """Raise TaskError if ``args`` are not keyword arguments the factory of ``ref`` accepts."""
+    factory = resolve_factory(ref)
+    try:
+        inspect.signature(factory).bind(**args)
+    except TypeError as e:
+        raise TaskError(f"task_args {sorted(args)} do not fit task {ref!r} ({e}); remove or rename them.") from e
+    except ValueError:  # no signature available (builtins); accept
+        pass
+
+
+def load_task(ref: str, args: dict[str, Any] | None = None) -> Task:
+    """Build the task a reference names.
+
+    Args:
+        ref: a built-in name or ``"package.module:make_task"``.
+        args: keyword arguments for the factory (``task_args`` in a study file).
+
+    Raises:
+        TaskError: if the reference or its arguments are bad, or it does not return a Task.
+    """
+    args = args or {}
+    check_task_args(ref, args)
+    task = resolve_factory(ref)(**args)
+    if not isinstance(task, Task):
+        raise TaskError(f"task {ref!r} returned {type(task).__name__}, not a tempopt.Task; return Task(...).")
+    if task.name == "custom":
+        task.name = ref.replace(":", ".").rsplit(".", 1)[-1] if ":" in ref else ref
+    return task

@@ -1,0 +1,53 @@
+"""The Task contract: data, a teacher and a student."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+from torch.utils.data import Dataset
+
+ModelFactory = Callable[[], nn.Module]
+
+
+@dataclass
+class Task:
+    """Everything a distillation job needs besides its hyperparameters.
+
+    Args:
+        train: labelled training set of ``(x, y)`` pairs.
+        val: validation set of ``(x, y)`` pairs; its accuracy is what a study maximises.
+        num_classes: number of classes of the logits.
+        teacher: zero-argument callable returning a fresh teacher ``nn.Module``.
+        student: zero-argument callable returning a fresh student ``nn.Module``.
+        name: a short name, used in cache keys and reports.
+        transfer: optional unlabelled inputs (a Dataset of ``x`` or ``(x, y)`` whose labels are
+            ignored) on which the student also learns from the teacher. This is where
+            distillation usually pays off: the teacher labels data the student could not use.
+        teacher_checkpoint: optional path to a teacher ``state_dict``; loaded with
+            ``weights_only=True`` instead of training the teacher.
+        teacher_epochs: epochs to train the teacher when there is no checkpoint.
+        teacher_lr: learning rate of the teacher's AdamW optimiser.
+        augment: optional function applied to each training batch ``x`` (on the job's device).
+            With it the teacher's logits are not cached: the teacher runs on the same augmented
+            batch as the student.
+        description: one line shown in reports.
+        meta: free-form facts about the task (dataset sizes, arguments), stored with the study.
+    """
+
+    train: Dataset
+    val: Dataset
+    num_classes: int
+    teacher: ModelFactory
+    student: ModelFactory
+    name: str = "custom"
+    transfer: Dataset | None = None
+    teacher_checkpoint: str | Path | None = None
+    teacher_epochs: int = 30
+    teacher_lr: float = 3e-3
+    augment: Callable[[Any], Any] | None = None
+    description: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)

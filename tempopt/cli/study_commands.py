@@ -1,0 +1,243 @@
+"""``tempopt run``, ``status``, ``export`` and ``train``."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import optuna
+import typer
+from optuna.trial import FrozenTrial, TrialState
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tempopt.cli.app import STORAGE_HELP, command, console, out
+from tempopt.study import (
+    DEFAULT_STORAGE,
+    RunHooks,
+    StopFlag,
+    WorkerSummary,
+    export_best,
+    load_spec,
+    open_storage,
+    redact_url,
+    state_counts,
+    write_export,
+)
+from tempopt.study.retrain import retrain
+from tempopt.study.runner import best_baseline, best_distilled, best_trial, prepare_study, run_worker
+from tempopt.study.spec import StudySpec
+from tempopt.study.storage import load_study
+
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def storage_url(option: str | None, spec: StudySpec | None = None) -> str:
+    """``--storage``, else the study file's ``storage``, else ``$TEMPOPT_STORAGE``, else SQLite."""
+    if option:
+        return option
+    if spec is not None and spec.storage:
+        return spec.storage
+    return os.environ.get("TEMPOPT_STORAGE") or DEFAULT_STORAGE
+
+
+StorageOption = typer.Option(None, "--storage", help=STORAGE_HELP + " Default: $TEMPOPT_STORAGE or " + DEFAULT_STORAGE)
+
+
+@command("run")
+def run_command(
+    study_file: Path = typer.Argument(..., help="The study file (studies/*.yaml)."),
+    storage: str | None = StorageOption,
+    trials: int | None = typer.Option(None, "--trials", min=1, help="Total finished trials (overrides the file)."),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N (overrides the file)."),
+    worker_index: int = typer.Option(0, "--worker-index", hidden=True),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Create or resume a study and run trials until it has its total of finished trials."""
+    spec = load_spec(study_file)
+    updates = {k: v for k, v in {"trials": trials, "device": device}.items() if v is not None}
+    spec = spec.model_copy(update=updates)
+    url = storage_url(storage, spec)
+    console.print(f"study [bold]{spec.name}[/] · task {spec.task} · storage {redact_url(url)}", highlight=False)
+    with StopFlag().installed() as stop, _progress(quiet) as progress:
+        teacher_bar = progress.add_task("teacher", total=None, visible=False)
+
+        def on_teacher_epoch(epoch: int, accuracy: float) -> bool:
+            progress.update(teacher_bar, visible=True, total=prepared_teacher_epochs(spec), completed=epoch,
+                            description=f"teacher  val {accuracy:.3f}")
+            return False
+
+        prepared = prepare_study(spec, url, worker_index, on_teacher_epoch, stop)
+        progress.update(teacher_bar, visible=False)
+        teacher = prepared.teacher
+        if teacher is not None:
+            console.print(f"teacher: val accuracy {teacher.accuracy:.4f} ({teacher.source})", highlight=False)
+        summary = run_worker(
+            prepared.study, spec, prepared.task, teacher, spec.trials, stop, _hooks(progress, prepared.study, spec)
+        )
+    _print_summary(prepared.study, summary)
+    if summary.stopped_by:
+        raise typer.Exit(code=EXIT_SIGNAL.get(stop.signum or signal.SIGTERM, 1))
+
+
+def prepared_teacher_epochs(spec: StudySpec) -> int | None:
+    return spec.teacher.epochs
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+        transient=False,
+    )
+
+
+def _hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> RunHooks:
+    counts = state_counts(study)
+    trials_bar = progress.add_task(
+        "trials", total=spec.trials, completed=min(counts["COMPLETE"] + counts["PRUNED"], spec.trials)
+    )
+    epoch_bar = progress.add_task("", total=spec.epochs, visible=False)
+    best: list[float] = []
+
+    def on_trial_start(trial: optuna.Trial) -> None:
+        progress.update(epoch_bar, completed=0, visible=True, description=f"trial {trial.number}")
+
+    def on_epoch(trial: optuna.Trial, epoch: int, accuracy: float) -> None:
+        progress.update(epoch_bar, completed=epoch, description=f"trial {trial.number}  val {accuracy:.3f}")
+
+    def on_trial_end(frozen: FrozenTrial) -> None:
+        if frozen.state == TrialState.COMPLETE and frozen.value is not None:
+            best.append(frozen.value)
+        c = state_counts(study)
+        label = f"trials  best {max(best):.4f}" if best else "trials"
+        progress.update(trials_bar, completed=min(c["COMPLETE"] + c["PRUNED"], spec.trials), description=label)
+        progress.update(epoch_bar, visible=False)
+
+    def on_wait(message: str) -> None:
+        progress.update(epoch_bar, visible=True, description=message, completed=0)
+
+    return RunHooks(on_trial_start, on_epoch, on_trial_end, on_wait)
+
+
+def _print_summary(study: optuna.Study, summary: WorkerSummary) -> None:
+    c = summary.counts
+    out.print(
+        f"study [bold]{summary.study_name}[/]: {summary.finished}/{summary.total} finished "
+        f"({c.get('COMPLETE', 0)} complete, {c.get('PRUNED', 0)} pruned, {c.get('FAIL', 0)} failed, "
+        f"{c.get('RUNNING', 0)} running); this worker ran {summary.ran}.",
+        highlight=False,
+    )
+    if summary.stopped_by:
+        out.print(f"stopped by {summary.stopped_by}; run the same command again to resume.")
+    _print_best(study, summary.best)
+
+
+def _print_best(study: optuna.Study, best: FrozenTrial | None) -> None:
+    if best is None:
+        out.print("no completed trial yet.")
+        return
+    table = Table(title=f"best trial #{best.number}: val accuracy {best.value:.4f}", show_header=True)
+    table.add_column("param")
+    table.add_column("value", justify="right")
+    for name, value in best.params.items():
+        table.add_row(name, f"{value:.4g}" if isinstance(value, float) else str(value))
+    out.print(table)
+    baseline = best_baseline(study)
+    distilled = best_distilled(study)
+    if baseline is not None and distilled is not None:
+        gain = distilled.value - baseline.value  # type: ignore[operator]
+        out.print(
+            f"best student alone (baseline trial #{baseline.number}): {baseline.value:.4f}; "
+            f"best distilled (trial #{distilled.number}): {distilled.value:.4f} → gain {gain:+.4f}",
+            highlight=False,
+        )
+    teacher = study.user_attrs.get("teacher_accuracy")
+    if teacher is not None:
+        out.print(f"teacher: {teacher:.4f}", highlight=False)
+
+
+@command("status")
+def status_command(
+    storage: str | None = StorageOption,
+    study: str | None = typer.Option(None, "--study", help="Study name (default: list every study)."),
+) -> None:
+    """Trials by state and the best so far, for one study or every study in the storage."""
+    url = storage_url(storage)
+    if study is None:
+        _list_studies(url)
+        return
+    s = load_study(study, url)
+    counts = state_counts(s)
+    spec = s.user_attrs.get("spec", {})
+    total = spec.get("trials", "?")
+    out.print(f"study [bold]{s.study_name}[/] in {redact_url(url)} · task {s.user_attrs.get('task', '?')}",
+              highlight=False)
+    table = Table(show_header=True)
+    for state in ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING"):
+        table.add_column(state.lower(), justify="right")
+    table.add_row(*(str(counts[s_]) for s_ in ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")))
+    out.print(table)
+    out.print(f"finished {counts['COMPLETE'] + counts['PRUNED']} of {total}", highlight=False)
+    running = s.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for t in running:
+        steps = max(t.intermediate_values) if t.intermediate_values else 0
+        out.print(f"  running: trial {t.number} on {t.user_attrs.get('worker', '?')}, epoch {steps}",
+                  highlight=False)
+    _print_best(s, best_trial(s))
+
+
+def _list_studies(url: str) -> None:
+    summaries = optuna.get_all_study_summaries(storage=open_storage(url), include_best_trial=True)
+    if not summaries:
+        out.print(f"no studies in {redact_url(url)}.", highlight=False)
+        return
+    table = Table(title=f"studies in {redact_url(url)}")
+    for col in ("study", "trials", "best"):
+        table.add_column(col)
+    for s in summaries:
+        best = s.best_trial.value if s.best_trial is not None else None
+        table.add_row(s.study_name, str(s.n_trials), "-" if best is None else f"{best:.4f}")
+    out.print(table)
+
+
+@command("export")
+def export_command(
+    study: str = typer.Option(..., "--study", help="Study name."),
+    storage: str | None = StorageOption,
+    out_path: Path = typer.Option(Path("best.yaml"), "--out", help="File to write."),
+    fmt: str | None = typer.Option(None, "--format", help="yaml or json (default: from --out's suffix)."),
+    top_k: int = typer.Option(1, "--top-k", min=1, help="Also list the K best trials."),
+) -> None:
+    """Write the best configuration (params, value, task, epochs, seed, teacher, versions)."""
+    url = storage_url(storage)
+    data = export_best(load_study(study, url), url, top_k=top_k)
+    path = write_export(data, out_path, fmt)
+    out.print(f"wrote {path}: trial #{data['trial']} val accuracy {data['value']:.4f}", highlight=False)
+
+
+@command("train")
+def train_command(
+    config: Path = typer.Argument(..., help="A file written by tempopt export."),
+    out_dir: Path = typer.Option(Path("runs/best"), "--out", help="Folder for student.pt and metrics.json."),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
+) -> None:
+    """Retrain the student from an exported config and save its state_dict and metrics."""
+    with _progress(False) as progress:
+        bar = progress.add_task("retraining", total=None)
+
+        def on_epoch(epoch: int, accuracy: float) -> bool:
+            progress.update(bar, completed=epoch, description=f"retraining  val {accuracy:.3f}")
+            return False
+
+        result = retrain(config, out_dir, device=device, on_epoch=on_epoch)
+    out.print(f"val accuracy {result.result.final_accuracy:.4f} after {result.result.epochs_run} epochs "
+              f"on {result.result.device}", highlight=False)
+    if result.exported_value is not None:
+        out.print(f"exported: {result.exported_value:.4f} (difference {result.difference:+.4f})", highlight=False)
+    out.print(f"wrote {result.out_dir / 'student.pt'} and {result.out_dir / 'metrics.json'}", highlight=False)

@@ -1,0 +1,117 @@
+"""Exporting the best configuration of a study, and reading it back to retrain."""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+from optuna.trial import FrozenTrial, TrialState
+
+import tempopt
+from tempopt.errors import SpecError, StorageError
+from tempopt.study.spec import StudySpec, parse_spec
+from tempopt.study.storage import redact_url
+
+EXPORT_FORMAT = 1
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages a result depends on."""
+    import numpy
+    import torch
+
+    return {
+        "tempopt": tempopt.__version__,
+        "optuna": str(optuna.__version__),
+        "torch": str(torch.__version__),
+        "numpy": str(numpy.__version__),
+        "python": platform.python_version(),
+    }
+
+
+def ranked_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """COMPLETE trials with a finite value, best first."""
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    done = [t for t in done if t.value is not None and math.isfinite(t.value)]
+    return sorted(done, key=lambda t: (-t.value, t.number))  # type: ignore[operator]
+
+
+def export_best(study: optuna.Study, storage_url: str, top_k: int = 1) -> dict[str, Any]:
+    """The study's best configuration as plain data (never the storage password).
+
+    Args:
+        study: a tempopt study.
+        storage_url: where it lives; written masked.
+        top_k: also list the k best trials under ``top``.
+
+    Raises:
+        StorageError: the study has no completed trial, or was not made by tempopt.
+    """
+    spec = study.user_attrs.get("spec")
+    if spec is None:
+        raise StorageError(f"study {study.study_name!r} was not made by tempopt; it has no 'spec' attribute.")
+    ranked = ranked_trials(study)
+    if not ranked:
+        raise StorageError(
+            f"study {study.study_name!r} has no completed trial yet; run it first (tempopt run STUDY.yaml)."
+        )
+    best = ranked[0]
+    baseline = next((t for t in ranked if t.user_attrs.get("baseline")), None)
+    data: dict[str, Any] = {
+        "tempopt_export": EXPORT_FORMAT,
+        "study": study.study_name,
+        "storage": redact_url(storage_url),
+        "trial": best.number,
+        "value": best.value,
+        "params": dict(best.params),
+        "spec": spec,
+        "teacher": {
+            "key": study.user_attrs.get("teacher_key"),
+            "accuracy": study.user_attrs.get("teacher_accuracy"),
+        },
+        "baseline": None if baseline is None else {"trial": baseline.number, "value": baseline.value},
+        "versions": versions(),
+    }
+    data["task"], data["epochs"], data["seed"] = spec["task"], spec["epochs"], spec["seed"]
+    if top_k > 1:
+        data["top"] = [{"trial": t.number, "value": t.value, "params": dict(t.params)} for t in ranked[:top_k]]
+    return data
+
+
+def write_export(data: dict[str, Any], path: str | Path, fmt: str | None = None) -> Path:
+    """Write an export as YAML or JSON (chosen by ``fmt`` or the file suffix)."""
+    path = Path(path)
+    fmt = fmt or ("json" if path.suffix == ".json" else "yaml")
+    if fmt not in ("yaml", "json"):
+        raise SpecError(f"--format {fmt!r} is not known; use yaml or json.")
+    text = json.dumps(data, indent=2) if fmt == "json" else yaml.safe_dump(data, sort_keys=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def read_export(path: str | Path) -> tuple[dict[str, Any], StudySpec]:
+    """Read an exported file back: its data and the study spec inside it.
+
+    Raises:
+        SpecError: not a file, not YAML/JSON, or not a tempopt export.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"exported config {str(path)!r} does not exist; create it with tempopt export.")
+    try:
+        data = yaml.safe_load(path.read_text())  # JSON is YAML too
+    except yaml.YAMLError as e:
+        raise SpecError(f"{path} is neither YAML nor JSON ({e}); export it again with tempopt export.") from None
+    if not isinstance(data, dict) or data.get("tempopt_export") != EXPORT_FORMAT:
+        raise SpecError(f"{path} is not a tempopt export (key 'tempopt_export: {EXPORT_FORMAT}' missing).")
+    for key in ("params", "spec"):
+        if not isinstance(data.get(key), dict):
+            raise SpecError(f"{path}: key {key!r} is missing or not a mapping; export it again.")
+    spec_data = dict(data["spec"])
+    return data, parse_spec(spec_data, source=f"{path} (key 'spec')")

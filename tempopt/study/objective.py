@@ -1,0 +1,91 @@
+"""The objective: one Optuna trial is one distillation job."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import optuna
+
+from tempopt.distill import JobConfig, JobResult, Teacher, run_job
+from tempopt.study.liveness import retrying
+from tempopt.study.search import suggest
+from tempopt.study.spec import StudySpec
+from tempopt.tasks import Task
+
+EpochHook = Callable[[optuna.Trial, int, float], None]
+
+
+def worker_id() -> str:
+    """``host:pid``, the worker name shown in the report's timeline."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def job_config(spec: StudySpec, params: dict[str, Any]) -> JobConfig:
+    """The job a spec and a set of searched params describe."""
+    base = JobConfig(
+        temperature=float(params["temperature"]),
+        kd_weight=float(params["kd_weight"]),
+        lr=float(params["lr"]),
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        weight_decay=spec.weight_decay,
+        optimizer=spec.optimizer,
+        schedule=spec.schedule,
+        seed=spec.seed,
+        loss=spec.loss,
+        device=spec.device,
+        mixed_precision=spec.mixed_precision,
+        num_workers=spec.num_workers,
+    )
+    extra = {k: params[k] for k in ("weight_decay", "batch_size") if k in params}
+    return replace(base, **extra)
+
+
+class Objective:
+    """Callable for ``study.optimize``-style loops: suggest, run the job, report, prune.
+
+    The validation accuracy after every epoch is reported with ``trial.report`` and the trial
+    is pruned when the study's pruner says so, except the baseline trial (``kd_weight = 0``,
+    user attribute ``baseline``), which always runs to the end so that "did distillation help?"
+    has an answer.
+    """
+
+    def __init__(
+        self, spec: StudySpec, task: Task, teacher: Teacher | None, on_epoch: EpochHook | None = None
+    ) -> None:
+        self.spec = spec
+        self.task = task
+        self.teacher = teacher
+        self.on_epoch = on_epoch
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        params = suggest(trial, self.spec)
+        config = job_config(self.spec, params)
+        baseline = bool(trial.user_attrs.get("baseline", False))
+        trial.set_user_attr("worker", worker_id())
+        trial.set_user_attr("seed", config.seed)
+
+        def report(epoch: int, accuracy: float) -> bool:
+            retrying(lambda: trial.report(accuracy, step=epoch), f"reporting trial {trial.number}")
+            if self.on_epoch is not None:
+                self.on_epoch(trial, epoch, accuracy)
+            if baseline or epoch >= config.epochs:
+                return False
+            return retrying(trial.should_prune, f"asking the pruner about trial {trial.number}")
+
+        result = run_job(self.task, config, self.teacher, on_epoch=report)
+        retrying(lambda: _record(trial, result), f"recording trial {trial.number}")
+        if result.stopped_early:
+            raise optuna.TrialPruned(f"pruned after epoch {result.epochs_run} at {result.final_accuracy:.4f}")
+        return result.final_accuracy
+
+
+def _record(trial: optuna.Trial, result: JobResult) -> None:
+    trial.set_user_attr("job_seconds", round(result.seconds, 4))
+    trial.set_user_attr("epochs_run", result.epochs_run)
+    trial.set_user_attr("device", result.device)
+    trial.set_user_attr("best_val_accuracy", result.best_accuracy)

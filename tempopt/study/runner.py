@@ -1,0 +1,344 @@
+"""Creating or resuming a study, and the worker loop that runs its trials.
+
+The study's budget is its total of finished (COMPLETE + PRUNED) trials, whatever the number of
+workers: before asking for a trial a worker checks the count, and after asking it checks again
+that no more than ``total`` trials are finished or running ahead of its own; a surplus trial is
+put back in the queue (WAITING) instead of run. Failed trials do not count. A worker whose
+budget is reached while other workers still run trials waits for them, failing stale trials
+(dead workers) so that their retries are run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+import tempopt
+from tempopt.distill import Teacher
+from tempopt.errors import SpecError, TempoptError
+from tempopt.study.liveness import fail_dead_trials, heartbeat, retrying
+from tempopt.study.objective import EpochHook, Objective
+from tempopt.study.search import baseline_params, make_pruner, make_sampler
+from tempopt.study.spec import StudySpec
+from tempopt.study.stopping import StopFlag, WorkerStopped
+from tempopt.tasks import Task, load_task
+
+log = logging.getLogger(__name__)
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+COMPARED_KEYS = ("task", "task_args", "epochs", "search", "seed", "loss", "batch_size")
+MAX_CONSECUTIVE_FAILURES = 5
+
+
+@dataclass
+class RunHooks:
+    """Progress callbacks of a worker; every one is optional."""
+
+    on_trial_start: Callable[[optuna.Trial], None] | None = None
+    on_epoch: EpochHook | None = None
+    on_trial_end: Callable[[FrozenTrial], None] | None = None
+    on_wait: Callable[[str], None] | None = None
+
+
+@dataclass
+class WorkerSummary:
+    """What one worker did, and where the study stands."""
+
+    study_name: str
+    total: int
+    ran: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    stopped_by: str | None = None
+    best: FrozenTrial | None = None
+
+    @property
+    def finished(self) -> int:
+        return self.counts.get("COMPLETE", 0) + self.counts.get("PRUNED", 0)
+
+
+def load_spec_task(spec: StudySpec) -> Task:
+    """The spec's task with the spec's teacher overrides applied."""
+    task = load_task(spec.task, spec.task_args)
+    if spec.teacher.checkpoint is not None:
+        task.teacher_checkpoint = spec.teacher.checkpoint
+    if spec.teacher.epochs is not None:
+        task.teacher_epochs = spec.teacher.epochs
+    if spec.teacher.lr is not None:
+        task.teacher_lr = spec.teacher.lr
+    return task
+
+
+def check_compatible(storage: optuna.storages.BaseStorage, spec: StudySpec) -> bool:
+    """True if the study exists. Raises SpecError if it exists with another search or task."""
+    try:
+        study_id = storage.get_study_id_from_name(spec.name)
+    except KeyError:
+        return False
+    stored = storage.get_study_user_attrs(study_id).get("spec")
+    if stored is None:
+        raise SpecError(
+            f"study {spec.name!r} already exists but was not made by tempopt; choose another name."
+        )
+    current = spec.to_dict()
+    for key in COMPARED_KEYS:
+        if stored.get(key) != current.get(key):
+            raise SpecError(
+                f"study {spec.name!r} already exists with a different {key!r} "
+                f"({stored.get(key)!r}); restore it in the file or give the study a new name."
+            )
+    return True
+
+
+def create_or_resume(
+    spec: StudySpec, storage: optuna.storages.BaseStorage, sampler_seed: int | None = None
+) -> optuna.Study:
+    """Create the study (with its attributes and the baseline trial) or load it to resume.
+
+    Call :func:`check_compatible` first; nothing is written when that raises.
+    """
+    exists = check_compatible(storage, spec)
+    seed = spec.seed if sampler_seed is None else sampler_seed
+    study = optuna.create_study(
+        storage=storage,
+        study_name=spec.name,
+        direction="maximize",
+        sampler=make_sampler(spec, seed),
+        pruner=make_pruner(spec),
+        load_if_exists=True,
+    )
+    if not exists:
+        study.set_user_attr("spec", spec.to_dict())
+        study.set_user_attr("task", spec.task)
+        study.set_user_attr("tempopt_version", tempopt.__version__)
+        if spec.baseline:
+            for params in baseline_params(spec):
+                study.enqueue_trial(params, user_attrs={"baseline": True}, skip_if_exists=True)
+    return study
+
+
+def record_teacher(study: optuna.Study, teacher: Teacher) -> None:
+    """Store the teacher's accuracy and cache key on the study (once)."""
+    attrs = study.user_attrs
+    if attrs.get("teacher_key") != teacher.key:
+        study.set_user_attr("teacher_accuracy", teacher.accuracy)
+        study.set_user_attr("teacher_key", teacher.key)
+
+
+def state_counts(study: optuna.Study) -> dict[str, int]:
+    """Number of trials in each state, by state name."""
+    counts = {s.name: 0 for s in TrialState}
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state.name] += 1
+    return counts
+
+
+def run_worker(
+    study: optuna.Study,
+    spec: StudySpec,
+    task: Task,
+    teacher: Teacher | None,
+    total: int,
+    stop: StopFlag | None = None,
+    hooks: RunHooks | None = None,
+    poll_seconds: float = 2.0,
+) -> WorkerSummary:
+    """Run trials until the study has ``total`` finished trials or a stop is requested.
+
+    Returns:
+        The worker's summary. ``stopped_by`` names the signal if it was stopped early.
+
+    Raises:
+        TempoptError: after several consecutive failed trials in this worker.
+    """
+    stop = stop or StopFlag()
+    hooks = hooks or RunHooks()
+    objective = Objective(spec, task, teacher, on_epoch=hooks.on_epoch)
+    summary = WorkerSummary(study_name=study.study_name, total=total)
+    failures = 0
+    while not stop.is_set():
+        retrying(lambda: fail_dead_trials(study), "checking for dead trials")
+        counts = retrying(lambda: state_counts(study), "counting trials")
+        finished = counts["COMPLETE"] + counts["PRUNED"]
+        if finished >= total:
+            break
+        if finished + counts["RUNNING"] >= total:
+            if hooks.on_wait:
+                hooks.on_wait(f"waiting for {counts['RUNNING']} running trial(s) of other workers")
+            stop.wait(poll_seconds)
+            continue
+        trial = retrying(lambda: _ask(study), "starting a trial")
+        if retrying(lambda: _surplus(study, trial, total), "counting trials"):
+            _return_to_queue(study, trial)
+            continue
+        frozen = _run_trial(study, trial, objective, stop, hooks)
+        summary.ran += 1
+        failures = failures + 1 if frozen.state == TrialState.FAIL else 0
+        if failures >= MAX_CONSECUTIVE_FAILURES and not stop.is_set():
+            reason = frozen.user_attrs.get("fail_reason", "see the log")
+            raise TempoptError(
+                f"{failures} trials in a row failed in this worker (last: {reason}); "
+                "fix the cause and run again to resume."
+            )
+    summary.counts = state_counts(study)
+    summary.stopped_by = _signal_name(stop)
+    summary.best = best_trial(study)
+    return summary
+
+
+def _ask(study: optuna.Study) -> optuna.Trial:
+    with warnings.catch_warnings():  # "Heartbeat … supposed to be used with Study.optimize": we beat
+        warnings.simplefilter("ignore", UserWarning)
+        return study.ask()
+
+
+def _surplus(study: optuna.Study, trial: optuna.Trial, total: int) -> bool:
+    """True if ``total`` trials are already finished or running ahead of this one."""
+    ahead = sum(
+        1
+        for t in study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))
+        if t.number < trial.number
+    )
+    return ahead >= total
+
+
+def _return_to_queue(study: optuna.Study, trial: optuna.Trial) -> None:
+    """Put a trial that would exceed the budget back in the queue, unstarted."""
+    storage = study._storage  # noqa: SLF001
+    retrying(
+        lambda: storage.set_trial_state_values(trial._trial_id, TrialState.WAITING),  # noqa: SLF001
+        "returning a surplus trial to the queue",
+    )
+
+
+def _run_trial(
+    study: optuna.Study, trial: optuna.Trial, objective: Objective, stop: StopFlag, hooks: RunHooks
+) -> FrozenTrial:
+    if hooks.on_trial_start:
+        hooks.on_trial_start(trial)
+    value: float | None = None
+    state = TrialState.COMPLETE
+    interrupted: WorkerStopped | None = None
+    with heartbeat(study, trial):
+        try:
+            with stop.interruptible():
+                value = objective(trial)
+        except optuna.TrialPruned:
+            state = TrialState.PRUNED
+        except WorkerStopped as e:
+            state, interrupted = TrialState.FAIL, e
+            trial.set_user_attr("fail_reason", f"worker {e}")
+        except Exception as e:  # a failed trial must not stop the study
+            state = TrialState.FAIL
+            trial.set_user_attr("fail_reason", str(e) or type(e).__name__)
+            log.warning("trial %d failed: %s", trial.number, e, exc_info=not isinstance(e, TempoptError))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frozen = retrying(
+            lambda: study.tell(
+                trial, value if state == TrialState.COMPLETE else None, state=state, skip_if_finished=True
+            ),
+            f"recording the result of trial {trial.number}",
+        )
+    if interrupted is not None:
+        retrying(lambda: requeue(study, frozen), f"queueing trial {trial.number} again")
+    if hooks.on_trial_end:
+        hooks.on_trial_end(frozen)
+    return frozen
+
+
+def requeue(study: optuna.Study, frozen: FrozenTrial) -> None:
+    """Queue a stopped trial again with the same params (and baseline flag)."""
+    if not frozen.params:
+        return
+    attrs: dict[str, Any] = {"retry_of": frozen.number}
+    if frozen.user_attrs.get("baseline"):
+        attrs["baseline"] = True
+    study.enqueue_trial(dict(frozen.params), user_attrs=attrs)
+
+
+def _complete(study: optuna.Study) -> list[FrozenTrial]:
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return [t for t in done if t.value is not None and math.isfinite(t.value)]
+
+
+def best_trial(study: optuna.Study) -> FrozenTrial | None:
+    """The completed trial with the highest accuracy."""
+    done = _complete(study)
+    return max(done, key=lambda t: t.value) if done else None  # type: ignore[arg-type,return-value]
+
+
+def best_baseline(study: optuna.Study) -> FrozenTrial | None:
+    """The best completed baseline trial (the student trained alone)."""
+    done = [t for t in _complete(study) if t.user_attrs.get("baseline")]
+    return max(done, key=lambda t: t.value) if done else None  # type: ignore[arg-type,return-value]
+
+
+def best_distilled(study: optuna.Study) -> FrozenTrial | None:
+    """The best completed trial with ``kd_weight > 0``."""
+    done = [t for t in _complete(study) if t.params.get("kd_weight", 0) > 0]
+    return max(done, key=lambda t: t.value) if done else None  # type: ignore[arg-type,return-value]
+
+
+def _signal_name(stop: StopFlag) -> str | None:
+    if not stop.is_set():
+        return None
+    return signal.Signals(stop.signum).name if stop.signum else "stop"
+
+
+@dataclass
+class Prepared:
+    """A study ready for workers: its storage, spec, task and teacher."""
+
+    study: optuna.Study
+    spec: StudySpec
+    task: Task
+    teacher: Teacher | None
+
+
+def prepare_study(
+    spec: StudySpec,
+    storage_url: str,
+    worker_index: int = 0,
+    teacher_progress: Callable[[int, float], bool] | None = None,
+    stop: StopFlag | None = None,
+) -> Prepared:
+    """Open the storage, check the spec against an existing study, prepare the teacher, and
+    create or resume the study. Nothing is written to the storage before all checks pass.
+
+    Args:
+        spec: the validated study file.
+        storage_url: SQLAlchemy URL of the storage.
+        worker_index: this worker's index among the host's workers (varies the sampler seed).
+        teacher_progress: progress callback of the teacher's training epochs.
+        stop: a stop flag; a signal interrupts the teacher's training (nothing is written).
+    """
+    from tempopt.distill import prepare_teacher
+    from tempopt.study.storage import FailureHandling, open_storage
+
+    failure = FailureHandling(
+        spec.failure.heartbeat_interval, spec.failure.grace_period, spec.failure.max_retry
+    )
+    storage = open_storage(storage_url, failure=failure)
+    exists = retrying(lambda: check_compatible(storage, spec), "reading the study")
+    task = load_spec_task(spec)
+    with (stop or StopFlag()).interruptible():
+        teacher = prepare_teacher(
+            task, spec.cache_dir, device=spec.device, seed=spec.seed,
+            mixed_precision=spec.mixed_precision, on_epoch=teacher_progress,
+        )
+    existing = 0
+    if exists:
+        study_id = storage.get_study_id_from_name(spec.name)
+        existing = len(storage.get_all_trials(study_id, deepcopy=False))
+    seed = spec.seed + 1000 * worker_index + existing
+    study = retrying(lambda: create_or_resume(spec, storage, sampler_seed=seed), "creating the study")
+    retrying(lambda: record_teacher(study, teacher), "recording the teacher")
+    return Prepared(study=study, spec=spec, task=task, teacher=teacher)

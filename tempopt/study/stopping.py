@@ -1,0 +1,77 @@
+"""Graceful stop on Ctrl-C / SIGTERM.
+
+The first signal asks the worker to stop. If a job is running it is interrupted at once (its
+trial is marked FAIL and queued again with the same params); database calls outside the job are
+never interrupted, the worker just does not start another trial.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+
+class WorkerStopped(BaseException):
+    """Raised inside a running job when the worker was asked to stop.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` swallows it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM (when installed) or by :meth:`request`; checked by the worker loop."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.signum: int | None = None
+        self._in_job = False
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def request(self, signum: int = signal.SIGTERM) -> None:
+        """Ask the worker to stop after (or, inside a job, during) the current trial."""
+        self.signum = signum
+        self._event.set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True if a stop was requested meanwhile."""
+        return self._event.wait(seconds)
+
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """Mark the body as a job that a signal may interrupt with :class:`WorkerStopped`."""
+        if self.is_set():
+            raise WorkerStopped(self.signum or signal.SIGTERM)
+        self._in_job = True
+        try:
+            yield
+        finally:
+            self._in_job = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        first = not self.is_set()
+        self.request(signum)
+        if self._in_job and first:
+            self._in_job = False
+            raise WorkerStopped(signum)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[StopFlag]:
+        """Route SIGINT and SIGTERM to this flag while the body runs (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)

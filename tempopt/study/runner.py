@@ -10,6 +10,7 @@ budget is reached while other workers still run trials waits for them, failing s
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import signal
@@ -175,7 +176,7 @@ def run_worker(
             stop.wait(poll_seconds)
             continue
         trial = retrying(lambda: _ask(study), "starting a trial")
-        if retrying(lambda: _surplus(study, trial, total), "counting trials"):
+        if retrying(functools.partial(_surplus, study, trial, total), "counting trials"):
             _return_to_queue(study, trial)
             continue
         frozen = _run_trial(study, trial, objective, stop, hooks)

@@ -55,6 +55,7 @@ def run_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Create or resume a study and run trials until it has its total of finished trials."""
+    apply_thread_limit()
     spec = load_spec(study_file)
     updates = {k: v for k, v in {"trials": trials, "device": device}.items() if v is not None}
     spec = spec.model_copy(update=updates)
@@ -79,6 +80,15 @@ def run_command(
     _print_summary(prepared.study, summary)
     if summary.stopped_by:
         raise typer.Exit(code=EXIT_SIGNAL.get(stop.signum or signal.SIGTERM, 1))
+
+
+def apply_thread_limit() -> None:
+    """Use ``$TEMPOPT_NUM_THREADS`` CPU threads (set by ``tempopt launch`` for each worker)."""
+    threads = os.environ.get("TEMPOPT_NUM_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(max(1, int(threads)))
 
 
 def prepared_teacher_epochs(spec: StudySpec) -> int | None:

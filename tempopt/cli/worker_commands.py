@@ -1,0 +1,87 @@
+"""``tempopt launch``: several workers on this host for one study."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tempopt.cli.app import command, console, out
+from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, storage_url
+from tempopt.errors import SpecError
+from tempopt.study import load_spec, redact_url
+from tempopt.study.runner import best_trial, prepare_study
+from tempopt.study.storage import is_sqlite
+from tempopt.workers import Launcher, plan_workers
+
+
+@command("launch")
+def launch_command(
+    study_file: Path = typer.Argument(..., help="The study file (studies/*.yaml)."),
+    workers: int = typer.Option(2, "--workers", "-n", min=1, help="Worker processes on this host."),
+    storage: str | None = StorageOption,
+    trials: int | None = typer.Option(None, "--trials", min=1, help="Total finished trials (overrides the file)."),
+    gpus: str | None = typer.Option(None, "--gpus", help="Comma-separated GPU ids; workers are spread over them."),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda (overrides the file)."),
+    log_dir: Path | None = typer.Option(None, "--log-dir", help="Worker logs (default .tempopt-logs/STUDY)."),
+) -> None:
+    """Run N workers on this host for one study, with live progress; Ctrl-C stops them cleanly."""
+    spec = load_spec(study_file)
+    updates = {k: v for k, v in {"trials": trials, "device": device}.items() if v is not None}
+    spec = spec.model_copy(update=updates)
+    gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
+    if gpus is not None and not gpu_list:
+        raise SpecError(f"--gpus {gpus!r} names no GPU; give ids such as --gpus 0,1.")
+    url = storage_url(storage, spec)
+    if is_sqlite(url) and workers > 1:
+        console.print(
+            "[yellow]note:[/] SQLite serialises writes (WAL, 120 s busy timeout): fine for a few workers on "
+            "one host; use PostgreSQL or MariaDB for more workers or several hosts.",
+            highlight=False,
+        )
+    console.print(f"study [bold]{spec.name}[/] · {workers} workers · storage {redact_url(url)}", highlight=False)
+    prepared = prepare_study(spec, url)
+    if prepared.teacher is not None:
+        console.print(f"teacher: val accuracy {prepared.teacher.accuracy:.4f} ({prepared.teacher.source})")
+    logs = log_dir or Path(".tempopt-logs") / spec.name
+    launcher = Launcher(
+        prepared.study, study_file.resolve(), url, spec.trials, plan_workers(workers, gpu_list), logs, device
+    )
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        bar = progress.add_task("trials", total=spec.trials)
+
+        def on_poll(counts: dict[str, int]) -> None:
+            done = counts["COMPLETE"] + counts["PRUNED"]
+            progress.update(
+                bar, completed=min(done, spec.trials),
+                description=f"trials  running {counts['RUNNING']}  failed {counts['FAIL']}",
+            )
+
+        result = launcher.run(on_poll=on_poll)
+    c = result.counts
+    out.print(
+        f"study [bold]{spec.name}[/]: {result.finished}/{spec.trials} finished ({c['COMPLETE']} complete, "
+        f"{c['PRUNED']} pruned, {c['FAIL']} failed, {c['RUNNING']} running); worker logs in {logs}",
+        highlight=False,
+    )
+    best = best_trial(prepared.study)
+    if best is not None:
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best.params.items())
+        out.print(f"best trial #{best.number}: {best.value:.4f} ({params})", highlight=False)
+    if result.requeued:
+        out.print(f"trials {result.requeued} were interrupted and queued again with the same params.")
+    if result.stopped_by is not None:
+        out.print(f"stopped by {signal.Signals(result.stopped_by).name}; run the same command to resume.")
+        raise typer.Exit(code=EXIT_SIGNAL.get(signal.Signals(result.stopped_by), 1))
+    if result.finished < spec.trials:
+        codes = {i: c for i, c in result.exit_codes.items() if c}
+        console.print(
+            f"[bold red]error:[/] the study is not complete ({result.finished}/{spec.trials}); workers exited "
+            f"with {codes}; see {logs} and run the same command to resume.",
+            highlight=False,
+        )
+        raise typer.Exit(code=1)

@@ -66,7 +66,6 @@ class Objective:
         params = suggest(trial, self.spec)
         config = job_config(self.spec, params)
         baseline = bool(trial.user_attrs.get("baseline", False))
-        trial.set_user_attr("worker", worker_id())
         trial.set_user_attr("seed", config.seed)
 
         def report(epoch: int, accuracy: float) -> bool:

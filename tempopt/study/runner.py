@@ -26,7 +26,7 @@ import tempopt
 from tempopt.distill import Teacher
 from tempopt.errors import SpecError, TempoptError
 from tempopt.study.liveness import fail_dead_trials, heartbeat, retrying
-from tempopt.study.objective import EpochHook, Objective
+from tempopt.study.objective import EpochHook, Objective, worker_id
 from tempopt.study.search import baseline_params, make_pruner, make_sampler
 from tempopt.study.spec import StudySpec
 from tempopt.study.stopping import StopFlag, WorkerStopped
@@ -222,6 +222,7 @@ def _return_to_queue(study: optuna.Study, trial: optuna.Trial) -> None:
 def _run_trial(
     study: optuna.Study, trial: optuna.Trial, objective: Objective, stop: StopFlag, hooks: RunHooks
 ) -> FrozenTrial:
+    retrying(lambda: trial.set_user_attr("worker", worker_id()), "starting a trial")
     if hooks.on_trial_start:
         hooks.on_trial_start(trial)
     value: float | None = None

@@ -1,0 +1,5 @@
+"""``python -m tempopt`` is the ``tempopt`` command."""
+
+from tempopt.cli import main
+
+main()

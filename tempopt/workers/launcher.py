@@ -1,0 +1,196 @@
+"""``tempopt launch``: N worker processes on this host for one study.
+
+The launcher prepares the study once (schema, study, baseline, teacher cache) so that workers
+starting together neither race to create tables nor train the teacher twice, then runs
+``tempopt run … --worker-index i`` N times. Each worker gets its share of the CPU threads and,
+with ``--gpus``, one GPU (several workers per GPU allowed). A worker that dies is restarted;
+on SIGINT/SIGTERM the launcher forwards SIGTERM, waits, and fails and requeues whatever trial a
+worker that did not stop in time left RUNNING.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from tempopt.study.runner import requeue, state_counts
+from tempopt.study.liveness import retrying
+
+STOP_TIMEOUT = 60.0
+MAX_RESTARTS = 3
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """How one worker process is started."""
+
+    index: int
+    env: dict[str, str]
+    gpu: str | None
+    threads: int
+
+
+def plan_workers(workers: int, gpus: list[str] | None = None, cores: int | None = None) -> list[WorkerPlan]:
+    """Give each worker its GPU (round robin over ``gpus``) and its share of CPU threads."""
+    cores = cores or os.cpu_count() or 1
+    threads = max(1, cores // workers)
+    plans = []
+    for i in range(workers):
+        env = {"TEMPOPT_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+        gpu = gpus[i % len(gpus)] if gpus else None
+        if gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = gpu
+        plans.append(WorkerPlan(index=i, env=env, gpu=gpu, threads=threads))
+    return plans
+
+
+@dataclass
+class LaunchResult:
+    """How a launch ended."""
+
+    counts: dict[str, int]
+    total: int
+    exit_codes: dict[int, int | None] = field(default_factory=dict)
+    stopped_by: int | None = None
+    requeued: list[int] = field(default_factory=list)
+    restarts: int = 0
+
+    @property
+    def finished(self) -> int:
+        return self.counts.get("COMPLETE", 0) + self.counts.get("PRUNED", 0)
+
+
+class Launcher:
+    """Starts, watches and stops the worker processes of one study."""
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        study_file: Path,
+        storage_url: str,
+        total: int,
+        plans: list[WorkerPlan],
+        log_dir: Path,
+        device: str | None = None,
+    ) -> None:
+        self.study = study
+        self.study_file = study_file
+        self.storage_url = storage_url
+        self.total = total
+        self.plans = plans
+        self.log_dir = log_dir
+        self.device = device
+        self.procs: dict[int, subprocess.Popen] = {}
+        self._signal: int | None = None
+        self._restarts: dict[int, int] = {p.index: 0 for p in plans}
+
+    def command(self, plan: WorkerPlan) -> list[str]:
+        """The command line of one worker."""
+        cmd = [
+            sys.executable, "-m", "tempopt", "run", str(self.study_file),
+            "--storage", self.storage_url, "--trials", str(self.total),
+            "--worker-index", str(plan.index), "--quiet",
+        ]
+        if self.device:
+            cmd += ["--device", self.device]
+        return cmd
+
+    def log_path(self, index: int) -> Path:
+        return self.log_dir / f"worker-{index}.log"
+
+    def start(self, plan: WorkerPlan) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **plan.env}
+        log = open(self.log_path(plan.index), "ab")  # noqa: SIM115 - owned by the child
+        self.procs[plan.index] = subprocess.Popen(
+            self.command(plan), env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C reaches the launcher only; it forwards SIGTERM
+        )
+        log.close()
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self._signal is None:
+            self._signal = signum
+
+    def run(self, on_poll: Callable[[dict[str, int]], None] | None = None, poll: float = 1.0) -> LaunchResult:
+        """Start every worker, restart those that die, stop them all on a signal."""
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for plan in self.plans:
+                self.start(plan)
+            while self.procs and self._signal is None:
+                self._restart_dead()
+                if on_poll is not None:
+                    on_poll(retrying(lambda: state_counts(self.study), "counting trials"))
+                if all(p.poll() is not None for p in self.procs.values()):
+                    break
+                time.sleep(poll)
+            if self._signal is not None:
+                self._stop_all()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        requeued = self._fail_leftovers()
+        return LaunchResult(
+            counts=retrying(lambda: state_counts(self.study), "counting trials"),
+            total=self.total,
+            exit_codes={i: p.poll() for i, p in self.procs.items()},
+            stopped_by=self._signal,
+            requeued=requeued,
+            restarts=sum(self._restarts.values()),
+        )
+
+    def _restart_dead(self) -> None:
+        """Restart a worker that was killed (not one that exited on its own)."""
+        for plan in self.plans:
+            proc = self.procs.get(plan.index)
+            code = proc.poll() if proc is not None else 0
+            if code is None or code >= 0 or self._restarts[plan.index] >= MAX_RESTARTS:
+                continue
+            counts = retrying(lambda: state_counts(self.study), "counting trials")
+            if counts["COMPLETE"] + counts["PRUNED"] >= self.total:
+                continue
+            self._restarts[plan.index] += 1
+            with open(self.log_path(plan.index), "a") as log:
+                log.write(f"\n[launcher] worker {plan.index} died ({signal.Signals(-code).name}); restarting\n")
+            self.start(plan)
+
+    def _stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def _fail_leftovers(self) -> list[int]:
+        """Fail and requeue trials still RUNNING on workers of this launcher that are gone."""
+        import socket
+
+        ours = {f"{socket.gethostname()}:{p.pid}" for p in self.procs.values() if p.poll() is not None}
+        requeued = []
+        running = retrying(
+            lambda: self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)), "reading trials"
+        )
+        for t in running:
+            if t.user_attrs.get("worker") not in ours:
+                continue
+            storage = self.study._storage  # noqa: SLF001
+            if storage.set_trial_state_values(t._trial_id, TrialState.FAIL):  # noqa: SLF001
+                storage.set_trial_user_attr(t._trial_id, "fail_reason", "worker stopped by the launcher")  # noqa: SLF001
+                requeue(self.study, storage.get_trial(t._trial_id))  # noqa: SLF001
+                requeued.append(t.number)
+        return requeued

@@ -22,8 +22,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from tempopt.study.runner import requeue, state_counts
 from tempopt.study.liveness import retrying
+from tempopt.study.runner import requeue, state_counts
 
 STOP_TIMEOUT = 60.0
 MAX_RESTARTS = 3

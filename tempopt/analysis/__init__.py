@@ -1,0 +1,71 @@
+"""Reading finished (or running) studies: importances, KD gain, the report and the dashboard.
+
+Nothing here writes trials. :func:`dashboard_note` and :func:`attach_report` add a note and an
+artifact to a study, which optuna-dashboard shows.
+"""
+
+from tempopt.analysis._artifacts import attach_report
+from tempopt.analysis._dashboard import dashboard_note, is_exposed, serve_dashboard, spec_note
+from tempopt.analysis._figures import ReportFigure, report_figures
+from tempopt.analysis._html import render_html
+from tempopt.analysis._importance import (
+    EVALUATORS,
+    MIN_TRIALS,
+    Agreement,
+    EvaluatorImportance,
+    ImportanceAnalysis,
+    ProgressCallback,
+    Spread,
+    compute_importances,
+)
+from tempopt.analysis._json import importance_to_json
+from tempopt.analysis._kd_gain import KDGain, TrialSummary, kd_gain
+from tempopt.analysis._markdown import render_markdown
+from tempopt.analysis._reading import read_storage, read_study
+from tempopt.analysis._report import ReportFiles, write_report
+from tempopt.analysis._sensitivity import (
+    Bin,
+    InteractionGrid,
+    TemperatureSensitivity,
+    temperature_sensitivity,
+)
+from tempopt.analysis._study_analysis import StudyAnalysis, analyse_study
+from tempopt.analysis._trials import TrialCounts, count_trials, log10_view, search_space
+
+__all__ = [
+    "EVALUATORS",
+    "MIN_TRIALS",
+    "Agreement",
+    "Bin",
+    "EvaluatorImportance",
+    "ImportanceAnalysis",
+    "InteractionGrid",
+    "KDGain",
+    "ProgressCallback",
+    "ReportFigure",
+    "ReportFiles",
+    "Spread",
+    "StudyAnalysis",
+    "TemperatureSensitivity",
+    "TrialCounts",
+    "TrialSummary",
+    "analyse_study",
+    "attach_report",
+    "compute_importances",
+    "count_trials",
+    "dashboard_note",
+    "importance_to_json",
+    "is_exposed",
+    "kd_gain",
+    "log10_view",
+    "read_storage",
+    "read_study",
+    "render_html",
+    "render_markdown",
+    "report_figures",
+    "search_space",
+    "serve_dashboard",
+    "spec_note",
+    "temperature_sensitivity",
+    "write_report",
+]

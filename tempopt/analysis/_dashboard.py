@@ -1,0 +1,104 @@
+"""optuna-dashboard on a tempopt storage, and the note that tells a study's spec there."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+from typing import Any
+
+import optuna
+import optuna_dashboard
+
+from tempopt.analysis._artifacts import artifact_store
+from tempopt.analysis._reading import read_storage
+from tempopt.errors import TempoptError
+
+
+def is_exposed(host: str) -> bool:
+    """True when binding ``host`` lets other machines reach the server (not loopback)."""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: assume it resolves to a reachable interface
+        return True
+
+
+def serve_dashboard(
+    storage_url: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    artifact_dir: Path | None = None,
+) -> None:
+    """Run optuna-dashboard on an existing storage until interrupted (blocking).
+
+    The dashboard has no authentication and can edit studies; keep ``host`` on loopback and
+    reach it through an SSH tunnel from elsewhere.
+
+    Args:
+        storage_url: the study storage URL.
+        host: the address to bind.
+        port: the port to listen on.
+        artifact_dir: a file-system artifact store to show (where ``tempopt report
+            --artifacts`` put reports).
+
+    Raises:
+        StorageError: the storage is missing or unreachable.
+        TempoptError: the port cannot be bound.
+    """
+    storage = read_storage(storage_url)
+    store = artifact_store(artifact_dir) if artifact_dir is not None else None
+    try:
+        optuna_dashboard.run_server(storage, host=host, port=port, artifact_store=store)
+    except OSError as e:
+        raise TempoptError(
+            f"cannot listen on {host}:{port} ({e.strerror}); pass --port with a free port."
+        ) from e
+
+
+def spec_note(study: optuna.Study) -> str:
+    """A Markdown summary of the study's spec (user attr ``spec``) for the dashboard."""
+    attrs = study.user_attrs
+    spec = attrs.get("spec")
+    lines = [f"## {study.study_name}", ""]
+    if not isinstance(spec, dict):
+        return "\n".join(lines + ["This study has no `spec` user attr (not written by tempopt)."])
+    facts = [f"{key}: **{_compact(spec[key])}**"
+             for key in ("task", "epochs", "trials", "seed", "sampler", "pruner") if key in spec]
+    lines += [" · ".join(facts), ""]
+    if spec.get("task_args"):
+        lines += [f"task args: `{_compact(spec['task_args'])}`", ""]
+    lines += _search_table(spec.get("search"))
+    extra = [f"{k}: {_compact(attrs[k])}" for k in ("teacher_accuracy", "teacher_key",
+                                                   "tempopt_version") if k in attrs]
+    if extra:
+        lines += ["", " · ".join(extra)]
+    lines += ["", f"Full report: `tempopt report --study {study.study_name} --out DIR`"]
+    return "\n".join(lines)
+
+
+def dashboard_note(study: optuna.Study) -> None:
+    """Save :func:`spec_note` as the study's note in optuna-dashboard (a study system attr)."""
+    optuna_dashboard.save_note(study, spec_note(study))
+
+
+def _search_table(search: Any) -> list[str]:
+    if not isinstance(search, dict) or not search:
+        return []
+    rows = ["| param | range |", "| --- | --- |"]
+    for name, space in search.items():
+        if isinstance(space, dict) and {"low", "high"} <= space.keys():
+            scale = " (log)" if space.get("log") else ""
+            text = f"{space['low']} – {space['high']}{scale}"
+        else:
+            text = _compact(space)
+        rows.append(f"| {name} | {text} |")
+    return rows
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(", ", ": "), default=str)
+    return str(value)

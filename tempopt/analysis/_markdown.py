@@ -1,0 +1,154 @@
+"""``report.md``: the analysis as Markdown that reads well in a terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tempopt.analysis._importance import EVALUATOR_LABELS, ImportanceAnalysis
+from tempopt.analysis._kd_gain import KDGain, TrialSummary
+from tempopt.analysis._sensitivity import TemperatureSensitivity
+from tempopt.analysis._study_analysis import StudyAnalysis
+
+
+def render_markdown(analysis: StudyAnalysis, storage: str | None = None) -> str:
+    """The whole report as Markdown.
+
+    Args:
+        analysis: from :func:`tempopt.analysis.analyse_study`.
+        storage: the storage URL to show, already redacted.
+    """
+    parts = [
+        f"# tempopt report: {analysis.study_name}",
+        _header(analysis, storage),
+        _best(analysis.best),
+        _kd_section(analysis.kd),
+        _importance_section(analysis.importances),
+        _temperature_section(analysis.temperature),
+        "## What to try next\n\n" + "\n".join(f"- {s}" for s in analysis.next_steps),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def _header(a: StudyAnalysis, storage: str | None) -> str:
+    facts = []
+    if "task" in a.attrs:
+        facts.append(f"task {a.attrs['task']}")
+    if a.teacher_accuracy is not None:
+        facts.append(f"teacher accuracy {a.teacher_accuracy:.4f}")
+    if "tempopt_version" in a.attrs:
+        facts.append(f"tempopt {a.attrs['tempopt_version']}")
+    if storage:
+        facts.append(f"storage `{storage}`")
+    lines = [" · ".join(facts)] if facts else []
+    lines.append(f"{a.counts.describe()} (direction: {a.direction}).")
+    return "\n".join(lines)
+
+
+def _best(best: TrialSummary | None) -> str:
+    if best is None:
+        return "## Best configuration\n\nNo trial has completed yet."
+    rows = [[name, _fmt(value)] for name, value in best.params.items()]
+    return (f"## Best configuration\n\nTrial #{best.number}: value {best.value:.4f}\n\n"
+            + table(["param", "value"], rows))
+
+
+def _kd_section(kd: KDGain) -> str:
+    lines = ["## KD gain", "", f"**{kd.summary}**", ""]
+    if kd.baseline is not None:
+        lines.append(f"- baseline (kd_weight = 0): trial #{kd.baseline.number}, "
+                     f"{kd.baseline.value:.4f}{_noise(kd.baseline)}")
+    if kd.best_distilled is not None:
+        b = kd.best_distilled
+        lines.append(f"- best distilled: trial #{b.number}, {b.value:.4f}{_noise(b)}")
+    if kd.gain is not None:
+        spread = f" ± {kd.noise:.4f}" if kd.noise is not None else ""
+        lines.append(f"- gain: {kd.gain:+.4f}{spread}")
+    if kd.top_k_mean is not None:
+        std = f", std {kd.top_k_std:.4f}" if kd.top_k_std is not None else ""
+        lines.append(f"- top {kd.top_k} distilled trials: mean {kd.top_k_mean:.4f}{std}")
+    return "\n".join(lines).rstrip()
+
+
+def _noise(t: TrialSummary) -> str:
+    return f" (last-epochs noise ±{t.noise:.4f})" if t.noise is not None else ""
+
+
+def _importance_section(imp: ImportanceAnalysis) -> str:
+    head = "## Parameter importances"
+    if not imp.ok:
+        return f"{head}\n\nNo importances: {imp.reason}"
+    names = list(imp.evaluators)
+    rows = []
+    for param in imp.params:
+        cells = [param]
+        for name in names:
+            e = imp.evaluators[name]
+            value = e.importances.get(param)
+            spread = e.stability.get(param)
+            cell = "–" if value is None else f"{value:.3f}"
+            if value is not None and spread is not None:
+                cell += f" ± {spread.std:.3f}"
+            cells.append(cell)
+        rows.append(cells)
+    lines = [head, "", f"From {imp.n_trials} complete trials; ± is the std over "
+             f"{imp.n_bootstrap} bootstrap resamples.", ""]
+    lines.append(table(["param"] + [EVALUATOR_LABELS.get(n, n) for n in names], rows))
+    lines.append("")
+    lines += [f"- {_stability_line(imp, n)}" for n in names]
+    agree = ", ".join(
+        f"{EVALUATOR_LABELS[g.first]}~{EVALUATOR_LABELS[g.second]} "
+        + ("n/a" if g.spearman is None else f"{g.spearman:+.2f}")
+        for g in imp.agreement
+    )
+    lines.append(f"- rank agreement (Spearman): {agree}")
+    lines += [f"- note: {n}" for n in imp.notes]
+    return "\n".join(lines)
+
+
+def _stability_line(imp: ImportanceAnalysis, name: str) -> str:
+    e = imp.evaluators[name]
+    label = EVALUATOR_LABELS.get(name, name)
+    text = f"{label}: top param {e.top}"
+    if e.top_share is not None:
+        text += f", first in {e.top_share:.0%} of resamples"
+    if e.note:
+        text += f" ({e.note})"
+    return text
+
+
+def _temperature_section(ts: TemperatureSensitivity) -> str:
+    head = f"## Temperature sensitivity (kd_weight > 0, {ts.n_trials} trials)"
+    if ts.reason:
+        return f"{head}\n\n{ts.reason}"
+    rows = [[f"{b.low:.3g}–{b.high:.3g}", str(b.count), _fmt(b.mean), _fmt(b.std), _fmt(b.best)]
+            for b in ts.bins]
+    text = head + "\n\n" + table(["T", "trials", "mean", "std", "best"], rows)
+    if ts.grid is not None:
+        g = ts.grid
+        kd_bins = zip(g.kd_edges[:-1], g.kd_edges[1:], strict=True)
+        header = ["T \\ λ"] + [f"{lo:.2g}–{hi:.2g}" for lo, hi in kd_bins]
+        grid_rows = [
+            [f"{lo:.3g}–{hi:.3g}"] + [_fmt(m) if m is not None else "·" for m in row]
+            for lo, hi, row in zip(g.t_edges[:-1], g.t_edges[1:], g.mean, strict=True)
+        ]
+        text += "\n\n### T × λ: mean value per cell (· = no trial)\n\n" + table(header, grid_rows)
+    return text
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table with columns padded to line up in a terminal."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[Any]) -> str:
+        padded = (str(c).ljust(w) for c, w in zip(cells, widths, strict=True))
+        return "| " + " | ".join(padded) + " |"
+
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:.4g}"

@@ -1,0 +1,93 @@
+"""Everything the report says about a study, computed once into one plain object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution
+
+from tempopt.analysis._advice import suggest_next_steps
+from tempopt.analysis._importance import ImportanceAnalysis, ProgressCallback, compute_importances
+from tempopt.analysis._kd_gain import KDGain, TrialSummary, kd_gain, summarise_trial
+from tempopt.analysis._sensitivity import TemperatureSensitivity, temperature_sensitivity
+from tempopt.analysis._trials import TrialCounts, complete_trials, count_trials, search_space
+
+
+@dataclass(frozen=True)
+class StudyAnalysis:
+    """The numbers behind ``report.md``, ``report.html`` and ``importance.json``.
+
+    Attributes:
+        study_name: the study's name.
+        direction: ``maximize`` for studies written by tempopt.
+        counts: trials per state.
+        best: the best complete trial overall (None without one).
+        space: the search space the complete trials were sampled from.
+        importances: importances, their agreement and stability.
+        kd: the KD gain against the baseline.
+        temperature: accuracy against T and the T×λ grid.
+        attrs: the study's user attrs (``spec``, ``task``, ``teacher_accuracy``, …).
+    """
+
+    study_name: str
+    direction: str
+    counts: TrialCounts
+    best: TrialSummary | None
+    space: dict[str, BaseDistribution]
+    importances: ImportanceAnalysis
+    kd: KDGain
+    temperature: TemperatureSensitivity
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> dict[str, Any] | None:
+        """The study file the runner validated, if it saved one."""
+        spec = self.attrs.get("spec")
+        return spec if isinstance(spec, dict) else None
+
+    @property
+    def teacher_accuracy(self) -> float | None:
+        """The teacher's validation accuracy, if the runner saved it."""
+        value = self.attrs.get("teacher_accuracy")
+        return float(value) if isinstance(value, (int, float)) else None
+
+    @property
+    def next_steps(self) -> list[str]:
+        """What to change before the next run, most useful first."""
+        return suggest_next_steps(self)
+
+
+def analyse_study(
+    study: optuna.Study,
+    *,
+    n_bootstrap: int = 10,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+) -> StudyAnalysis:
+    """Compute everything the report shows; the study is only read.
+
+    Args:
+        study: a study written by tempopt (other studies work; KD parts then say what is missing).
+        n_bootstrap: bootstrap resamples behind the importance stability.
+        seed: seed of the importance forests and resampling.
+        progress: called as ``progress(stage, done, total)``.
+    """
+    trials = study.get_trials(deepcopy=False)
+    done = complete_trials(trials)
+    best = max(done, key=lambda t: t.value) if done else None  # type: ignore[arg-type,return-value]
+    if best is not None and study.direction == optuna.study.StudyDirection.MINIMIZE:
+        best = min(done, key=lambda t: t.value)  # type: ignore[arg-type,return-value]
+    return StudyAnalysis(
+        study_name=study.study_name,
+        direction=study.direction.name.lower(),
+        counts=count_trials(trials),
+        best=summarise_trial(best) if best is not None else None,
+        space=search_space(done),
+        importances=compute_importances(study, n_bootstrap=n_bootstrap, seed=seed,
+                                        progress=progress),
+        kd=kd_gain(study),
+        temperature=temperature_sensitivity(study),
+        attrs=dict(study.user_attrs),
+    )

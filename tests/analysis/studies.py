@@ -1,0 +1,129 @@
+"""Synthetic tempopt studies whose truth is known: the value is a function of the params."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Callable
+
+import numpy as np
+import optuna
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+DISTRIBUTIONS = {
+    "temperature": FloatDistribution(1.0, 20.0, log=True),
+    "kd_weight": FloatDistribution(0.0, 1.0),
+    "lr": FloatDistribution(1e-4, 1e-1, log=True),
+}
+SPEC = {
+    "name": "kd",
+    "task": "digits",
+    "task_args": {"n_train": 512},
+    "epochs": 5,
+    "trials": 60,
+    "search": {
+        "temperature": {"low": 1.0, "high": 20.0, "log": True},
+        "kd_weight": {"low": 0.0, "high": 1.0, "log": False},
+        "lr": {"low": 1e-4, "high": 1e-1, "log": True},
+    },
+    "seed": 0,
+    "sampler": "tpe",
+    "pruner": "median",
+}
+START = datetime.datetime(2025, 1, 1, 12, 0, 0)
+
+ValueFn = Callable[[dict[str, float]], float]
+
+
+def sample_params(rng: np.random.Generator) -> dict[str, float]:
+    """Params drawn like a random sampler would: log-uniform for log ranges."""
+    params = {}
+    for name, d in DISTRIBUTIONS.items():
+        if d.log:
+            params[name] = float(math.exp(rng.uniform(math.log(d.low), math.log(d.high))))
+        else:
+            params[name] = float(rng.uniform(d.low, d.high))
+    return params
+
+
+def curve(final: float, epochs: int, jitter: float, rng: np.random.Generator) -> dict[int, float]:
+    """Validation accuracy per epoch rising to ``final``, with epoch-to-epoch jitter."""
+    return {e: final - 0.1 * (epochs - e) / epochs + float(rng.normal(0, jitter))
+            for e in range(1, epochs + 1)}
+
+
+def add(study: optuna.Study, number: int, params: dict[str, float], state: TrialState,
+        value: float | None, intermediate: dict[int, float], **attrs: object) -> None:
+    trial = optuna.trial.create_trial(
+        state=state, value=value, params=params,
+        distributions={k: DISTRIBUTIONS[k] for k in params},
+        intermediate_values=intermediate,
+        user_attrs={"worker": f"host:{100 + number % 2}", "seed": number, "epochs_run":
+                    len(intermediate), "job_seconds": 30.0, "device": "cpu", **attrs},
+    )
+    trial.datetime_start = START + datetime.timedelta(seconds=20 * number)
+    trial.datetime_complete = trial.datetime_start + datetime.timedelta(seconds=35)
+    study.add_trial(trial)
+
+
+def make_study(
+    value_fn: ValueFn,
+    n: int = 60,
+    *,
+    seed: int = 0,
+    baseline: float | None = 0.80,
+    pruned: int = 0,
+    epochs: int = 5,
+    noise: float = 0.002,
+    jitter: float = 0.002,
+    storage: str | None = None,
+    name: str = "kd",
+) -> optuna.Study:
+    """A study like the runner writes: the baseline first, then ``n`` complete trials.
+
+    Args:
+        value_fn: the final accuracy as a function of the params (before noise).
+        n: complete non-baseline trials.
+        baseline: value of the baseline trial; None leaves it out (an old study).
+        pruned: extra PRUNED trials (2 epochs each, no value).
+        noise: std of the noise on each final value.
+        jitter: std of the epoch-to-epoch wobble of the intermediate values.
+    """
+    rng = np.random.default_rng(seed)
+    study = optuna.create_study(direction="maximize", storage=storage, study_name=name)
+    study.set_user_attr("spec", SPEC)
+    study.set_user_attr("task", "digits")
+    study.set_user_attr("teacher_accuracy", 0.95)
+    study.set_user_attr("teacher_key", "digits-abc123")
+    study.set_user_attr("tempopt_version", "0.1.0")
+    number = 0
+    if baseline is not None:
+        params = {"temperature": math.sqrt(20.0), "kd_weight": 0.0, "lr": 1e-2}
+        add(study, 0, params, TrialState.COMPLETE, baseline,
+            curve(baseline, epochs, jitter, rng), baseline=True, best_val_accuracy=baseline)
+        number = 1
+    for _ in range(n):
+        params = sample_params(rng)
+        value = value_fn(params) + float(rng.normal(0, noise))
+        add(study, number, params, TrialState.COMPLETE, value, curve(value, epochs, jitter, rng),
+            baseline=False, best_val_accuracy=value)
+        number += 1
+    for _ in range(pruned):
+        params = sample_params(rng)
+        add(study, number, params, TrialState.PRUNED, None,
+            {1: 0.2, 2: 0.25}, baseline=False)
+        number += 1
+    return study
+
+
+def only_temperature(p: dict[str, float]) -> float:
+    """Peaks at T = 4 (log10 T = 0.6), nothing else matters."""
+    return 0.85 - 0.2 * (math.log10(p["temperature"]) - 0.6) ** 2
+
+
+def temperature_times_kd(p: dict[str, float]) -> float:
+    """T matters only through kd_weight: a pure interaction plus a kd_weight main effect."""
+    return 0.70 + 0.15 * p["kd_weight"] * (1 - (math.log10(p["temperature"]) - 0.6) ** 2 / 0.4)

@@ -105,6 +105,8 @@ def fit(
     on_epoch: EpochCallback | None = None,
 ) -> JobResult:
     """The training loop shared by students and the teacher."""
+    if config.epochs < 1:
+        raise SpecError(f"epochs={config.epochs} must be at least 1; raise it.")
     start = time.perf_counter()
     device = resolve_device(config.device)
     generator = seed_everything(config.seed)
@@ -125,7 +127,7 @@ def fit(
     stopped = False
     for epoch in range(1, config.epochs + 1):
         model.train()
-        loss_sum = torch.zeros((), device=device)
+        losses: list[Tensor] = []  # summed once per epoch: an add per batch costs a kernel launch
         for kind, batch in _epoch_batches(train, transfer, generator):
             x = task.augment(batch.x) if task.augment is not None else batch.x
             teacher_logits = teacher.logits(kind, batch, x) if teacher is not None else None
@@ -135,12 +137,13 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            loss_sum += loss.detach()
+            losses.append(loss.detach())
         if scheduler is not None:
             scheduler.step()
-        if not math.isfinite(loss_sum.item()):
+        loss_sum = torch.stack(losses).sum().item() if losses else 0.0
+        if not math.isfinite(loss_sum):
             raise TrainingError(
-                f"The loss became {loss_sum.item()} in epoch {epoch} with {config.describe()}; "
+                f"The loss became {loss_sum} in epoch {epoch} with {config.describe()}; "
                 "lower lr or the temperature range."
             )
         history.append(evaluate(model, val, amp))

@@ -16,6 +16,7 @@ term is computed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -93,16 +94,20 @@ class DistillLoss:
         kd_weight: float,
     ) -> Tensor:
         _check_args(temperature, kd_weight)
-        loss = student_logits.new_zeros((), dtype=torch.float32)
+        hard: Tensor | None = None  # (1 - λ) · CE
+        soft: Tensor | None = None  # λ · T² · KL
         if kd_weight < 1.0:
             if targets is None:
                 raise ValueError(f"targets are required when kd_weight={kd_weight} < 1")
-            loss = loss + (1.0 - kd_weight) * F.cross_entropy(student_logits.float(), targets)
+            hard = (1.0 - kd_weight) * F.cross_entropy(student_logits.float(), targets)
         if kd_weight > 0.0:
             if teacher_logits is None:
                 raise ValueError(f"teacher_logits are required when kd_weight={kd_weight} > 0")
-            loss = loss + kd_weight * self.soft_term(student_logits, teacher_logits, temperature)
-        return loss
+            soft = kd_weight * self.soft_term(student_logits, teacher_logits, temperature)
+        # Summed without a zero tensor to start from: on the hot path every op is a kernel launch.
+        if hard is None or soft is None:
+            return hard if soft is None else soft  # type: ignore[return-value]
+        return hard + soft
 
 
 class KDLoss(DistillLoss):
@@ -115,8 +120,8 @@ class KDLoss(DistillLoss):
 
 
 def _check_args(temperature: float, kd_weight: float) -> None:
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if not 0 < temperature < math.inf:
+        raise ValueError(f"temperature must be finite and > 0, got {temperature}")
     if not 0.0 <= kd_weight <= 1.0:
         raise ValueError(f"kd_weight must be in [0, 1], got {kd_weight}")
 

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from tempopt.distill.data import Batch, BatchSource, fingerprint
 from tempopt.distill.device import autocast, resolve_device
 from tempopt.distill.job import JobConfig, TeacherSignal, evaluate, fit
+from tempopt.distill.seeding import seed_everything
 from tempopt.errors import TaskError
 from tempopt.tasks import Task
 
@@ -125,9 +126,17 @@ def _build_entry(
     mixed_precision: bool,
     on_epoch: Callable[[int, float], bool] | None,
 ) -> tuple[dict, str]:
+    seed_everything(seed)  # the teacher's initial weights are part of its recipe, like the seed
     model = task.teacher()
     if task.teacher_checkpoint is not None:
-        model.load_state_dict(_load_checkpoint(Path(task.teacher_checkpoint)))
+        path = Path(task.teacher_checkpoint)
+        try:
+            model.load_state_dict(_load_checkpoint(path))
+        except RuntimeError as e:  # missing, unexpected or mis-shaped keys
+            raise TaskError(
+                f"teacher_checkpoint {str(path)!r} does not fit the teacher of task {task.name!r} "
+                f"({str(e).splitlines()[0]}); save the state_dict of the same architecture."
+            ) from e
         source = "checkpoint"
     else:
         log.info("training the teacher of task %s (%d epochs)", task.name, task.teacher_epochs)
@@ -153,9 +162,11 @@ def _build_entry(
         "transfer_logits": None,
     }
     if task.augment is None:
-        entry["train_logits"] = _all_logits(model, task.train, dev, mixed_precision)
+        entry["train_logits"] = _all_logits(model, task.train, dev, mixed_precision, task.num_classes)
         if task.transfer is not None:
-            entry["transfer_logits"] = _all_logits(model, task.transfer, dev, mixed_precision)
+            entry["transfer_logits"] = _all_logits(
+                model, task.transfer, dev, mixed_precision, task.num_classes
+            )
     return entry, source
 
 
@@ -188,14 +199,16 @@ def _freeze(model: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
-def _all_logits(model: nn.Module, dataset, device: torch.device, mixed_precision: bool) -> Tensor:
+def _all_logits(
+    model: nn.Module, dataset, device: torch.device, mixed_precision: bool, num_classes: int
+) -> Tensor:
     """``(N, C)`` float32 logits over a dataset, in its index order, on the CPU."""
     source = BatchSource(dataset, 1024, device, labelled=False)
     out = []
     for batch in source.batches():
         with autocast(device, mixed_precision):
             out.append(model(batch.x).float().cpu())
-    return torch.cat(out)
+    return torch.cat(out) if out else torch.empty((0, num_classes))  # an empty dataset: (0, C)
 
 
 def _read_entry(path: Path, key: str) -> dict | None:

@@ -3,7 +3,8 @@
 Tensor datasets (``TensorDataset`` or anything exposing ``.tensors``) are moved to the job's
 device once and batched by indexing, with no DataLoader and no per-batch copy. Any other
 dataset goes through a DataLoader that also yields each sample's index, so cached teacher
-logits can be looked up for it.
+logits can be looked up for it. Both paths draw the same order from the job's generator and
+leave the global random state alone, so a job trains the same whatever its dataset's type.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class BatchSource:
         self.device = device
         self.labelled = labelled
         self.num_workers = num_workers
+        self._passes = 0  # seeds the DataLoader's workers differently on every pass
         tensors = dataset_tensors(dataset)
         self._x: Tensor | None = None
         self._y: Tensor | None = None
@@ -84,11 +86,18 @@ class BatchSource:
             yield Batch(index=index, x=self._x[index], y=y)  # type: ignore[index]
 
     def _loader_batches(self, generator: torch.Generator | None) -> Iterator[Batch]:
+        n = len(self)
+        order = torch.arange(n) if generator is None else torch.randperm(n, generator=generator)
+        # The DataLoader draws its workers' base seed from its generator, or else from the
+        # global random state (which would shift dropout); give it a private one.
+        self._passes += 1
+        base = generator.initial_seed() if generator is not None else 0
+        worker_seeds = torch.Generator().manual_seed((base * 1_000_003 + self._passes) % 2**63)
         loader = DataLoader(
             _Indexed(self.dataset),
             batch_size=self.batch_size,
-            shuffle=generator is not None,
-            generator=generator,
+            sampler=order.tolist(),  # the order the tensor path would use
+            generator=worker_seeds,
             num_workers=self.num_workers,
             pin_memory=self.device.type == "cuda",
         )

@@ -46,6 +46,11 @@ def resolve_factory(ref: str) -> TaskFactory:
             "form 'package.module:make_task'."
         )
     module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise TaskError(
+            f"task {ref!r} must name both a module and a function, of the form "
+            "'package.module:make_task'."
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
@@ -56,8 +61,8 @@ def resolve_factory(ref: str) -> TaskFactory:
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise TaskError(
-            f"task {ref!r}: module {module_name!r} has no callable {attr!r}; "
-            "expose a zero-argument function that returns a tempopt.Task."
+            f"task {ref!r}: module {module_name!r} has no callable {attr!r}; expose a function "
+            "that returns a tempopt.Task and name it as 'package.module:make_task'."
         )
     return factory
 
@@ -66,11 +71,17 @@ def check_task_args(ref: str, args: dict[str, Any]) -> None:
     """Raise TaskError if ``args`` are not keyword arguments the factory of ``ref`` accepts."""
     factory = resolve_factory(ref)
     try:
-        inspect.signature(factory).bind(**args)
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # no signature available (builtins); accept
+        return
+    try:
+        signature.bind(**args)
     except TypeError as e:
-        raise TaskError(f"task_args {sorted(args)} do not fit task {ref!r} ({e}); remove or rename them.") from e
-    except ValueError:  # no signature available (builtins); accept
-        pass
+        accepted = ", ".join(signature.parameters) or "none"
+        raise TaskError(
+            f"task_args {sorted(args)} do not fit task {ref!r} ({e}); "
+            f"give only the arguments it takes ({accepted})."
+        ) from e
 
 
 def load_task(ref: str, args: dict[str, Any] | None = None) -> Task:

@@ -46,7 +46,8 @@ def make_digits(
     if labelled is not None:
         if not 0 < labelled <= len(train_idx):
             raise TaskError(f"labelled={labelled} must be between 1 and {len(train_idx)}; lower it.")
-        transfer = TensorDataset(x[train_idx[labelled:]])
+        if labelled < len(train_idx):  # with every label kept there is nothing to transfer on
+            transfer = TensorDataset(x[train_idx[labelled:]])
         train_idx = train_idx[:labelled]
     return Task(
         train=TensorDataset(x[train_idx], y[train_idx]),

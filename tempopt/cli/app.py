@@ -20,8 +20,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 STORAGE_HELP = "SQLAlchemy URL of the study storage (sqlite:///…, postgresql://…, mysql://…)."
 

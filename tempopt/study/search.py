@@ -96,11 +96,10 @@ def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
     p = spec.pruner
     if p.name == "none":
         return optuna.pruners.NopPruner()
+    inner: optuna.pruners.BasePruner
     if p.name == "median":
-        return optuna.pruners.MedianPruner(
-            n_startup_trials=p.startup_trials, n_warmup_steps=spec.warmup_epochs
-        )
-    if p.name == "successive_halving":
+        inner = optuna.pruners.MedianPruner(n_startup_trials=p.startup_trials)
+    elif p.name == "successive_halving":
         inner = optuna.pruners.SuccessiveHalvingPruner(
             min_resource=p.min_resource, reduction_factor=p.reduction_factor
         )

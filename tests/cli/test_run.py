@@ -1,0 +1,177 @@
+"""``tempopt run``, ``status``, ``export`` and ``train`` driven as a user would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import yaml
+from optuna.trial import TrialState
+
+from tests.cli.conftest import write_spec
+
+
+def _url(tmp_path):
+    return f"sqlite:///{tmp_path / 'studies.db'}"
+
+
+def _load(tmp_path, name="tiny"):
+    return optuna.load_study(study_name=name, storage=_url(tmp_path))
+
+
+def test_run_creates_a_plain_optuna_study_with_baseline_and_attributes(tmp_path, cli):
+    spec = write_spec(tmp_path)
+    result = cli("run", spec, "--storage", _url(tmp_path), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "6/6 finished" in result.output
+
+    study = _load(tmp_path)
+    trials = study.get_trials()
+    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert len(finished) == 6
+    baseline = trials[0]
+    assert baseline.user_attrs["baseline"] is True
+    assert baseline.params["kd_weight"] == 0.0
+    assert baseline.params["lr"] == 1.0e-2
+    assert baseline.params["temperature"] == (1.0 * 20.0) ** 0.5  # middle of the log range
+    for t in trials:
+        assert set(t.params) == {"temperature", "kd_weight", "lr"}
+        assert 0.0 <= t.value <= 1.0
+        assert t.user_attrs["epochs_run"] == 4
+        assert t.user_attrs["device"] == "cpu"
+        assert t.user_attrs["job_seconds"] > 0
+        assert t.user_attrs["best_val_accuracy"] >= t.value
+        assert sorted(t.intermediate_values) == [1, 2, 3, 4]
+        assert t.intermediate_values[4] == t.value
+    assert study.user_attrs["spec"]["name"] == "tiny"
+    assert 0.5 < study.user_attrs["teacher_accuracy"] <= 1.0
+    assert study.user_attrs["task"] == "digits"
+
+
+def test_resume_stops_at_the_total_and_trials_flag_raises_it(tmp_path, cli):
+    spec = write_spec(tmp_path)
+    assert cli("run", spec, "--storage", _url(tmp_path), "--trials", "3", "-q").exit_code == 0
+    assert len(_load(tmp_path).get_trials()) == 3
+    again = cli("run", spec, "--storage", _url(tmp_path), "--trials", "3", "-q")
+    assert again.exit_code == 0
+    assert "this worker ran 0" in again.output
+    assert len(_load(tmp_path).get_trials()) == 3
+    assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
+    trials = _load(tmp_path).get_trials()
+    assert len(trials) == 6
+    assert sorted(t.number for t in trials) == list(range(6))
+
+
+def test_pruner_prunes_trials_that_fall_behind_but_never_the_baseline(tmp_path, cli):
+    spec = write_spec(
+        tmp_path,
+        epochs=6,
+        trials=14,
+        search={
+            "temperature": {"low": 1.0, "high": 20.0, "log": True},
+            "kd_weight": {"low": 0.0, "high": 1.0},
+            "lr": {"low": 1.0e-5, "high": 1.0e-1, "log": True},
+        },
+        baseline_lrs=[1.0e-5],
+        sampler={"name": "random"},
+        pruner={"name": "median", "warmup_epochs": 1, "startup_trials": 2},
+    )
+    assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
+    trials = _load(tmp_path).get_trials()
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    assert pruned, "a median pruner over lr down to 1e-5 should prune something"
+    for t in pruned:
+        assert 1 < t.user_attrs["epochs_run"] < 6
+        assert t.user_attrs["epochs_run"] == len(t.intermediate_values)
+    baseline = trials[0]
+    assert baseline.user_attrs["baseline"] and baseline.state == TrialState.COMPLETE
+
+
+def test_export_then_train_reproduces_the_exported_accuracy(tmp_path, cli):
+    spec = write_spec(tmp_path)
+    assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
+    best_file = tmp_path / "best.yaml"
+    result = cli("export", "--study", "tiny", "--storage", _url(tmp_path), "--out", best_file, "--top-k", "3")
+    assert result.exit_code == 0, result.output
+    exported = yaml.safe_load(best_file.read_text())
+    study = _load(tmp_path)
+    assert exported["value"] == study.best_value
+    assert exported["params"] == study.best_params
+    assert set(exported["params"]) >= {"temperature", "kd_weight", "lr"}
+    assert exported["task"] == "digits" and exported["epochs"] == 4 and exported["seed"] == 0
+    assert exported["teacher"]["key"] == study.user_attrs["teacher_key"]
+    assert {"tempopt", "optuna", "torch"} <= set(exported["versions"])
+    assert len(exported["top"]) == 3
+    assert exported["top"][0]["value"] >= exported["top"][1]["value"] >= exported["top"][2]["value"]
+
+    out = tmp_path / "run"
+    result = cli("train", best_file, "--out", out)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert abs(metrics["final_accuracy"] - exported["value"]) < 1e-9  # same seed, same CPU
+    state = __import__("torch").load(out / "student.pt", weights_only=True)
+    assert any(k.endswith("weight") for k in state)
+
+
+def test_export_json_and_never_the_password(tmp_path, cli):
+    spec = write_spec(tmp_path, trials=2)
+    assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
+    from tempopt.study.export import export_best
+
+    data = export_best(_load(tmp_path), "postgresql://alice:s3cret@db.example/tempopt")
+    assert "s3cret" not in json.dumps(data)
+    assert data["storage"].startswith("postgresql") and "***" in data["storage"]
+    out = tmp_path / "best.json"
+    assert cli("export", "--study", "tiny", "--storage", _url(tmp_path), "--out", out).exit_code == 0
+    assert json.loads(out.read_text())["tempopt_export"] == 1
+
+
+def test_status_lists_states_and_best(tmp_path, cli):
+    spec = write_spec(tmp_path, trials=3)
+    assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
+    result = cli("status", "--storage", _url(tmp_path), "--study", "tiny")
+    assert result.exit_code == 0
+    assert "finished 3 of 3" in result.output
+    assert "best trial" in result.output
+    listing = cli("status", "--storage", _url(tmp_path))
+    assert "tiny" in listing.output
+
+
+def test_unknown_study_is_one_sentence_and_exit_3(tmp_path, cli):
+    spec = write_spec(tmp_path, trials=1)
+    assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
+    result = cli("export", "--study", "nope", "--storage", _url(tmp_path))
+    assert result.exit_code == 3
+    assert "no study named 'nope'" in result.output and "tiny" in result.output
+
+
+def test_optuna_cli_reads_the_study(tmp_path, cli):
+    spec = write_spec(tmp_path, trials=2)
+    assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "optuna"), "trials", "--study-name", "tiny", "--storage", _url(tmp_path), "-f", "json"],
+        capture_output=True, text=True, check=True,
+    )
+    rows = json.loads(proc.stdout)
+    assert len(rows) == 2
+    assert {"temperature", "kd_weight", "lr"} <= set(rows[0]["params"])
+
+
+def test_a_changed_search_space_is_refused_on_resume(tmp_path, cli):
+    spec = write_spec(tmp_path, trials=1)
+    assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
+    changed = write_spec(
+        tmp_path, "changed.yaml", trials=2,
+        search={
+            "temperature": {"low": 2.0, "high": 20.0, "log": True},
+            "kd_weight": {"low": 0.0, "high": 1.0},
+            "lr": {"low": 1.0e-4, "high": 1.0e-1, "log": True},
+        },
+    )
+    result = cli("run", changed, "--storage", _url(tmp_path), "-q")
+    assert result.exit_code == 2
+    assert "different 'search'" in result.output
+    assert len(_load(tmp_path).get_trials()) == 1

@@ -109,7 +109,8 @@ def kd_gain(
     """
     trials = study.get_trials(deepcopy=False)
     done = complete_trials(trials)
-    distilled = sorted((t for t in done if is_distilled(t)), key=lambda t: -t.value)  # type: ignore[operator]
+    distilled = sorted((t for t in done if is_distilled(t)),
+                       key=lambda t: -t.value)  # type: ignore[operator]
     best = summarise_trial(distilled[0], last_epochs) if distilled else None
     top = [t.value for t in distilled[:top_k]]
     top_mean = float(np.mean(top)) if top else None
@@ -137,7 +138,8 @@ def _baseline(trials: list[FrozenTrial], last_epochs: int) -> tuple[TrialSummary
         )
     done = complete_trials(marked)
     if not done:
-        return None, f"the baseline trial #{marked[0].number} is {marked[0].state.name}, not COMPLETE"
+        first = marked[0]
+        return None, f"the baseline trial #{first.number} is {first.state.name}, not COMPLETE"
     return summarise_trial(done[0], last_epochs), ""
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 
 import numpy as np
@@ -183,20 +183,15 @@ def compute_importances(
     n_pruned = count_trials(all_trials).pruned
     space = {n: d for n, d in search_space(trials).items() if not d.single()}
     log10_params = [n for n, d in space.items() if is_log(d)]
-    base = dict(n_trials=len(trials), n_pruned=n_pruned, n_bootstrap=n_bootstrap,
-                log10_params=log10_params)
+    empty = ImportanceAnalysis(len(trials), n_pruned, n_bootstrap, {}, [], log10_params)
     reason = _no_importance_reason(trials, space, min_trials, n_pruned)
     if reason is not None:
-        return ImportanceAnalysis(evaluators={}, agreement=[], reason=reason, **base)
+        return replace(empty, reason=reason)
 
     fits = _Fits(trials, space, study.direction, seed, progress, n_bootstrap)
     evaluators = {name: fits.evaluate(name) for name in EVALUATORS}
-    return ImportanceAnalysis(
-        evaluators=evaluators,
-        agreement=_agreement(evaluators),
-        notes=_notes(len(trials), n_pruned, log10_params),
-        **base,
-    )
+    return replace(empty, evaluators=evaluators, agreement=_agreement(evaluators),
+                   notes=_notes(len(trials), n_pruned, log10_params))
 
 
 def _no_importance_reason(

@@ -21,7 +21,7 @@ less trustworthy than a plateau of similar trials.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -112,21 +112,19 @@ def kd_gain(
     distilled = sorted((t for t in done if is_distilled(t)),
                        key=lambda t: -t.value)  # type: ignore[operator]
     best = summarise_trial(distilled[0], last_epochs) if distilled else None
-    top = [t.value for t in distilled[:top_k]]
+    top = [float(t.value) for t in distilled[:top_k]]  # type: ignore[arg-type]
     top_mean = float(np.mean(top)) if top else None
     top_std = float(np.std(top, ddof=1)) if len(top) >= 2 else None
     baseline, missing = _baseline(trials, last_epochs)
-    common = dict(baseline=baseline, best_distilled=best, top_k=top_k,
-                  top_k_mean=top_mean, top_k_std=top_std)
+    unknown = KDGain(baseline, best, None, None, top_k, top_mean, top_std, UNKNOWN, "")
     if best is None or baseline is None:
         why = missing if baseline is None else "no distilled trial (kd_weight > 0) has completed"
-        return KDGain(gain=None, noise=None, verdict=UNKNOWN,
-                      summary=f"KD gain unknown: {why}.", **common)
+        return replace(unknown, summary=f"KD gain unknown: {why}.")
     gain = best.value - baseline.value
     noise = _combined_noise(baseline, best)
     verdict = _verdict(gain, noise)
-    return KDGain(gain=gain, noise=noise, verdict=verdict,
-                  summary=_summary(verdict, gain, noise, baseline, best), **common)
+    return replace(unknown, gain=gain, noise=noise, verdict=verdict,
+                   summary=_summary(verdict, gain, noise, baseline, best))
 
 
 def _baseline(trials: list[FrozenTrial], last_epochs: int) -> tuple[TrialSummary | None, str]:

@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from tempopt.analysis import attach_report, is_exposed, read_study, serve_dashboard, write_report
 from tempopt.cli.app import STORAGE_HELP, command, console, out
@@ -35,7 +42,7 @@ def report(
     """Write an offline HTML report, a Markdown summary and the importances of a study."""
     loaded = read_study(study, storage)
     with _progress() as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def advance(stage: str, done: int, total: int) -> None:
             if stage not in tasks:

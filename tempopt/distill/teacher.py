@@ -1,7 +1,8 @@
 """The teacher: trained (or loaded) once, frozen, its logits cached on disk and shared.
 
 The cache key is a content hash of the task name, the data (train, val, transfer), the
-teacher's architecture and either its checkpoint's bytes or its training recipe. Every trial and
+teacher's architecture and either its checkpoint's bytes or its training recipe (epochs,
+learning rate, seed and the name of the augmentation function). Every trial and
 every process with the same key reuses one file; a file lock and an atomic rename make sure
 that processes starting together train the teacher only once.
 """
@@ -77,9 +78,22 @@ def cache_key(task: Task, seed: int = 0) -> str:
     }
     if task.teacher_checkpoint is not None:
         recipe["checkpoint"] = _file_sha256(Path(task.teacher_checkpoint))
-    else:
-        recipe["training"] = {"epochs": task.teacher_epochs, "lr": task.teacher_lr, "seed": seed}
+    else:  # the teacher is trained by ``fit``, which augments its batches too
+        recipe["training"] = {
+            "epochs": task.teacher_epochs,
+            "lr": task.teacher_lr,
+            "seed": seed,
+            "augment": _callable_name(task.augment),
+        }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+
+
+def _callable_name(fn: Callable | None) -> str | None:
+    """``module.qualname`` of a function or callable object: stable across processes."""
+    if fn is None:
+        return None
+    named = fn if hasattr(fn, "__qualname__") else type(fn)
+    return f"{getattr(named, '__module__', '?')}.{named.__qualname__}"
 
 
 def prepare_teacher(

@@ -93,6 +93,4 @@ def make_task() -> Callable[..., Task]:
 @pytest.fixture
 def tiny() -> SimpleNamespace:
     """The building blocks of the tiny tasks, for tests that assemble their own."""
-    return SimpleNamespace(
-        task=tiny_task, teacher=teacher_mlp, student=student_mlp, blobs=blobs, Plain=PlainDataset
-    )
+    return SimpleNamespace(task=tiny_task, teacher=teacher_mlp, student=student_mlp, blobs=blobs, Plain=PlainDataset)

@@ -117,7 +117,8 @@ class NaNStudent(nn.Module):
 
 
 @pytest.mark.parametrize(
-    "how", ["nan-student", "huge-lr"],
+    "how",
+    ["nan-student", "huge-lr"],
 )
 def test_a_nan_loss_is_a_training_error_naming_the_job(make_task, teacher, how):
     task = make_task(student=NaNStudent) if how == "nan-student" else make_task()
@@ -136,8 +137,13 @@ def test_distillation_without_a_teacher_is_refused(make_task):
 
 @pytest.mark.parametrize(
     "field, value, words",
-    [("epochs", 0, "epochs=0"), ("optimizer", "lbfgs", "lbfgs"), ("schedule", "step", "step"),
-     ("loss", "nope", "nope"), ("device", "tpu:9", "tpu")],
+    [
+        ("epochs", 0, "epochs=0"),
+        ("optimizer", "lbfgs", "lbfgs"),
+        ("schedule", "step", "step"),
+        ("loss", "nope", "nope"),
+        ("device", "tpu:9", "tpu"),
+    ],
 )
 def test_bad_config_values_are_spec_errors(make_task, field, value, words):
     with pytest.raises(TempoptError, match=words):

@@ -216,9 +216,7 @@ def test_a_checkpoint_of_another_architecture_is_a_task_error(make_task, tmp_pat
         prepare_teacher(make_task(teacher_checkpoint=ckpt), tmp_path, device="cpu")
 
 
-def test_augmentation_disables_the_logit_cache_and_the_teacher_sees_the_students_batch(
-    make_task, tiny, tmp_path
-):
+def test_augmentation_disables_the_logit_cache_and_the_teacher_sees_the_students_batch(make_task, tiny, tmp_path):
     augmented: list[torch.Tensor] = []
     seen_by_teacher: list[torch.Tensor] = []
     seen_by_student: list[torch.Tensor] = []
@@ -321,9 +319,16 @@ def test_two_processes_racing_for_the_cache_train_the_teacher_once(tmp_path):
     cache = tmp_path / "cache"
     procs = [
         subprocess.Popen(
-            [sys.executable, str(script), str(cache), str(tmp_path / f"ready{i}"),
-             str(tmp_path / f"ready{1 - i}"), str(tmp_path / f"out{i}.pt")],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                str(script),
+                str(cache),
+                str(tmp_path / f"ready{i}"),
+                str(tmp_path / f"ready{1 - i}"),
+                str(tmp_path / f"out{i}.pt"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         for i in (0, 1)
     ]

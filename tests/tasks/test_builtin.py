@@ -78,9 +78,7 @@ def test_mnist1d_sizes_and_an_unlabelled_transfer_set_of_other_sequences():
     assert load_task("mnist1d", {**SMALL["mnist1d"], "transfer": 0}).transfer is None
 
 
-@pytest.mark.parametrize(
-    "args, words", [({"labelled": 5}, "labelled=5"), ({"transfer_seed": 42}, "transfer_seed")]
-)
+@pytest.mark.parametrize("args, words", [({"labelled": 5}, "labelled=5"), ({"transfer_seed": 42}, "transfer_seed")])
 def test_mnist1d_refuses_bad_arguments(args, words):
     with pytest.raises(TaskError, match=words):
         load_task("mnist1d", {**SMALL["mnist1d"], **args})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +53,8 @@ def resolve_factory(ref: str) -> TaskFactory:
             f"task {ref!r} must name both a module and a function, of the form "
             "'package.module:make_task'."
         )
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # like `python -m`: the user's own modules are found
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:

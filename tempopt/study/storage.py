@@ -12,6 +12,7 @@ import logging
 import random
 import sqlite3
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,13 +118,15 @@ def open_storage(
     if failure is None:
         failure = FailureHandling() if not sqlite else FailureHandling(None, None, 0)
     kwargs: dict[str, Any] = {"engine_kwargs": engine_kwargs(url)}
-    if failure.heartbeat_interval:
-        kwargs["heartbeat_interval"] = failure.heartbeat_interval
-        kwargs["grace_period"] = failure.grace_period
-        kwargs["heartbeat_stale_trial_callback"] = optuna.storages.RetryHeartbeatStaleTrialCallback(
-            max_retry=failure.max_retry
-        )
-    return _with_retries(lambda: optuna.storages.RDBStorage(url, **kwargs), url, attempts)
+    with warnings.catch_warnings():  # heartbeats and their retry callback are "experimental"
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if failure.heartbeat_interval:
+            kwargs["heartbeat_interval"] = failure.heartbeat_interval
+            kwargs["grace_period"] = failure.grace_period
+            kwargs["heartbeat_stale_trial_callback"] = optuna.storages.RetryHeartbeatStaleTrialCallback(
+                max_retry=failure.max_retry
+            )
+        return _with_retries(lambda: optuna.storages.RDBStorage(url, **kwargs), url, attempts)
 
 
 def _with_retries(make: Callable[[], optuna.storages.RDBStorage], url: str, attempts: int):

@@ -51,6 +51,9 @@ def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callabl
 def main() -> None:
     """Entry point of the ``tempopt`` command."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # tempopt prints its own progress
     try:
         app()
     except TempoptError as e:  # raised outside a command's own handling

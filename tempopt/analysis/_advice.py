@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 
-from tempopt.analysis._importance import EVALUATOR_LABELS
+from tempopt.analysis._importance import EVALUATOR_LABELS, FEW_TRIALS
 from tempopt.analysis._trials import KD_WEIGHT, position_in_range
 
 if TYPE_CHECKING:
@@ -37,7 +37,8 @@ def suggest_next_steps(analysis: StudyAnalysis) -> list[str]:
 def _more_trials(a: StudyAnalysis) -> list[str]:
     if a.importances.ok:
         return []
-    return [f"Run more trials: {a.importances.reason}"]
+    reason = a.importances.reason or ""
+    return [reason[:1].upper() + reason[1:]]
 
 
 def _edges(a: StudyAnalysis) -> list[str]:
@@ -113,9 +114,13 @@ def _disagreement(a: StudyAnalysis) -> list[str]:
 
 
 def _barely_matter(a: StudyAnalysis) -> list[str]:
-    """Params with a low mean importance; none when importances are missing or only 2 params."""
+    """Params with a low mean importance.
+
+    None with fewer than :data:`FEW_TRIALS` trials (importances that rough should not make
+    anyone fix a param), without importances, or with only two params.
+    """
     imp = a.importances
-    if not imp.ok or len(imp.params) < 3:
+    if not imp.ok or imp.n_trials < FEW_TRIALS or len(imp.params) < 3:
         return []
     threshold = min(LOW_IMPORTANCE, 0.5 / len(imp.params))
     return [p for p in imp.params if imp.mean_importance(p) < threshold]

@@ -66,7 +66,8 @@ def spec_note(study: optuna.Study) -> str:
     if not isinstance(spec, dict):
         return "\n".join(lines + ["This study has no `spec` user attr (not written by tempopt)."])
     facts = [f"{key}: **{_compact(spec[key])}**"
-             for key in ("task", "epochs", "trials", "seed", "sampler", "pruner") if key in spec]
+             for key in ("task", "epochs", "trials", "batch_size", "seed", "sampler", "pruner")
+             if key in spec]
     lines += [" · ".join(facts), ""]
     if spec.get("task_args"):
         lines += [f"task args: `{_compact(spec['task_args'])}`", ""]
@@ -99,6 +100,10 @@ def _search_table(search: Any) -> list[str]:
 
 
 def _compact(value: Any) -> str:
+    """``tpe(startup_trials=10)`` for a named component, compact JSON for other containers."""
+    if isinstance(value, dict) and isinstance(value.get("name"), str):
+        args = ", ".join(f"{k}={v}" for k, v in value.items() if k != "name")
+        return f"{value['name']}({args})"
     if isinstance(value, (dict, list)):
         return json.dumps(value, separators=(", ", ": "), default=str)
     return str(value)

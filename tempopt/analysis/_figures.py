@@ -191,6 +191,7 @@ def timeline(study: optuna.Study, a: StudyAnalysis) -> ReportFigure:
     frame = pd.DataFrame(rows)
     fig = px.timeline(frame, x_start="start", x_end="end", y="worker", color="state",
                       color_discrete_map=STATE_COLOURS, hover_data=["trial", "value"])
+    fig.update_traces(marker_line_color="white", marker_line_width=1)  # one bar per trial
     fig.update_yaxes(autorange="reversed")
     return ReportFigure("timeline", title, caption, _sized(fig))
 

@@ -1,11 +1,18 @@
 """Parameter importances from three evaluators, how far they agree and how stable they are.
 
 The evaluators are Optuna's PED-ANOVA (its default), fANOVA and mean decrease in impurity
-(MDI). Each sees the same trials: the ``COMPLETE`` ones, with log-scale params as log10 (see
-:func:`tempopt.analysis.log10_view`). Pruned trials are left out and counted: their last
-intermediate value is an early-epoch accuracy, so mixing it with final accuracies would rank a
-param that slows early learning as if it hurt the final result. The price is that importances
-describe the trials that survived the pruner; the report shows the pruned count next to them.
+(MDI). Each sees the same trials: the ``COMPLETE`` ones that the sampler chose, with log-scale
+params as log10 (see :func:`tempopt.analysis.log10_view`).
+
+Pruned trials are left out and counted: their last intermediate value is an early-epoch
+accuracy, so mixing it with final accuracies would rank a param that slows early learning as if
+it hurt the final result. The price is that importances describe the trials that survived the
+pruner; the report shows the pruned count next to them.
+
+Baseline trials (``kd_weight = 0``, enqueued by the runner at fixed params) are left out and
+counted too: they are reference points, not samples of the search space, and at
+``kd_weight = 0`` the temperature has no effect, so they would add a cluster that the sampler
+never drew. Whether distillation helps at all is the KD gain's question.
 
 Stability is measured by refitting every evaluator on bootstrap resamples of the trials, each
 with its own seed (so the forests of fANOVA and MDI vary too), and reporting mean ± std of
@@ -32,7 +39,14 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from scipy.stats import spearmanr
 
-from tempopt.analysis._trials import complete_trials, count_trials, is_log, log10_view, search_space
+from tempopt.analysis._trials import (
+    complete_trials,
+    count_trials,
+    is_baseline,
+    is_log,
+    log10_view,
+    search_space,
+)
 
 MIN_TRIALS = 8
 """Fewer complete trials than this give no importances, only a reason."""
@@ -113,7 +127,7 @@ class ImportanceAnalysis:
     """Importances of every evaluator, or the reason there are none.
 
     Attributes:
-        n_trials: complete trials used.
+        n_trials: complete trials used (baseline trials are not).
         n_pruned: pruned trials left out.
         n_bootstrap: resamples behind each ``stability``.
         evaluators: evaluator name → result; empty when ``reason`` is set.
@@ -121,6 +135,7 @@ class ImportanceAnalysis:
         log10_params: params the evaluators saw as log10.
         reason: why there are no importances (too few trials, constant values).
         notes: caveats a reader should see next to the numbers.
+        n_baseline: complete baseline trials left out.
     """
 
     n_trials: int
@@ -131,6 +146,7 @@ class ImportanceAnalysis:
     log10_params: list[str]
     reason: str | None = None
     notes: list[str] = field(default_factory=list)
+    n_baseline: int = 0
 
     @property
     def ok(self) -> bool:
@@ -179,11 +195,13 @@ def compute_importances(
         The importances, or an :class:`ImportanceAnalysis` whose ``reason`` says why not.
     """
     all_trials = study.get_trials(deepcopy=False)
-    trials = complete_trials(all_trials)
-    n_pruned = count_trials(all_trials).pruned
+    done = complete_trials(all_trials)
+    trials = [t for t in done if not is_baseline(t)]
+    n_pruned, n_baseline = count_trials(all_trials).pruned, len(done) - len(trials)
     space = {n: d for n, d in search_space(trials).items() if not d.single()}
     log10_params = [n for n, d in space.items() if is_log(d)]
-    empty = ImportanceAnalysis(len(trials), n_pruned, n_bootstrap, {}, [], log10_params)
+    empty = ImportanceAnalysis(len(trials), n_pruned, n_bootstrap, {}, [], log10_params,
+                               n_baseline=n_baseline)
     reason = _no_importance_reason(trials, space, min_trials, n_pruned)
     if reason is not None:
         return replace(empty, reason=reason)
@@ -191,7 +209,7 @@ def compute_importances(
     fits = _Fits(trials, space, study.direction, seed, progress, n_bootstrap)
     evaluators = {name: fits.evaluate(name) for name in EVALUATORS}
     return replace(empty, evaluators=evaluators, agreement=_agreement(evaluators),
-                   notes=_notes(len(trials), n_pruned, log10_params))
+                   notes=_notes(len(trials), n_pruned, n_baseline, log10_params))
 
 
 def _no_importance_reason(
@@ -200,7 +218,7 @@ def _no_importance_reason(
     if len(trials) < min_trials:
         pruned = f" ({n_pruned} pruned trials are not counted)" if n_pruned else ""
         return (
-            f"only {len(trials)} complete trials{pruned}; importances need at least "
+            f"only {len(trials)} complete sampled trials{pruned}; importances need at least "
             f"{min_trials}, so run more trials."
         )
     if not space:
@@ -287,7 +305,9 @@ def _agreement(evaluators: dict[str, EvaluatorImportance]) -> list[Agreement]:
     return out
 
 
-def _notes(n_trials: int, n_pruned: int, log10_params: Sequence[str]) -> list[str]:
+def _notes(
+    n_trials: int, n_pruned: int, n_baseline: int, log10_params: Sequence[str]
+) -> list[str]:
     notes = []
     if n_trials < FEW_TRIALS:
         notes.append(
@@ -296,6 +316,9 @@ def _notes(n_trials: int, n_pruned: int, log10_params: Sequence[str]) -> list[st
         )
     if n_pruned:
         notes.append(f"{n_pruned} pruned trials are left out (their last value is not final).")
+    if n_baseline:
+        notes.append(f"{n_baseline} baseline trials (kd_weight = 0) are left out: they are "
+                     "reference points, not samples of the search.")
     if log10_params:
         notes.append("the evaluators saw " + ", ".join(log10_params) + " as log10.")
     return notes

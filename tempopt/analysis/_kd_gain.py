@@ -1,7 +1,9 @@
 """Did distillation help? The best distilled trial against the no-distillation baseline.
 
-The baseline is the trial the runner marked with the user attr ``baseline=True``
-(``kd_weight = 0``). The gain is ``best distilled value − baseline value``.
+The baseline is the student trained alone: ``tempopt run`` enqueues a few trials with the user
+attr ``baseline=True`` (``kd_weight = 0``, one per baseline learning rate) so the student gets a
+fair lr, and the best complete one is the reference. The gain is
+``best distilled value − best baseline value``.
 
 Noise: a validation accuracy wobbles from epoch to epoch. The noise of a trial is the standard
 deviation of the epoch-to-epoch changes over its last ``last_epochs`` intermediate values,
@@ -59,7 +61,7 @@ class KDGain:
     """The KD gain and whether it is real.
 
     Attributes:
-        baseline: the baseline trial, or None when missing or not complete.
+        baseline: the best complete baseline trial, or None when there is none.
         best_distilled: the best complete trial with ``kd_weight > 0``.
         gain: ``best_distilled.value - baseline.value``.
         noise: combined noise of the gain (None when unknown).
@@ -67,6 +69,7 @@ class KDGain:
         top_k_std: their standard deviation.
         verdict: ``helped``, ``no clear gain``, ``hurt`` or ``unknown``.
         summary: one plain sentence for the report.
+        n_baselines: complete baseline trials the best baseline was picked from.
     """
 
     baseline: TrialSummary | None
@@ -78,6 +81,7 @@ class KDGain:
     top_k_std: float | None
     verdict: str
     summary: str
+    n_baselines: int = 0
 
     @property
     def helped(self) -> bool:
@@ -115,8 +119,10 @@ def kd_gain(
     top = [float(t.value) for t in distilled[:top_k]]  # type: ignore[arg-type]
     top_mean = float(np.mean(top)) if top else None
     top_std = float(np.std(top, ddof=1)) if len(top) >= 2 else None
-    baseline, missing = _baseline(trials, last_epochs)
-    unknown = KDGain(baseline, best, None, None, top_k, top_mean, top_std, UNKNOWN, "")
+    baseline, n_baselines, missing = _baseline(trials, last_epochs)
+    unknown = KDGain(baseline=baseline, best_distilled=best, gain=None, noise=None, top_k=top_k,
+                     top_k_mean=top_mean, top_k_std=top_std, verdict=UNKNOWN, summary="",
+                     n_baselines=n_baselines)
     if best is None or baseline is None:
         why = missing if baseline is None else "no distilled trial (kd_weight > 0) has completed"
         return replace(unknown, summary=f"KD gain unknown: {why}.")
@@ -124,21 +130,25 @@ def kd_gain(
     noise = _combined_noise(baseline, best)
     verdict = _verdict(gain, noise)
     return replace(unknown, gain=gain, noise=noise, verdict=verdict,
-                   summary=_summary(verdict, gain, noise, baseline, best))
+                   summary=_summary(verdict, gain, noise, baseline, n_baselines, best))
 
 
-def _baseline(trials: list[FrozenTrial], last_epochs: int) -> tuple[TrialSummary | None, str]:
+def _baseline(
+    trials: list[FrozenTrial], last_epochs: int
+) -> tuple[TrialSummary | None, int, str]:
+    """The best complete baseline trial, how many completed, and what is missing if none."""
     marked = [t for t in trials if is_baseline(t)]
     if not marked:
-        return None, (
+        return None, 0, (
             "the study has no baseline trial (user attr baseline=True, kd_weight=0); "
             "it was probably written by an older tempopt"
         )
     done = complete_trials(marked)
     if not done:
-        first = marked[0]
-        return None, f"the baseline trial #{first.number} is {first.state.name}, not COMPLETE"
-    return summarise_trial(done[0], last_epochs), ""
+        states = ", ".join(f"#{t.number} is {t.state.name}" for t in marked)
+        return None, 0, f"no baseline trial has completed ({states})"
+    best = max(done, key=lambda t: t.value)  # type: ignore[arg-type,return-value]
+    return summarise_trial(best, last_epochs), len(done), ""
 
 
 def _combined_noise(a: TrialSummary, b: TrialSummary) -> float | None:
@@ -157,10 +167,16 @@ def _verdict(gain: float, noise: float | None) -> str:
 
 
 def _summary(
-    verdict: str, gain: float, noise: float | None, base: TrialSummary, best: TrialSummary
+    verdict: str,
+    gain: float,
+    noise: float | None,
+    base: TrialSummary,
+    n_baselines: int,
+    best: TrialSummary,
 ) -> str:
+    of = f", best of {n_baselines}" if n_baselines > 1 else ""
     pair = (f"the best distilled trial #{best.number} ({best.value:.4f}) vs the baseline "
-            f"#{base.number} ({base.value:.4f})")
+            f"#{base.number} ({base.value:.4f}{of})")
     noise_text = (f"the noise (±{noise:.4f})" if noise is not None
                   else "zero (the noise is unknown: too few intermediate values)")
     if verdict == HELPED:

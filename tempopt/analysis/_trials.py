@@ -7,8 +7,9 @@ others. Pruned, failed, running and waiting trials are counted and reported, nev
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,19 +74,17 @@ def complete_trials(trials: Iterable[FrozenTrial]) -> list[FrozenTrial]:
 
 
 def is_baseline(trial: FrozenTrial) -> bool:
-    """True for the trial the study runner marked as the no-distillation baseline."""
+    """True for a trial the study runner marked as a no-distillation baseline.
+
+    ``tempopt run`` enqueues a few baseline trials (``kd_weight = 0``, the middle of every
+    other range, one per baseline learning rate), so the student alone gets a fair lr.
+    """
     return trial.user_attrs.get("baseline") is True
 
 
 def is_distilled(trial: FrozenTrial) -> bool:
-    """True for a trial that trained with distillation (``kd_weight > 0``, not the baseline).
-
-    A trial without a ``kd_weight`` param (the spec fixed it) counts as distilled.
-    """
-    if is_baseline(trial):
-        return False
-    kd_weight = trial.params.get(KD_WEIGHT)
-    return kd_weight is None or float(kd_weight) > 0.0
+    """True for a trial that trained with distillation: ``kd_weight > 0`` and not a baseline."""
+    return not is_baseline(trial) and float(trial.params.get(KD_WEIGHT, 0.0)) > 0.0
 
 
 def search_space(trials: Sequence[FrozenTrial]) -> dict[str, BaseDistribution]:
@@ -164,7 +163,8 @@ def log10_view(
         direction: the direction of the study the trials come from.
     """
     view_space = {name: _log10_distribution(dist) for name, dist in space.items()}
-    study = optuna.create_study(direction=direction)
+    with _quiet_optuna():  # no "A new study created in memory" line per resample
+        study = optuna.create_study(direction=direction)
     for trial in trials:
         params = {
             name: (math.log10(value) if is_log(space[name]) else value)
@@ -185,3 +185,13 @@ def _log10_distribution(dist: BaseDistribution) -> BaseDistribution:
         return dist
     assert isinstance(dist, (FloatDistribution, IntDistribution))
     return FloatDistribution(math.log10(dist.low), math.log10(dist.high))
+
+
+@contextlib.contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(level, optuna.logging.WARNING))
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(level)

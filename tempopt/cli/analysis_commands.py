@@ -19,7 +19,9 @@ from tempopt.analysis import attach_report, is_exposed, read_study, serve_dashbo
 from tempopt.cli.app import STORAGE_HELP, command, console, out
 from tempopt.study.storage import DEFAULT_STORAGE, redact_url
 
-StorageOption = Annotated[str, typer.Option("--storage", help=STORAGE_HELP)]
+StorageOption = Annotated[
+    str, typer.Option("--storage", envvar="TEMPOPT_STORAGE", help=STORAGE_HELP)
+]
 ArtifactsOption = Annotated[
     Path | None,
     typer.Option("--artifacts", help="Folder of a file-system artifact store: `report` attaches "

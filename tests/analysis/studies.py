@@ -30,8 +30,8 @@ SPEC = {
         "lr": {"low": 1e-4, "high": 1e-1, "log": True},
     },
     "seed": 0,
-    "sampler": "tpe",
-    "pruner": "median",
+    "sampler": {"name": "tpe", "startup_trials": 10},
+    "pruner": {"name": "median", "warmup_epochs": 2},
 }
 START = datetime.datetime(2025, 1, 1, 12, 0, 0)
 
@@ -74,7 +74,7 @@ def make_study(
     n: int = 60,
     *,
     seed: int = 0,
-    baseline: float | None = 0.80,
+    baseline: float | list[float] | None = 0.80,
     pruned: int = 0,
     epochs: int = 5,
     noise: float = 0.002,
@@ -82,17 +82,19 @@ def make_study(
     storage: str | None = None,
     name: str = "kd",
 ) -> optuna.Study:
-    """A study like the runner writes: the baseline first, then ``n`` complete trials.
+    """A study like the runner writes: the baseline trials first, then ``n`` complete trials.
 
     Args:
         value_fn: the final accuracy as a function of the params (before noise).
         n: complete non-baseline trials.
-        baseline: value of the baseline trial; None leaves it out (an old study).
+        baseline: value of the baseline trial (a list: one trial per value, as with several
+            baseline learning rates); None leaves it out (an old study).
         pruned: extra PRUNED trials (2 epochs each, no value).
         noise: std of the noise on each final value.
         jitter: std of the epoch-to-epoch wobble of the intermediate values.
     """
     rng = np.random.default_rng(seed)
+    baseline_rng = np.random.default_rng(seed + 1)  # the sampled trials do not depend on it
     study = optuna.create_study(direction="maximize", storage=storage, study_name=name)
     study.set_user_attr("spec", SPEC)
     study.set_user_attr("task", "digits")
@@ -100,11 +102,12 @@ def make_study(
     study.set_user_attr("teacher_key", "digits-abc123")
     study.set_user_attr("tempopt_version", "0.1.0")
     number = 0
-    if baseline is not None:
-        params = {"temperature": math.sqrt(20.0), "kd_weight": 0.0, "lr": 1e-2}
-        add(study, 0, params, TrialState.COMPLETE, baseline,
-            curve(baseline, epochs, jitter, rng), baseline=True, best_val_accuracy=baseline)
-        number = 1
+    baselines = [baseline] if isinstance(baseline, float) else baseline or []
+    for lr, value in zip(np.logspace(-3.25, -1.75, len(baselines)), baselines, strict=True):
+        params = {"temperature": math.sqrt(20.0), "kd_weight": 0.0, "lr": float(lr)}
+        add(study, number, params, TrialState.COMPLETE, value,
+            curve(value, epochs, jitter, baseline_rng), baseline=True, best_val_accuracy=value)
+        number += 1
     for _ in range(n):
         params = sample_params(rng)
         value = value_fn(params) + float(rng.normal(0, noise))

@@ -34,6 +34,11 @@ def test_params_without_effect_are_suggested_to_fix_not_to_widen():
     assert not any("search.lr" in s for s in steps)
 
 
+def test_rough_importances_from_few_trials_fix_nothing():
+    steps = steps_for(make_study(only_temperature, 20))
+    assert not any("barely matters" in s for s in steps), steps
+
+
 def test_a_teacher_no_better_than_the_baseline_is_called_out():
     study = make_study(lambda p: 0.70, 20, baseline=0.80)
     study.set_user_attr("teacher_accuracy", 0.78)
@@ -43,5 +48,6 @@ def test_a_teacher_no_better_than_the_baseline_is_called_out():
 
 def test_too_few_trials_and_a_missing_baseline_are_the_first_advice():
     steps = steps_for(make_study(only_temperature, 4, baseline=None))
-    assert steps[0].startswith("Run more trials: only 4 complete trials")
+    assert steps[0].startswith("Only 4 complete sampled trials")
+    assert steps[0].endswith("so run more trials.")
     assert any("no baseline trial" in s for s in steps)

@@ -21,7 +21,9 @@ def test_the_note_summarises_the_spec_and_is_saved_for_the_dashboard():
     note = optuna_dashboard.get_note(study)
     assert note == spec_note(study)
     assert note.startswith("## kd")
-    assert "task: **digits**" in note and "epochs: **5**" in note and "pruner: **median**" in note
+    assert "task: **digits**" in note and "epochs: **5**" in note
+    assert "sampler: **tpe(startup_trials=10)**" in note
+    assert "pruner: **median(warmup_epochs=2)**" in note
     assert "| temperature | 1.0 – 20.0 (log) |" in note
     assert "| kd_weight | 0.0 – 1.0 |" in note
     assert "teacher_accuracy: 0.95" in note
@@ -52,6 +54,7 @@ def test_dashboard_command_warns_when_binding_every_interface(monkeypatch, tmp_p
 
 
 def test_dashboard_command_is_quiet_and_loopback_by_default(monkeypatch):
+    monkeypatch.delenv("TEMPOPT_STORAGE", raising=False)
     calls = []
     monkeypatch.setattr(commands, "serve_dashboard", lambda url, **kw: calls.append((url, kw)))
     result = CliRunner().invoke(app, ["dashboard"])
@@ -59,3 +62,12 @@ def test_dashboard_command_is_quiet_and_loopback_by_default(monkeypatch):
     assert "warning" not in result.output
     assert calls == [("sqlite:///tempopt.db", {"host": "127.0.0.1", "port": 8080,
                                                 "artifact_dir": None})]
+
+
+def test_dashboard_storage_falls_back_to_the_environment(monkeypatch):
+    calls = []
+    monkeypatch.setattr(commands, "serve_dashboard", lambda url, **kw: calls.append(url))
+    monkeypatch.setenv("TEMPOPT_STORAGE", "postgresql://u@db/tempopt")
+    assert CliRunner().invoke(app, ["dashboard"]).exit_code == 0
+    assert CliRunner().invoke(app, ["dashboard", "--storage", "sqlite:///a.db"]).exit_code == 0
+    assert calls == ["postgresql://u@db/tempopt", "sqlite:///a.db"]

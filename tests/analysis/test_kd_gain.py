@@ -23,10 +23,10 @@ def add(study, value, kd_weight, *, wobble=0.002, baseline=False, state=TrialSta
         distributions=DISTS, intermediate_values=curve, user_attrs={"baseline": baseline}))
 
 
-def study_with(baseline: float | None, distilled: list[float], wobble: float = 0.002):
+def study_with(baseline: float | list[float] | None, distilled: list[float], wobble=0.002):
     study = optuna.create_study(direction="maximize")
-    if baseline is not None:
-        add(study, baseline, 0.0, wobble=wobble, baseline=True)
+    for value in [baseline] if isinstance(baseline, float) else baseline or []:
+        add(study, value, 0.0, wobble=wobble, baseline=True)
     for i, value in enumerate(distilled):
         add(study, value, 0.2 + 0.1 * i, wobble=wobble)
     return study
@@ -39,6 +39,14 @@ def test_gain_is_best_distilled_minus_baseline():
     assert kd.verdict == HELPED and kd.helped
     assert kd.summary.startswith("Distillation helped: +0.0500")
     assert kd.top_k_mean == pytest.approx((0.82 + 0.85 + 0.83) / 3)
+
+
+def test_the_best_of_several_baseline_trials_is_the_reference():
+    """tempopt run trains the student alone at a few learning rates; the best one counts."""
+    kd = kd_gain(study_with([0.60, 0.80, 0.70], [0.85]))
+    assert kd.baseline.number == 1 and kd.n_baselines == 3
+    assert kd.gain == pytest.approx(0.05)
+    assert "baseline #1 (0.8000, best of 3)" in kd.summary
 
 
 def test_noise_ignores_a_steady_rise_and_measures_the_wobble():
@@ -78,7 +86,7 @@ def test_a_pruned_baseline_is_named():
     add(study, 0.85, 0.5)
     kd = kd_gain(study)
     assert kd.verdict == UNKNOWN
-    assert "baseline trial #0 is PRUNED" in kd.summary
+    assert "no baseline trial has completed (#0 is PRUNED)" in kd.summary
 
 
 def test_trials_without_intermediate_values_decide_on_the_sign_and_say_so():

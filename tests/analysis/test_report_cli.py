@@ -62,7 +62,7 @@ def test_importance_json_has_every_evaluator_normalised_with_stability(report):
         assert set(importances) == {"temperature", "kd_weight", "lr"}
         assert sum(importances.values()) == pytest.approx(1.0), name
         assert set(data["stability"][name]["params"]) == set(importances)
-    assert data["n_trials"] == 41 and data["n_pruned_excluded"] == 6 and data["n_bootstrap"] == 3
+    assert data["n_trials"] == 40 and data["n_pruned_excluded"] == 6 and data["n_bootstrap"] == 3
     assert set(data["agreement"]) == {"ped_anova~fanova", "ped_anova~mdi", "fanova~mdi"}
 
 

@@ -1,0 +1,56 @@
+"""The README's examples are the shipped files, and they run."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import optuna
+from typer.testing import CliRunner
+
+import tempopt.cli  # noqa: F401
+from tempopt.cli.app import app
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def _section(title: str) -> str:
+    start = README.index(f"## {title}")
+    end = README.find("\n## ", start + 1)
+    return README[start : end if end > 0 else None]
+
+
+def test_bring_your_own_task_example_is_the_shipped_file():
+    section = _section("Bring your own task")
+    python = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    yaml_block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    source = (ROOT / "examples" / "my_task.py").read_text()
+    assert python.strip() == source[source.index("import torch") :].strip()
+    assert yaml_block.strip() == (ROOT / "examples" / "my_task.yaml").read_text().strip()
+
+
+def test_bring_your_own_task_example_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the example's module is found from the working directory
+    url = f"sqlite:///{tmp_path / 'blobs.db'}"
+    spec = tmp_path / "blobs.yaml"
+    text = (ROOT / "examples" / "my_task.yaml").read_text()
+    spec.write_text(text + f"cache_dir: {tmp_path / 'cache'}\ndevice: cpu\n")
+    result = CliRunner().invoke(app, ["run", str(spec), "--storage", url, "--trials", "4", "-q"])
+    assert result.exit_code == 0, result.output
+    study = optuna.load_study(study_name="blobs", storage=url)
+    assert len(study.get_trials()) == 4
+    assert study.user_attrs["teacher_accuracy"] > 0.85
+    assert study.best_value > 0.8
+
+
+def test_setup_commands_pin_torch_before_the_project():
+    setup = _section("Set up")
+    commands = [line for line in setup.splitlines() if line.startswith("python3 -m venv")]
+    assert len(commands) == 2
+    for line in commands:
+        assert line.index("pip install torch==2.13.0") < line.index("pip install -e")
+    assert commands[0].endswith("tempopt run studies/quickstart.yaml")
+    assert commands[1].endswith("python -m pytest")
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "pip install -q torch==2.13.0" in ci and "python -m pytest" in ci

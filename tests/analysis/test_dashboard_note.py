@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import optuna
 import optuna_dashboard
 import pytest
@@ -9,8 +11,9 @@ from typer.testing import CliRunner
 
 import tempopt.cli  # noqa: F401  registers every command on the app
 import tempopt.cli.analysis_commands as commands
-from tempopt.analysis import dashboard_note, is_exposed, spec_note
+from tempopt.analysis import dashboard_note, is_exposed, serve_dashboard, spec_note
 from tempopt.cli.app import app
+from tempopt.errors import TempoptError
 
 from .studies import make_study, only_temperature
 
@@ -71,3 +74,14 @@ def test_dashboard_storage_falls_back_to_the_environment(monkeypatch):
     assert CliRunner().invoke(app, ["dashboard"]).exit_code == 0
     assert CliRunner().invoke(app, ["dashboard", "--storage", "sqlite:///a.db"]).exit_code == 0
     assert calls == ["postgresql://u@db/tempopt", "sqlite:///a.db"]
+
+
+def test_a_busy_port_is_one_error_naming_the_port(tmp_path):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    make_study(only_temperature, 1, storage=url)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(TempoptError, match=f"cannot listen on 127.0.0.1:{port}"):
+            serve_dashboard(url, port=port)

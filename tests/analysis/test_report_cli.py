@@ -123,3 +123,13 @@ def test_missing_sqlite_file_is_not_created(tmp_path):
     assert result.exit_code == 3
     assert "there is no study database" in result.output
     assert not db.exists()
+
+
+def test_an_out_path_that_is_a_file_is_one_error(stored, tmp_path):
+    url, _ = stored
+    target = tmp_path / "taken"
+    target.write_text("")
+    result = runner.invoke(app, ["report", "--study", "kd", "--storage", url,
+                                 "--out", str(target), "--bootstrap", "0"])
+    assert result.exit_code == 1
+    assert f"cannot write the report into {target}" in result.output

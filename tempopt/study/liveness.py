@@ -8,6 +8,10 @@
   which Optuna never fails; every waiting worker calls it, so the last worker standing does not
   leave a killed trial RUNNING.
 * :func:`retrying` runs a storage call again while the database is unreachable.
+
+Optuna wraps the RDB storage of a study in a cache and turns most SQLAlchemy errors raised
+inside a session into ``StorageInternalError``; :func:`rdb_storage` and :func:`is_transient`
+see through both.
 """
 
 from __future__ import annotations
@@ -15,28 +19,55 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
+import math
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import optuna
 import sqlalchemy.exc
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.errors import StorageError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
+_last_outage = -math.inf  # time.monotonic() of the last unreachable-database error seen here
+
+
+def rdb_storage(study: optuna.Study) -> optuna.storages.RDBStorage | None:
+    """The study's RDB storage (unwrapped from Optuna's cache), or None for other storages."""
+    storage = study._storage  # noqa: SLF001
+    storage = getattr(storage, "_backend", storage)  # optuna.storages._CachedStorage
+    return storage if isinstance(storage, optuna.storages.RDBStorage) else None
+
+
+def is_transient(error: BaseException) -> bool:
+    """True if ``error`` means the database is unreachable for now (worth trying again).
+
+    Optuna re-raises SQLAlchemy errors from inside a session as ``StorageInternalError``; the
+    original error is its cause.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, TRANSIENT) or getattr(seen, "connection_invalidated", False):
+            return True
+        if not isinstance(seen, optuna.exceptions.StorageInternalError):
+            return False
+        seen = seen.__cause__
+    return False
+
+
+def _note_outage() -> None:
+    global _last_outage
+    _last_outage = time.monotonic()
 
 
 def _heartbeat_interval(study: optuna.Study) -> int | None:
-    storage = study._storage  # noqa: SLF001
-    if isinstance(storage, optuna.storages.RDBStorage):
-        return storage.heartbeat_interval
-    return None
+    storage = rdb_storage(study)
+    return storage.heartbeat_interval if storage is not None else None
 
 
 @contextlib.contextmanager
@@ -50,16 +81,15 @@ def heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
     stop = threading.Event()
 
     def beat() -> None:
-        while True:
+        while not stop.wait(interval):
             try:
                 storage.record_heartbeat(trial._trial_id)  # noqa: SLF001
-            except TRANSIENT as e:
-                log.warning("heartbeat of trial %d not recorded (%s); retrying", trial.number, e)
-            except Exception as e:  # the trial was failed meanwhile, or the storage is gone
-                log.warning("heartbeat of trial %d stopped: %s", trial.number, e)
-                return
-            if stop.wait(interval):
-                return
+            except Exception as e:  # noqa: BLE001 - a thread must not die with a traceback
+                if not is_transient(e):
+                    log.warning("heartbeat of trial %d stopped: %s", trial.number, _first_line(e))
+                    return
+                _note_outage()
+                log.warning("heartbeat of trial %d not recorded (database unreachable); retrying", trial.number)
 
     retrying(lambda: storage.record_heartbeat(trial._trial_id), "recording a heartbeat")  # noqa: SLF001
     thread = threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True)
@@ -74,58 +104,67 @@ def heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
 def fail_dead_trials(study: optuna.Study) -> list[int]:
     """Fail RUNNING trials whose worker is gone, and let the retry callback queue them again.
 
+    A trial is dead when its last heartbeat is older than the grace period, or when it has run
+    for longer than the grace period without a single heartbeat (a worker killed right after
+    asking for it). Nothing is failed within a grace period of an outage this process saw: the
+    live workers' heartbeats could not be recorded meanwhile.
+
     Returns:
         Numbers of the trials failed by this call.
     """
-    storage = study._storage  # noqa: SLF001
-    if not isinstance(storage, optuna.storages.RDBStorage) or not storage.heartbeat_interval:
+    storage = rdb_storage(study)
+    if storage is None or not storage.heartbeat_interval:
         return []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-        if not running:
-            return []
-        optuna.storages.fail_stale_trials(study)
-    now_failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-    failed = sorted(t.number for t in now_failed if t.number in running)
-    failed += _fail_never_beaten(study, storage)
-    for number in failed:
-        log.warning("trial %d was failed: its worker stopped sending heartbeats", number)
-    return failed
-
-
-def _fail_never_beaten(study: optuna.Study, storage: optuna.storages.RDBStorage) -> list[int]:
-    """Fail trials RUNNING for longer than the grace period without a single heartbeat."""
-    from optuna.storages._rdb import models  # one private import, pinned by optuna<6
-
-    grace = storage.grace_period or 2 * (storage.heartbeat_interval or 60)
-    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=grace)
-    session = storage.scoped_session()
-    try:
-        rows = (
-            session.query(models.TrialModel)
-            .filter(models.TrialModel.study_id == study._study_id)  # noqa: SLF001
-            .filter(models.TrialModel.state == TrialState.RUNNING)
-            .filter(~models.TrialModel.heartbeats.any())
-            .filter(models.TrialModel.datetime_start < cutoff)
-            .all()
-        )
-        ids = [r.trial_id for r in rows]
-    finally:
-        session.close()
+    if time.monotonic() - _last_outage < _grace(storage):
+        return []
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if not running:
+        return []
+    dead = set(storage._get_stale_trial_ids(study._study_id))  # noqa: SLF001
+    dead |= _never_beaten(storage, running)
     callback = storage.get_heartbeat_stale_trial_callback()
-    numbers = []
-    for trial_id in ids:
+    failed = []
+    for trial_id in sorted(dead):
         try:
             if not storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
                 continue
-        except optuna.exceptions.UpdateFinishedTrialError:
+        except optuna.exceptions.UpdateFinishedTrialError:  # failed by another worker meanwhile
             continue
         frozen = storage.get_trial(trial_id)
-        numbers.append(frozen.number)
+        log.warning("trial %d was failed: its worker stopped sending heartbeats", frozen.number)
+        failed.append(frozen.number)
         if callback is not None:
             callback(study, frozen)
-    return numbers
+    return failed
+
+
+def _never_beaten(storage: optuna.storages.RDBStorage, running: list[FrozenTrial]) -> set[int]:
+    """Ids of the trials RUNNING for longer than the grace period without a single heartbeat."""
+    from optuna.storages._rdb import models  # one private import, pinned by optuna<6
+
+    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=_grace(storage))
+    old = {t._trial_id for t in running if t.datetime_start is not None and t.datetime_start < cutoff}  # noqa: SLF001
+    if not old:
+        return set()
+    session = storage.scoped_session()
+    try:
+        beaten = session.query(models.TrialHeartbeatModel.trial_id).filter(
+            models.TrialHeartbeatModel.trial_id.in_(old)
+        )
+        return old - {row.trial_id for row in beaten}
+    finally:
+        session.close()
+
+
+def _grace(storage: optuna.storages.RDBStorage) -> float:
+    return storage.grace_period or 2 * (storage.heartbeat_interval or 60)
+
+
+def _first_line(e: BaseException) -> str:
+    cause = e.__cause__ if isinstance(e, optuna.exceptions.StorageInternalError) and e.__cause__ else e
+    cause = getattr(cause, "orig", None) or cause
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
 
 
 def retrying(call: Callable[[], T], what: str, patience: float = 180.0) -> T:
@@ -144,13 +183,15 @@ def retrying(call: Callable[[], T], what: str, patience: float = 180.0) -> T:
     while True:
         try:
             return call()
-        except TRANSIENT as e:
+        except (*TRANSIENT, optuna.exceptions.StorageInternalError) as e:
+            if not is_transient(e):
+                raise
+            _note_outage()
             if time.monotonic() > deadline:
                 raise StorageError(
                     f"the database stayed unreachable for {patience:.0f} s while {what} "
-                    f"({type(e.orig if hasattr(e, 'orig') else e).__name__}); "
-                    "restart it and run the same command again to resume."
+                    f"({_first_line(e)}); restart it and run the same command again to resume."
                 ) from e
-            log.warning("database unreachable while %s; retrying in %.1f s", what, delay)
+            log.warning("database unreachable while %s (%s); retrying in %.1f s", what, _first_line(e), delay)
             time.sleep(delay)
             delay = min(delay * 2, 10.0)

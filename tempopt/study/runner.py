@@ -25,7 +25,7 @@ from optuna.trial import FrozenTrial, TrialState
 import tempopt
 from tempopt.distill import Teacher
 from tempopt.errors import SpecError, TempoptError
-from tempopt.study.liveness import fail_dead_trials, heartbeat, retrying
+from tempopt.study.liveness import fail_dead_trials, heartbeat, is_transient, retrying
 from tempopt.study.objective import EpochHook, Objective, worker_id
 from tempopt.study.search import baseline_params, make_pruner, make_sampler
 from tempopt.study.spec import StudySpec
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 COMPARED_KEYS = ("task", "task_args", "epochs", "search", "seed", "loss", "batch_size")
 MAX_CONSECUTIVE_FAILURES = 5
+FAIL_REASON = "fail_reason"
 
 
 @dataclass
@@ -181,16 +182,16 @@ def run_worker(
             continue
         frozen = _run_trial(study, trial, objective, stop, hooks)
         summary.ran += 1
-        failures = failures + 1 if frozen.state == TrialState.FAIL else 0
+        reason = frozen.user_attrs.get(FAIL_REASON) if frozen.state == TrialState.FAIL else None
+        failures = failures + 1 if reason else 0  # a trial failed by another worker does not count
         if failures >= MAX_CONSECUTIVE_FAILURES and not stop.is_set():
-            reason = frozen.user_attrs.get("fail_reason", "see the log")
             raise TempoptError(
                 f"{failures} trials in a row failed in this worker (last: {reason}); "
                 "fix the cause and run again to resume."
             )
-    summary.counts = state_counts(study)
+    summary.counts = retrying(lambda: state_counts(study), "counting trials")
     summary.stopped_by = _signal_name(stop)
-    summary.best = best_trial(study)
+    summary.best = retrying(lambda: best_trial(study), "reading the best trial")
     return summary
 
 
@@ -223,11 +224,10 @@ def _run_trial(
     study: optuna.Study, trial: optuna.Trial, objective: Objective, stop: StopFlag, hooks: RunHooks
 ) -> FrozenTrial:
     retrying(lambda: trial.set_user_attr("worker", worker_id()), "starting a trial")
-    if hooks.on_trial_start:
-        hooks.on_trial_start(trial)
+    _notify(hooks.on_trial_start, trial)
     value: float | None = None
     state = TrialState.COMPLETE
-    interrupted: WorkerStopped | None = None
+    requeued = False
     with heartbeat(study, trial):
         try:
             with stop.interruptible():
@@ -235,12 +235,23 @@ def _run_trial(
         except optuna.TrialPruned:
             state = TrialState.PRUNED
         except WorkerStopped as e:
-            state, interrupted = TrialState.FAIL, e
-            trial.set_user_attr("fail_reason", f"worker {e}")
+            state, requeued = TrialState.FAIL, True
+            _note_failure(trial, f"worker {e}")
+        except optuna.exceptions.UpdateFinishedTrialError:
+            state = TrialState.FAIL
+            log.warning(
+                "trial %d was failed by another worker (no heartbeat within the grace period); "
+                "its retry runs instead", trial.number,
+            )
         except Exception as e:  # a failed trial must not stop the study
             state = TrialState.FAIL
-            trial.set_user_attr("fail_reason", str(e) or type(e).__name__)
-            log.warning("trial %d failed: %s", trial.number, e, exc_info=not isinstance(e, TempoptError))
+            if is_transient(e):  # not the trial's fault: run it again once the database is back
+                requeued = True
+                _note_failure(trial, "database unreachable")
+                log.warning("trial %d stopped: the database is unreachable; it will be run again", trial.number)
+            else:
+                _note_failure(trial, str(e) or type(e).__name__)
+                log.warning("trial %d failed: %s", trial.number, e, exc_info=not isinstance(e, TempoptError))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         frozen = retrying(
@@ -249,11 +260,30 @@ def _run_trial(
             ),
             f"recording the result of trial {trial.number}",
         )
-    if interrupted is not None:
+    if requeued and frozen.user_attrs.get(FAIL_REASON):  # not if another worker failed it first
         retrying(lambda: requeue(study, frozen), f"queueing trial {trial.number} again")
-    if hooks.on_trial_end:
-        hooks.on_trial_end(frozen)
+    _notify(hooks.on_trial_end, frozen)
     return frozen
+
+
+def _note_failure(trial: optuna.Trial, reason: str) -> None:
+    """Record why a trial failed, unless another worker has already failed it."""
+    try:
+        retrying(lambda: trial.set_user_attr(FAIL_REASON, reason), f"recording why trial {trial.number} failed")
+    except optuna.exceptions.UpdateFinishedTrialError:
+        pass
+
+
+def _notify(hook: Callable[..., None] | None, *args: Any) -> None:
+    """Call a progress hook; one that needs the database does not stop the worker during an outage."""
+    if hook is None:
+        return
+    try:
+        hook(*args)
+    except Exception as e:
+        if not is_transient(e):
+            raise
+        log.warning("progress not updated: the database is unreachable")
 
 
 def requeue(study: optuna.Study, frozen: FrozenTrial) -> None:

@@ -20,7 +20,6 @@ from tempopt.study import (
     WorkerSummary,
     export_best,
     load_spec,
-    open_storage,
     redact_url,
     state_counts,
     write_export,
@@ -28,7 +27,7 @@ from tempopt.study import (
 from tempopt.study.retrain import retrain
 from tempopt.study.runner import best_baseline, best_distilled, best_trial, prepare_study, run_worker
 from tempopt.study.spec import StudySpec
-from tempopt.study.storage import load_study
+from tempopt.study.storage import load_study, open_existing_storage
 
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -203,7 +202,7 @@ def status_command(
 
 
 def _list_studies(url: str) -> None:
-    summaries = optuna.get_all_study_summaries(storage=open_storage(url), include_best_trial=True)
+    summaries = optuna.get_all_study_summaries(storage=open_existing_storage(url), include_best_trial=True)
     if not summaries:
         out.print(f"no studies in {redact_url(url)}.", highlight=False)
         return

@@ -127,11 +127,13 @@ def create_or_resume(
 
 
 def record_teacher(study: optuna.Study, teacher: Teacher) -> None:
-    """Store the teacher's accuracy and cache key on the study (once)."""
-    attrs = study.user_attrs
-    if attrs.get("teacher_key") != teacher.key:
+    """Store the teacher's accuracy and cache key on the study, and refresh its dashboard note."""
+    from tempopt.analysis import dashboard_note
+
+    if study.user_attrs.get("teacher_key") != teacher.key:
         study.set_user_attr("teacher_accuracy", teacher.accuracy)
         study.set_user_attr("teacher_key", teacher.key)
+        dashboard_note(study)
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:

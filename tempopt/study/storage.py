@@ -175,13 +175,40 @@ def _first_line(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
+def require_existing(url: str) -> None:
+    """Refuse a SQLite URL whose file does not exist (opening it would create an empty one).
+
+    Raises:
+        StorageError: the SQLite file is missing.
+    """
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite":
+        return
+    database = parsed.database
+    if not database or database == ":memory:" or not Path(database).is_file():
+        raise StorageError(
+            f"there is no study database at {redact_url(url)}; pass --storage with the URL "
+            "the study was run with."
+        )
+
+
+def open_existing_storage(url: str = DEFAULT_STORAGE) -> optuna.storages.RDBStorage:
+    """Open a storage that must already exist (for reading commands).
+
+    Raises:
+        StorageError: no such SQLite file, or the database is unreachable.
+    """
+    require_existing(url)
+    return open_storage(url)
+
+
 def load_study(name: str, url: str = DEFAULT_STORAGE) -> optuna.Study:
     """Load an existing study, with the list of known names in the error if it is missing.
 
     Raises:
-        StorageError: no such study, or the storage is unreachable.
+        StorageError: no such storage or study, or the storage is unreachable.
     """
-    storage = open_storage(url)
+    storage = open_existing_storage(url)
     names = [s.study_name for s in storage.get_all_studies()]
     if name not in names:
         known = ", ".join(names) if names else "none"

@@ -14,12 +14,14 @@ import functools
 import logging
 import math
 import signal
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 import tempopt
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 COMPARED_KEYS = ("task", "task_args", "epochs", "search", "seed", "loss", "batch_size")
 MAX_CONSECUTIVE_FAILURES = 5
+SPEC_WAIT = 30.0
 FAIL_REASON = "fail_reason"
 
 
@@ -78,16 +81,21 @@ def load_spec_task(spec: StudySpec) -> Task:
     return task
 
 
-def check_compatible(storage: optuna.storages.BaseStorage, spec: StudySpec) -> bool:
-    """True if the study exists. Raises SpecError if it exists with another search or task."""
+def check_compatible(storage: optuna.storages.BaseStorage, spec: StudySpec, wait: float = SPEC_WAIT) -> bool:
+    """True if the study exists. Raises SpecError if it exists with another search or task.
+
+    A study that another worker has just created gets its spec a moment later: an empty study
+    without one is waited for up to ``wait`` seconds.
+    """
     try:
         study_id = storage.get_study_id_from_name(spec.name)
     except KeyError:
         return False
-    stored = storage.get_study_user_attrs(study_id).get("spec")
+    stored = _stored_spec(storage, study_id, wait)
     if stored is None:
         raise SpecError(
-            f"study {spec.name!r} already exists but was not made by tempopt; choose another name."
+            f"study {spec.name!r} already exists but was not made by tempopt (it has no 'spec' attribute); "
+            "choose another name, or delete it with `optuna delete-study` if a worker died creating it."
         )
     current = spec.to_dict()
     for key in COMPARED_KEYS:
@@ -99,31 +107,48 @@ def check_compatible(storage: optuna.storages.BaseStorage, spec: StudySpec) -> b
     return True
 
 
+def _stored_spec(storage: optuna.storages.BaseStorage, study_id: int, wait: float) -> dict[str, Any] | None:
+    deadline = time.monotonic() + wait
+    while True:
+        stored = storage.get_study_user_attrs(study_id).get("spec")
+        if stored is not None or time.monotonic() >= deadline:
+            return stored
+        if storage.get_all_trials(study_id, deepcopy=False):
+            return None  # a study with trials is not being created: it is someone else's
+        time.sleep(0.2)
+
+
 def create_or_resume(
     spec: StudySpec, storage: optuna.storages.BaseStorage, sampler_seed: int | None = None
 ) -> optuna.Study:
-    """Create the study (with its attributes and the baseline trial) or load it to resume.
+    """Create the study (with its attributes and the baseline trials) or load it to resume.
 
-    Call :func:`check_compatible` first; nothing is written when that raises.
+    Of several workers starting together on a new study, only the one whose insert creates
+    it writes its attributes and queues the baseline; the others wait for its spec. Call
+    :func:`check_compatible` first; nothing is written when that raises.
     """
-    exists = check_compatible(storage, spec)
+    if not check_compatible(storage, spec):
+        try:
+            storage.create_new_study([StudyDirection.MAXIMIZE], spec.name)
+        except optuna.exceptions.DuplicatedStudyError:
+            check_compatible(storage, spec)  # created by another worker meanwhile
+        else:
+            _write_new_study(spec, storage)
     seed = spec.seed if sampler_seed is None else sampler_seed
-    study = optuna.create_study(
-        storage=storage,
-        study_name=spec.name,
-        direction="maximize",
-        sampler=make_sampler(spec, seed),
-        pruner=make_pruner(spec),
-        load_if_exists=True,
+    return optuna.load_study(
+        study_name=spec.name, storage=storage, sampler=make_sampler(spec, seed), pruner=make_pruner(spec)
     )
-    if not exists:
-        study.set_user_attr("spec", spec.to_dict())
-        study.set_user_attr("task", spec.task)
-        study.set_user_attr("tempopt_version", tempopt.__version__)
-        if spec.baseline:
-            for params in baseline_params(spec):
-                study.enqueue_trial(params, user_attrs={"baseline": True}, skip_if_exists=True)
-    return study
+
+
+def _write_new_study(spec: StudySpec, storage: optuna.storages.BaseStorage) -> None:
+    """The attributes and baseline trials of a study this worker has just created."""
+    study = optuna.load_study(study_name=spec.name, storage=storage)
+    study.set_user_attr("spec", spec.to_dict())  # first: the other workers wait for it
+    study.set_user_attr("task", spec.task)
+    study.set_user_attr("tempopt_version", tempopt.__version__)
+    if spec.baseline:
+        for params in baseline_params(spec):
+            study.enqueue_trial(params, user_attrs={"baseline": True})
 
 
 def record_teacher(study: optuna.Study, teacher: Teacher) -> None:

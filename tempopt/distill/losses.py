@@ -94,6 +94,7 @@ class DistillLoss:
         kd_weight: float,
     ) -> Tensor:
         _check_args(temperature, kd_weight)
+        student_logits = student_logits.float()  # (B, C); cast once (bf16 under autocast), not per term
         hard: Tensor | None = None  # (1 - λ) · CE
         soft: Tensor | None = None  # λ · T² · KL
         if kd_weight < 1.0:

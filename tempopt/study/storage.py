@@ -49,6 +49,8 @@ class FailureHandling:
 
 def normalise_url(url: str) -> str:
     """Map ``postgresql://``, ``mysql://`` and ``mariadb://`` to the drivers tempopt ships."""
+    if url.lower().startswith("grpc://"):  # Optuna's gRPC storage proxy, see tempopt.study.grpc
+        return url
     try:
         parsed = make_url(url)
     except sqlalchemy.exc.ArgumentError as e:
@@ -96,7 +98,7 @@ def open_storage(
     url: str = DEFAULT_STORAGE,
     failure: FailureHandling | None = None,
     attempts: int = 8,
-) -> optuna.storages.RDBStorage:
+) -> optuna.storages.BaseStorage:
     """An Optuna RDB storage for ``url``, with failure handling on server databases.
 
     Several processes creating the schema of an empty database at once can collide (a unique
@@ -111,6 +113,10 @@ def open_storage(
     Raises:
         StorageError: unreachable database, unsupported URL, or an old schema.
     """
+    if url.lower().startswith("grpc://"):
+        from tempopt.study.grpc import open_grpc_storage  # it imports this module
+
+        return open_grpc_storage(url)
     url = normalise_url(url)
     sqlite = make_url(url).get_backend_name() == "sqlite"
     if sqlite:

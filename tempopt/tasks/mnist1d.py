@@ -66,12 +66,12 @@ def make_mnist1d(
     if transfer and transfer_seed == data_seed:
         raise TaskError("transfer_seed must differ from data_seed, or the transfer set repeats the labelled data.")
     x, y = _generate(labelled + val, data_seed)
-    xt = torch.from_numpy(x)
-    yt = torch.from_numpy(y)
+    xt = torch.tensor(x)  # copies: the arrays belong to _generate's cache and must stay intact
+    yt = torch.tensor(y)
     transfer_set = None
     if transfer:
         tx, _ = _generate(transfer, transfer_seed)
-        transfer_set = TensorDataset(torch.from_numpy(tx))
+        transfer_set = TensorDataset(torch.tensor(tx))
     return Task(
         train=TensorDataset(xt[:labelled], yt[:labelled]),
         val=TensorDataset(xt[labelled:], yt[labelled:]),

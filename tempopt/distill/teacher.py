@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,7 +121,8 @@ def prepare_teacher(
     key = cache_key(task, seed)
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    path = cache_dir / f"teacher-{task.name}-{key[:16]}.pt"
+    safe_name = re.sub(r"[^A-Za-z0-9_.-]", "_", task.name)  # a task name is no path
+    path = cache_dir / f"teacher-{safe_name}-{key[:16]}.pt"
     source = "cache"
     entry = _read_entry(path, key)
     if entry is None:

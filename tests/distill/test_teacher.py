@@ -77,6 +77,14 @@ def test_cache_miss_then_hit(make_task, tmp_path, fits):
     assert len(list(tmp_path.glob("teacher-tiny-*.pt"))) == 1
 
 
+def test_a_task_name_that_is_no_file_name_is_cached_safely(make_task, tmp_path):
+    cache = tmp_path / "cache"
+    first = prepare_teacher(make_task(name="../up/and away"), cache, device="cpu")
+    assert prepare_teacher(make_task(name="../up/and away"), cache, device="cpu").source == "cache"
+    assert [p.parent for p in tmp_path.rglob("*.pt")] == [cache]
+    assert first.source == "trained"
+
+
 def test_the_key_is_stable_and_does_not_depend_on_the_global_random_state(make_task):
     torch.manual_seed(1)
     a = cache_key(make_task())

@@ -84,6 +84,18 @@ def test_mnist1d_refuses_bad_arguments(args, words):
         load_task("mnist1d", {**SMALL["mnist1d"], **args})
 
 
+def test_changing_a_loaded_task_does_not_change_the_next_one():
+    """mnist1d caches the generated arrays; a task must not share their memory."""
+    args = {"labelled": 30, "val": 20, "transfer": 40}
+    first = load_task("mnist1d", args)
+    before = load_task("mnist1d", args).train.tensors[0].clone()
+    first.train.tensors[0].add_(100.0)  # e.g. a user normalising in place
+    first.transfer.tensors[0].add_(100.0)
+    again = load_task("mnist1d", args)
+    assert torch.equal(again.train.tensors[0], before)
+    assert again.transfer.tensors[0].abs().max() < 50
+
+
 def test_mnist1d_leaves_numpys_global_state_alone():
     import numpy as np
 

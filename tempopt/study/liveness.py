@@ -30,6 +30,7 @@ import sqlalchemy.exc
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.errors import StorageError
+from tempopt.study.storage import describe_error
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -86,7 +87,7 @@ def heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
                 storage.record_heartbeat(trial._trial_id)  # noqa: SLF001
             except Exception as e:  # noqa: BLE001 - a thread must not die with a traceback
                 if not is_transient(e):
-                    log.warning("heartbeat of trial %d stopped: %s", trial.number, _first_line(e))
+                    log.warning("heartbeat of trial %d stopped: %s", trial.number, describe_error(e))
                     return
                 _note_outage()
                 log.warning("heartbeat of trial %d not recorded (database unreachable); retrying", trial.number)
@@ -160,13 +161,6 @@ def _grace(storage: optuna.storages.RDBStorage) -> float:
     return storage.grace_period or 2 * (storage.heartbeat_interval or 60)
 
 
-def _first_line(e: BaseException) -> str:
-    cause = e.__cause__ if isinstance(e, optuna.exceptions.StorageInternalError) and e.__cause__ else e
-    cause = getattr(cause, "orig", None) or cause
-    lines = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
-
-
 def retrying(call: Callable[[], T], what: str, patience: float = 180.0) -> T:
     """Run a storage call, again and again while the database is unreachable.
 
@@ -190,8 +184,8 @@ def retrying(call: Callable[[], T], what: str, patience: float = 180.0) -> T:
             if time.monotonic() > deadline:
                 raise StorageError(
                     f"the database stayed unreachable for {patience:.0f} s while {what} "
-                    f"({_first_line(e)}); restart it and run the same command again to resume."
+                    f"({describe_error(e)}); restart it and run the same command again to resume."
                 ) from e
-            log.warning("database unreachable while %s (%s); retrying in %.1f s", what, _first_line(e), delay)
+            log.warning("database unreachable while %s (%s); retrying in %.1f s", what, describe_error(e), delay)
             time.sleep(delay)
             delay = min(delay * 2, 10.0)

@@ -30,6 +30,7 @@ DEFAULT_STORAGE = "sqlite:///tempopt.db"
 DEFAULT_HEARTBEAT_INTERVAL = 60
 DEFAULT_GRACE_PERIOD = 300
 DEFAULT_MAX_RETRY = 3
+CONNECT_PATIENCE = 5.0
 _DRIVERS = {
     "postgres": "postgresql+psycopg",
     "postgresql": "postgresql+psycopg",
@@ -84,13 +85,14 @@ def engine_kwargs(url: str) -> dict[str, Any]:
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
         return {"connect_args": {"timeout": 120}}
-    kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 2, "max_overflow": 4}
+    kwargs: dict[str, Any] = {
+        "pool_pre_ping": True,  # a connection dropped by a server restart is replaced, not used
+        "pool_size": 2,
+        "max_overflow": 4,
+        "connect_args": {"connect_timeout": 10},
+    }
     if backend == "mysql":
-        kwargs["pool_recycle"] = 3600
-    else:
-        kwargs["connect_args"] = {"connect_timeout": 10}
-    if backend == "mysql":
-        kwargs["connect_args"] = {"connect_timeout": 10}
+        kwargs["pool_recycle"] = 3600  # below MySQL's wait_timeout
     return kwargs
 
 
@@ -98,6 +100,7 @@ def open_storage(
     url: str = DEFAULT_STORAGE,
     failure: FailureHandling | None = None,
     attempts: int = 8,
+    patience: float = CONNECT_PATIENCE,
 ) -> optuna.storages.BaseStorage:
     """An Optuna RDB storage for ``url``, with failure handling on server databases.
 
@@ -108,7 +111,8 @@ def open_storage(
         url: a SQLAlchemy URL. ``sqlite:///path`` creates the file.
         failure: heartbeat and retry settings; defaults to :class:`FailureHandling`().
             SQLite gets them too when given explicitly.
-        attempts: tries before a connection or schema race is reported.
+        attempts: tries before a schema race is reported.
+        patience: seconds to keep trying to reach a database that refuses connections.
 
     Raises:
         StorageError: unreachable database, unsupported URL, or an old schema.
@@ -117,6 +121,7 @@ def open_storage(
         from tempopt.study.grpc import open_grpc_storage  # it imports this module
 
         return open_grpc_storage(url)
+    shown = redact_url(url)
     url = normalise_url(url)
     sqlite = make_url(url).get_backend_name() == "sqlite"
     if sqlite:
@@ -132,36 +137,39 @@ def open_storage(
             kwargs["heartbeat_stale_trial_callback"] = optuna.storages.RetryHeartbeatStaleTrialCallback(
                 max_retry=failure.max_retry
             )
-        return _with_retries(lambda: optuna.storages.RDBStorage(url, **kwargs), url, attempts)
+        return _with_retries(lambda: optuna.storages.RDBStorage(url, **kwargs), shown, attempts, patience)
 
 
-def _with_retries(make: Callable[[], optuna.storages.RDBStorage], url: str, attempts: int):
+def _with_retries(
+    make: Callable[[], optuna.storages.RDBStorage], shown: str, attempts: int, patience: float
+) -> optuna.storages.RDBStorage:
+    deadline = time.monotonic() + patience
     delay = 0.2
     for attempt in range(1, attempts + 1):
         try:
             return make()
-        except sqlalchemy.exc.IntegrityError:  # another process created the same table/row
-            if attempt == attempts:
-                raise
-        except sqlalchemy.exc.OperationalError as e:
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as e:
+            # another process created the same table, type or row at the same moment
             if attempt == attempts:
                 raise StorageError(
-                    f"cannot reach the storage {redact_url(url)} ({_first_line(e)}); "
+                    f"the tables of {shown} could not be created ({describe_error(e)}); run the same command again."
+                ) from e
+        except sqlalchemy.exc.OperationalError as e:  # refused, timed out, or a MySQL DDL race
+            if attempt == attempts or time.monotonic() >= deadline:
+                raise StorageError(
+                    f"cannot reach the storage {shown} ({describe_error(e)}); "
                     "check that the database server is running and the URL is right."
                 ) from e
-        except sqlalchemy.exc.ProgrammingError as e:
-            if attempt == attempts:
-                raise StorageError(f"the storage {redact_url(url)} failed ({_first_line(e)}).") from e
         except RuntimeError as e:
             if "upgrade" in str(e).lower():
                 raise StorageError(
-                    f"the schema of {redact_url(url)} is older than this Optuna; run "
+                    f"the schema of {shown} is older than this Optuna; run "
                     f"`optuna storage upgrade --storage URL` first."
                 ) from e
             raise
         time.sleep(delay * (1 + random.random()))
-        delay = min(delay * 2, 5.0)
-        log.info("retrying storage %s (attempt %d/%d)", redact_url(url), attempt + 1, attempts)
+        delay = min(delay * 2, 2.0)
+        log.info("retrying storage %s (attempt %d/%d)", shown, attempt + 1, attempts)
     raise AssertionError("unreachable")
 
 
@@ -176,9 +184,18 @@ def _prepare_sqlite(url: str) -> None:
         conn.execute("PRAGMA journal_mode=WAL")
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(getattr(e, "orig", None) or e).strip().splitlines()
-    return text[0] if text else type(e).__name__
+def describe_error(e: BaseException) -> str:
+    """The first line of a database error's own message (Optuna's and SQLAlchemy's wrappers removed)."""
+    if isinstance(e, optuna.exceptions.StorageInternalError) and e.__cause__ is not None:
+        e = e.__cause__
+    orig = getattr(e, "orig", None) or e
+    args = getattr(orig, "args", ())
+    if len(args) == 2 and isinstance(args[0], int):  # PyMySQL: (code, message)
+        text = f"{args[1]} [{args[0]}]"
+    else:
+        text = str(orig)
+    lines = text.strip().splitlines()
+    return lines[0] if lines else type(orig).__name__
 
 
 def require_existing(url: str) -> None:

@@ -48,16 +48,17 @@ def rdb_storage(study: optuna.Study) -> optuna.storages.RDBStorage | None:
 def is_transient(error: BaseException) -> bool:
     """True if ``error`` means the database is unreachable for now (worth trying again).
 
-    Optuna re-raises SQLAlchemy errors from inside a session as ``StorageInternalError``; the
-    original error is its cause.
+    Optuna re-raises SQLAlchemy errors from inside a session as ``StorageInternalError``, and a
+    lost connection often surfaces as a later SQLAlchemy error (``PendingRollbackError``) raised
+    while handling it: the chain of causes is searched through such wrappers.
     """
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, TRANSIENT) or getattr(seen, "connection_invalidated", False):
             return True
-        if not isinstance(seen, optuna.exceptions.StorageInternalError):
+        if not isinstance(seen, (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError)):
             return False
-        seen = seen.__cause__
+        seen = seen.__cause__ or seen.__context__
     return False
 
 

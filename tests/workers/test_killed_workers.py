@@ -1,0 +1,48 @@
+"""Workers SIGKILLed mid-trial: their trials fail, are retried with the same params, and the
+study still ends with exactly its budget — also when the killed worker was the last one."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+from optuna.trial import FrozenTrial, TrialState
+
+from tests.workers.harness import BACKENDS, assert_clean_log, assert_complete_study, finished, running_epoch_of
+
+pytestmark = pytest.mark.integration
+
+TOTAL = 8
+
+
+def _retries_of(trials: list[FrozenTrial], number: int) -> list[FrozenTrial]:
+    return [t for t in trials if t.system_attrs.get("failed_trial") == number]
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_killed_trials_are_retried_even_when_no_worker_is_left(harness):
+    study = harness.write_study(trials=TOTAL, epochs=6, batch_size=4)  # trials of about a second
+    first = harness.start("run", study, "--quiet", "--worker-index", "0", log="w0.log")
+    second = harness.start("run", study, "--quiet", "--worker-index", "1", log="w1.log")
+
+    killed = []
+    for proc in (first, second):  # the second one is the last worker standing when it dies
+        trial = harness.wait_for(running_epoch_of(proc.pid), 90, f"an epoch of a trial of pid {proc.pid}")
+        harness.signal(proc, signal.SIGKILL)
+        assert proc.wait(10) == -signal.SIGKILL
+        killed.append(trial)
+    assert not finished(harness.trials()) or len(finished(harness.trials())) < TOTAL
+
+    assert harness.run("run", study, "--quiet", log="resume.log", timeout=90) == 0, harness.log("resume.log")
+
+    trials = harness.trials()
+    assert_complete_study(trials, TOTAL)
+    by_number = {t.number: t for t in trials}
+    for dead in killed:
+        assert by_number[dead.number].state == TrialState.FAIL
+        retries = _retries_of(trials, dead.number)
+        assert len(retries) == 1, f"trial {dead.number} was retried {len(retries)} times"
+        assert retries[0].params == dead.params
+        assert retries[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
+    assert_clean_log(harness.log("resume.log"), "resume.log")

@@ -76,14 +76,18 @@ class BatchSource:
 
     def _tensor_batches(self, generator: torch.Generator | None) -> Iterator[Batch]:
         n = len(self)
-        if generator is None:
-            order = torch.arange(n, device=self.device)
-        else:
-            order = torch.randperm(n, generator=generator).to(self.device)
+        x, y = self._x, self._y
+        assert x is not None
+        if generator is None:  # in order: slices are views, no copy of the batch
+            index = torch.arange(n, device=self.device)
+            for start in range(0, n, self.batch_size):
+                part = slice(start, start + self.batch_size)
+                yield Batch(index=index[part], x=x[part], y=y[part] if y is not None else None)
+            return
+        order = torch.randperm(n, generator=generator).to(self.device)
         for start in range(0, n, self.batch_size):
             index = order[start : start + self.batch_size]
-            y = self._y[index] if self._y is not None else None
-            yield Batch(index=index, x=self._x[index], y=y)  # type: ignore[index]
+            yield Batch(index=index, x=x[index], y=y[index] if y is not None else None)
 
     def _loader_batches(self, generator: torch.Generator | None) -> Iterator[Batch]:
         n = len(self)

@@ -12,9 +12,11 @@ from tempopt.cli.app import command, console, out
 from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, storage_url
 from tempopt.errors import SpecError
 from tempopt.study import load_spec, redact_url
-from tempopt.study.runner import best_trial, prepare_study
+from tempopt.study.liveness import retrying
+from tempopt.study.runner import Prepared, best_trial, prepare_study
+from tempopt.study.stopping import StopFlag, WorkerStopped
 from tempopt.study.storage import is_sqlite
-from tempopt.workers import Launcher, plan_workers
+from tempopt.workers import Launcher, LaunchResult, plan_workers
 
 
 @command("launch")
@@ -42,12 +44,33 @@ def launch_command(
             highlight=False,
         )
     console.print(f"study [bold]{spec.name}[/] · {workers} workers · storage {redact_url(url)}", highlight=False)
-    prepared = prepare_study(spec, url)
+    with StopFlag().installed() as stop:
+        try:
+            prepared = prepare_study(spec, url, stop=stop)
+        except WorkerStopped as e:  # during the teacher's training, before the study is created
+            out.print(f"{e} before any worker started; run the same command to resume.")
+            raise typer.Exit(code=EXIT_SIGNAL.get(signal.Signals(e.signum), 1)) from None
+        result, logs = _launch(prepared, study_file, url, workers, gpu_list, device, log_dir, stop)
+    _report(prepared, result, logs)
+
+
+def _launch(
+    prepared: Prepared,
+    study_file: Path,
+    url: str,
+    workers: int,
+    gpus: list[str] | None,
+    device: str | None,
+    log_dir: Path | None,
+    stop: StopFlag,
+) -> tuple[LaunchResult, Path]:
+    """Run the workers with a progress bar until the study is done or ``stop`` is set."""
+    spec = prepared.spec
     if prepared.teacher is not None:
         console.print(f"teacher: val accuracy {prepared.teacher.accuracy:.4f} ({prepared.teacher.source})")
     logs = log_dir or Path(".tempopt-logs") / spec.name
     launcher = Launcher(
-        prepared.study, study_file.resolve(), url, spec.trials, plan_workers(workers, gpu_list), logs, device
+        prepared.study, study_file.resolve(), url, spec.trials, plan_workers(workers, gpus), logs, device
     )
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
@@ -61,14 +84,19 @@ def launch_command(
                 description=f"trials  running {counts['RUNNING']}  failed {counts['FAIL']}",
             )
 
-        result = launcher.run(on_poll=on_poll)
+        return launcher.run(on_poll=on_poll, stop=stop), logs
+
+
+def _report(prepared: Prepared, result: LaunchResult, logs: Path) -> None:
+    """Print how the launch ended; exit 130/143 after a signal, 1 if the study is not complete."""
+    spec = prepared.spec
     c = result.counts
     out.print(
         f"study [bold]{spec.name}[/]: {result.finished}/{spec.trials} finished ({c['COMPLETE']} complete, "
         f"{c['PRUNED']} pruned, {c['FAIL']} failed, {c['RUNNING']} running); worker logs in {logs}",
         highlight=False,
     )
-    best = best_trial(prepared.study)
+    best = retrying(lambda: best_trial(prepared.study), "reading the best trial")
     if best is not None:
         params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best.params.items())
         out.print(f"best trial #{best.number}: {best.value:.4f} ({params})", highlight=False)

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.study.liveness import retrying
-from tempopt.study.runner import requeue, state_counts
+from tempopt.study.runner import FAIL_REASON, requeue, state_counts
+from tempopt.study.stopping import StopFlag
 
 STOP_TIMEOUT = 60.0
 MAX_RESTARTS = 3
@@ -90,7 +91,6 @@ class Launcher:
         self.log_dir = log_dir
         self.device = device
         self.procs: dict[int, subprocess.Popen] = {}
-        self._signal: int | None = None
         self._restarts: dict[int, int] = {p.index: 0 for p in plans}
 
     def command(self, plan: WorkerPlan) -> list[str]:
@@ -117,34 +117,40 @@ class Launcher:
         )
         log.close()
 
-    def _on_signal(self, signum: int, frame: object) -> None:
-        if self._signal is None:
-            self._signal = signum
+    def run(
+        self,
+        on_poll: Callable[[dict[str, int]], None] | None = None,
+        poll: float = 1.0,
+        stop: StopFlag | None = None,
+    ) -> LaunchResult:
+        """Start every worker, restart those that die, stop them all when ``stop`` is set.
 
-    def run(self, on_poll: Callable[[dict[str, int]], None] | None = None, poll: float = 1.0) -> LaunchResult:
-        """Start every worker, restart those that die, stop them all on a signal."""
-        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            for plan in self.plans:
+        Args:
+            on_poll: called with the trial counts about every ``poll`` seconds.
+            poll: seconds between checks of the workers.
+            stop: set by SIGINT/SIGTERM (install it); without one, the launcher installs its own.
+        """
+        if stop is None:
+            with StopFlag().installed() as own:
+                return self.run(on_poll, poll, own)
+        for plan in self.plans:
+            if not stop.is_set():
                 self.start(plan)
-            while self.procs and self._signal is None:
-                self._restart_dead()
-                if on_poll is not None:
-                    on_poll(retrying(lambda: state_counts(self.study), "counting trials"))
-                if all(p.poll() is not None for p in self.procs.values()):
-                    break
-                time.sleep(poll)
-            if self._signal is not None:
-                self._stop_all()
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
+        while self.procs and not stop.is_set():
+            self._restart_dead()
+            if on_poll is not None:
+                on_poll(retrying(lambda: state_counts(self.study), "counting trials"))
+            if all(p.poll() is not None for p in self.procs.values()):
+                break
+            stop.wait(poll)
+        if stop.is_set():
+            self._stop_all()
         requeued = self._fail_leftovers()
         return LaunchResult(
             counts=retrying(lambda: state_counts(self.study), "counting trials"),
             total=self.total,
             exit_codes={i: p.poll() for i, p in self.procs.items()},
-            stopped_by=self._signal,
+            stopped_by=stop.signum if stop.is_set() else None,
             requeued=requeued,
             restarts=sum(self._restarts.values()),
         )
@@ -185,12 +191,22 @@ class Launcher:
         running = retrying(
             lambda: self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)), "reading trials"
         )
+        storage = self.study._storage  # noqa: SLF001
         for t in running:
-            if t.user_attrs.get("worker") not in ours:
+            if t.user_attrs.get("worker") not in ours or not retrying(lambda t=t: self._fail(t), "failing a trial"):
                 continue
-            storage = self.study._storage  # noqa: SLF001
-            if storage.set_trial_state_values(t._trial_id, TrialState.FAIL):  # noqa: SLF001
-                storage.set_trial_user_attr(t._trial_id, "fail_reason", "worker stopped by the launcher")  # noqa: SLF001
-                requeue(self.study, storage.get_trial(t._trial_id))  # noqa: SLF001
-                requeued.append(t.number)
+            frozen = retrying(lambda t=t: storage.get_trial(t._trial_id), "reading trials")  # noqa: SLF001
+            retrying(lambda frozen=frozen: requeue(self.study, frozen), f"queueing trial {t.number} again")
+            requeued.append(t.number)
         return requeued
+
+    def _fail(self, trial: FrozenTrial) -> bool:
+        """Fail a trial left RUNNING; False if it finished meanwhile."""
+        storage = self.study._storage  # noqa: SLF001
+        try:
+            if not storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):  # noqa: SLF001
+                return False
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return False
+        storage.set_trial_user_attr(trial._trial_id, FAIL_REASON, "worker stopped by the launcher")  # noqa: SLF001
+        return True

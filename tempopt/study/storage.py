@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import sqlite3
 import time
 import warnings
@@ -31,6 +32,8 @@ DEFAULT_HEARTBEAT_INTERVAL = 60
 DEFAULT_GRACE_PERIOD = 300
 DEFAULT_MAX_RETRY = 3
 CONNECT_PATIENCE = 5.0
+_PASSWORD = re.compile(r"(//[^:/@?#]*:).*@")  # "//user:" up to the last "@"
+_BARE_PASSWORD = re.compile(r"(^[^:/@?#]*:).*@")  # the same without a scheme
 _DRIVERS = {
     "postgres": "postgresql+psycopg",
     "postgresql": "postgresql+psycopg",
@@ -54,9 +57,10 @@ def normalise_url(url: str) -> str:
         return url
     try:
         parsed = make_url(url)
-    except sqlalchemy.exc.ArgumentError as e:
+        parsed.port  # noqa: B018 - a port that is not a number raises only when read
+    except (sqlalchemy.exc.ArgumentError, ValueError) as e:
         raise StorageError(
-            f"storage {url!r} is not a database URL; use e.g. sqlite:///tempopt.db or "
+            f"storage {redact_url(url)!r} is not a database URL; use e.g. sqlite:///tempopt.db or "
             "postgresql://user@host/db."
         ) from e
     backend = parsed.get_backend_name()
@@ -68,11 +72,13 @@ def normalise_url(url: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """The URL with its password masked, for logs, reports and exports."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except sqlalchemy.exc.ArgumentError:
-        return "<unparseable storage URL>"
+    """The URL as given with its password masked, for logs, reports and exports.
+
+    Works on the text, not on a parse: a malformed URL, or a password with an unescaped ``@``,
+    is masked all the same (everything from the user's ``:`` to the last ``@``).
+    """
+    pattern = _PASSWORD if "//" in url else _BARE_PASSWORD
+    return pattern.sub(r"\1***@", url, count=1)
 
 
 def is_sqlite(url: str) -> bool:

@@ -1,0 +1,142 @@
+"""Storage URLs: drivers, masked passwords, engine options, and what a bad URL says."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import time
+
+import optuna
+import pytest
+import sqlalchemy.exc
+
+from tempopt.errors import StorageError
+from tempopt.study.storage import (
+    FailureHandling,
+    describe_error,
+    engine_kwargs,
+    is_sqlite,
+    normalise_url,
+    open_storage,
+    redact_url,
+)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u:pw@db:5432/x", "postgresql+psycopg://u:pw@db:5432/x"),
+        ("postgres://u@db/x", "postgresql+psycopg://u@db/x"),
+        ("mysql://root@127.0.0.1:3306/x", "mysql+pymysql://root@127.0.0.1:3306/x"),
+        ("mariadb://root@127.0.0.1/x", "mysql+pymysql://root@127.0.0.1/x"),
+        ("postgresql+psycopg://u@db/x", "postgresql+psycopg://u@db/x"),  # explicit drivers are kept
+        ("mysql+pymysql://u@db/x", "mysql+pymysql://u@db/x"),
+        ("sqlite:///tempopt.db", "sqlite:///tempopt.db"),
+        ("sqlite:////abs/path/study.db", "sqlite:////abs/path/study.db"),
+    ],
+)
+def test_urls_are_mapped_to_the_drivers_tempopt_installs(url, expected):
+    assert normalise_url(url) == expected
+
+
+def test_a_percent_encoded_password_survives_normalisation():
+    assert normalise_url("mysql://u:p%40ss@db/x") == "mysql+pymysql://u:p%40ss@db/x"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql//u:hunter2@db/x",  # no colon after the scheme: not a URL at all
+        "postgresql://u:hunter2@db:notaport/x",  # a port that is not a number
+        "oracle://u:hunter2@db/x",  # a backend tempopt does not support
+    ],
+)
+def test_a_bad_url_is_one_sentence_without_the_password(url):
+    with pytest.raises(StorageError) as info:
+        normalise_url(url)
+    message = str(info.value)
+    assert "hunter2" not in message
+    assert message.endswith(".") and message.count("; ") == 1  # what is wrong; what to do
+    assert info.value.exit_code == 3
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u:hunter2@db:5432/x", "postgresql://u:***@db:5432/x"),
+        ("mysql+pymysql://root:hunter2@127.0.0.1/x", "mysql+pymysql://root:***@127.0.0.1/x"),
+        ("postgresql://u:hun@ter2@db/x", "postgresql://u:***@db/x"),  # an unescaped @ in the password
+        ("postgresql//u:hunter2@db/x", "postgresql//u:***@db/x"),  # malformed, masked all the same
+        ("postgresql://u@db/x", "postgresql://u@db/x"),  # nothing to mask
+        ("postgresql://db:5432/x", "postgresql://db:5432/x"),  # a port is not a password
+        ("sqlite:////tmp/study.db", "sqlite:////tmp/study.db"),
+    ],
+)
+def test_redaction_masks_the_password_and_keeps_the_rest(url, expected):
+    assert redact_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg://u@db/x", "mysql+pymysql://u@db/x"])
+def test_server_databases_ping_pooled_connections_and_time_out(url):
+    kwargs = engine_kwargs(url)
+    assert kwargs["pool_pre_ping"] is True  # a connection cut by a server restart is replaced
+    assert kwargs["connect_args"] == {"connect_timeout": 10}
+    assert kwargs["pool_size"] + kwargs["max_overflow"] <= 8  # many workers, one server
+    assert ("pool_recycle" in kwargs) == url.startswith("mysql")
+
+
+def test_sqlite_waits_for_the_write_lock_instead_of_failing():
+    kwargs = engine_kwargs("sqlite:///x.db")
+    assert kwargs == {"connect_args": {"timeout": 120}}
+
+
+def test_is_sqlite():
+    assert is_sqlite("sqlite:///x.db")
+    assert not is_sqlite("postgresql://u@db/x")
+    assert not is_sqlite("mariadb://u@db/x")
+
+
+def test_sqlite_storage_is_created_in_wal_mode(tmp_path):
+    path = tmp_path / "sub" / "study.db"
+    storage = open_storage(f"sqlite:///{path}")
+    assert path.exists()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # readers don't block the writer
+    assert storage.heartbeat_interval is None  # one process on SQLite by default: no heartbeat
+
+
+def test_failure_handling_given_explicitly_applies_to_sqlite_too(tmp_path):
+    storage = open_storage(f"sqlite:///{tmp_path / 's.db'}", FailureHandling(2, 7, 1))
+    assert (storage.heartbeat_interval, storage.grace_period) == (2, 7)
+    callback = storage.get_heartbeat_stale_trial_callback()
+    assert isinstance(callback, optuna.storages.RetryHeartbeatStaleTrialCallback)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "mysql"])
+def test_an_unreachable_server_is_reported_within_the_patience(scheme):
+    url = f"{scheme}://u:hunter2@127.0.0.1:{_closed_port()}/x"
+    start = time.monotonic()
+    with pytest.raises(StorageError) as info:
+        open_storage(url, patience=1.0)
+    assert time.monotonic() - start < 10
+    message = str(info.value)
+    assert message.startswith(f"cannot reach the storage {scheme}://u:***@127.0.0.1:")
+    assert "hunter2" not in message and "refused" in message.lower()
+
+
+def test_describe_error_gives_the_database_message_without_wrappers():
+    pymysql_like = sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception(2003, "Can't connect to MySQL server"))
+    assert describe_error(pymysql_like) == "Can't connect to MySQL server [2003]"
+    try:
+        try:
+            raise sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection\nmore"))
+        except sqlalchemy.exc.OperationalError as e:
+            raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from e
+    except optuna.exceptions.StorageInternalError as wrapped:
+        assert describe_error(wrapped) == "server closed the connection"

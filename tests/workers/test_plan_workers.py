@@ -1,0 +1,61 @@
+"""How ``tempopt launch`` splits the host between its workers, and the command each one runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tempopt.workers import Launcher, plan_workers
+
+
+def test_threads_are_split_evenly_and_never_below_one():
+    assert [p.threads for p in plan_workers(2, cores=8)] == [4, 4]
+    assert [p.threads for p in plan_workers(3, cores=8)] == [2, 2, 2]  # the remainder stays free
+    assert [p.threads for p in plan_workers(4, cores=2)] == [1, 1, 1, 1]
+    for plan in plan_workers(3, cores=8):
+        assert plan.env["TEMPOPT_NUM_THREADS"] == "2"
+        assert plan.env["OMP_NUM_THREADS"] == "2"
+
+
+def test_one_worker_gets_every_core():
+    (plan,) = plan_workers(1, cores=16)
+    assert plan.threads == 16 and plan.index == 0
+
+
+@pytest.mark.parametrize(
+    ("workers", "gpus", "expected"),
+    [
+        (4, ["0", "1"], ["0", "1", "0", "1"]),  # round robin: two workers per GPU
+        (3, ["2", "5", "7"], ["2", "5", "7"]),
+        (2, ["3"], ["3", "3"]),
+    ],
+)
+def test_gpus_are_dealt_round_robin_through_cuda_visible_devices(workers, gpus, expected):
+    plans = plan_workers(workers, gpus, cores=8)
+    assert [p.gpu for p in plans] == expected
+    assert [p.env["CUDA_VISIBLE_DEVICES"] for p in plans] == expected  # each worker sees only its GPU
+    assert [p.index for p in plans] == list(range(workers))
+
+
+def test_without_gpus_cuda_visible_devices_is_left_alone():
+    for plan in plan_workers(2, None, cores=4):
+        assert plan.gpu is None
+        assert "CUDA_VISIBLE_DEVICES" not in plan.env
+
+
+def test_each_worker_runs_the_same_study_with_its_own_index(tmp_path):
+    plans = plan_workers(2, cores=2)
+    url = "postgresql://u:pw@db/x"
+    launcher = Launcher(None, Path("/s/study.yaml"), url, 12, plans, tmp_path, device="cpu")  # type: ignore[arg-type]
+    commands = [launcher.command(p) for p in plans]
+    for i, cmd in enumerate(commands):
+        assert cmd[:4] == [sys.executable, "-m", "tempopt", "run"]
+        assert cmd[4] == "/s/study.yaml"
+        assert cmd[cmd.index("--storage") + 1] == url
+        assert cmd[cmd.index("--trials") + 1] == "12"  # the study's total, not a share of it
+        assert cmd[cmd.index("--worker-index") + 1] == str(i)
+        assert cmd[cmd.index("--device") + 1] == "cpu"
+        assert "--quiet" in cmd
+    assert launcher.log_path(1) == tmp_path / "worker-1.log"

@@ -66,7 +66,7 @@ class ImageFolderDataset(Dataset):
 
 def materialise(dataset: Dataset) -> TensorDataset:
     """Read every ``(x, y)`` of a dataset once into a TensorDataset (the fast path for jobs)."""
-    xs, ys = zip(*(dataset[i] for i in range(len(dataset))))  # type: ignore[arg-type]
+    xs, ys = zip(*(dataset[i] for i in range(len(dataset))), strict=True)  # type: ignore[arg-type]
     return TensorDataset(torch.stack([torch.as_tensor(x) for x in xs]), torch.as_tensor(ys))
 
 
@@ -187,7 +187,9 @@ def make_torchvision(
         train_raw = cls(root=root, train=True, download=False)
         val_raw = cls(root=root, train=False, download=False)
     except (RuntimeError, OSError) as e:
-        raise TaskError(f"{dataset} is not under {root!r} ({e}); download it there first, tempopt never downloads.") from e
+        raise TaskError(
+            f"{dataset} is not under {root!r} ({e}); download it there first, tempopt never downloads."
+        ) from e
     train, val = _pil_to_tensors(train_raw), _pil_to_tensors(val_raw)
     classes = list(getattr(train_raw, "classes", []))
     return _image_task(

@@ -50,7 +50,9 @@ def run_command(
     storage: str | None = StorageOption,
     trials: int | None = typer.Option(None, "--trials", min=1, help="Total finished trials (overrides the file)."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N (overrides the file)."),
-    worker_index: int = typer.Option(0, "--worker-index", hidden=True),
+    worker_index: int = typer.Option(
+        0, "--worker-index", min=0, help="This worker's index among workers started together (varies the sampler seed)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Create or resume a study and run trials until it has its total of finished trials."""

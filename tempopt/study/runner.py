@@ -11,9 +11,11 @@ budget is reached while other workers still run trials waits for them, failing s
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import math
 import signal
+import socket
 import time
 import warnings
 from collections.abc import Callable
@@ -352,6 +354,17 @@ def _signal_name(stop: StopFlag) -> str | None:
     return signal.Signals(stop.signum).name if stop.signum else "stop"
 
 
+def sampler_seed(seed: int, worker_index: int, existing_trials: int) -> int:
+    """A sampler seed that differs between workers, hosts and resumptions.
+
+    Workers that start together on one study must not replay the same random start-up trials:
+    the host name, the worker index and the number of trials already in the study are mixed in.
+    The same host resuming the same study at the same point gets the same seed.
+    """
+    host = int(hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8], 16)
+    return (seed * 1_000_003 + host * 7919 + worker_index * 104_729 + existing_trials) % 2**31
+
+
 @dataclass
 class Prepared:
     """A study ready for workers: its storage, spec, task and teacher."""
@@ -397,7 +410,7 @@ def prepare_study(
     if exists:
         study_id = storage.get_study_id_from_name(spec.name)
         existing = len(storage.get_all_trials(study_id, deepcopy=False))
-    seed = spec.seed + 1000 * worker_index + existing
+    seed = sampler_seed(spec.seed, worker_index, existing)
     study = retrying(lambda: create_or_resume(spec, storage, sampler_seed=seed), "creating the study")
     retrying(lambda: record_teacher(study, teacher), "recording the teacher")
     return Prepared(study=study, spec=spec, task=task, teacher=teacher)

@@ -56,10 +56,10 @@ def run_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Create or resume a study and run trials until it has its total of finished trials."""
-    apply_thread_limit()
     spec = load_spec(study_file)
     updates = {k: v for k, v in {"trials": trials, "device": device}.items() if v is not None}
     spec = spec.model_copy(update=updates)
+    apply_thread_limit(spec.cpu_threads)
     url = storage_url(storage, spec)
     console.print(f"study [bold]{spec.name}[/] · task {spec.task} · storage {redact_url(url)}", highlight=False)
     with StopFlag().installed() as stop, _progress(quiet) as progress:
@@ -83,13 +83,14 @@ def run_command(
         raise typer.Exit(code=EXIT_SIGNAL.get(stop.signum or signal.SIGTERM, 1))
 
 
-def apply_thread_limit() -> None:
-    """Use ``$TEMPOPT_NUM_THREADS`` CPU threads (set by ``tempopt launch`` for each worker)."""
-    threads = os.environ.get("TEMPOPT_NUM_THREADS")
-    if threads:
+def apply_thread_limit(cpu_threads: int | None) -> None:
+    """Limit torch's CPU threads to the study's ``cpu_threads`` and to ``$TEMPOPT_NUM_THREADS``
+    (this worker's share, set by ``tempopt launch``), whichever is smaller."""
+    limits = [n for n in (cpu_threads, int(os.environ.get("TEMPOPT_NUM_THREADS") or 0)) if n]
+    if limits:
         import torch
 
-        torch.set_num_threads(max(1, int(threads)))
+        torch.set_num_threads(max(1, min(limits)))
 
 
 def prepared_teacher_epochs(spec: StudySpec) -> int | None:

@@ -162,6 +162,7 @@ class StudySpec(_Strict):
     device: str = "auto"
     mixed_precision: bool = True
     num_workers: int = Field(default=0, ge=0)
+    cpu_threads: int | None = Field(default=None, ge=1)
     sampler: Sampler = Sampler()
     pruner: Pruner = Pruner()
     baseline: bool = True

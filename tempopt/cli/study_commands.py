@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tempopt.cli.app import STORAGE_HELP, command, console, out
+from tempopt.distill.device import limit_cpu_threads
 from tempopt.study import (
     DEFAULT_STORAGE,
     RunHooks,
@@ -86,11 +87,7 @@ def run_command(
 def apply_thread_limit(cpu_threads: int | None) -> None:
     """Limit torch's CPU threads to the study's ``cpu_threads`` and to ``$TEMPOPT_NUM_THREADS``
     (this worker's share, set by ``tempopt launch``), whichever is smaller."""
-    limits = [n for n in (cpu_threads, int(os.environ.get("TEMPOPT_NUM_THREADS") or 0)) if n]
-    if limits:
-        import torch
-
-        torch.set_num_threads(max(1, min(limits)))
+    limit_cpu_threads(cpu_threads, int(os.environ.get("TEMPOPT_NUM_THREADS") or 0))
 
 
 def prepared_teacher_epochs(spec: StudySpec) -> int | None:

@@ -35,3 +35,10 @@ def autocast(device: torch.device, enabled: bool = True) -> Iterator[None]:
             yield
     else:
         yield
+
+
+def limit_cpu_threads(*limits: int | None) -> None:
+    """Set torch's CPU threads to the smallest of the given limits (None or 0: no limit)."""
+    given = [n for n in limits if n]
+    if given:
+        torch.set_num_threads(max(1, min(given)))

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from tempopt.distill import JobResult, prepare_teacher, run_job
+from tempopt.distill.device import limit_cpu_threads
 from tempopt.study.export import read_export, versions
 from tempopt.study.objective import job_config
 from tempopt.study.runner import load_spec_task
@@ -44,6 +45,7 @@ def retrain(
     Writes ``student.pt`` (the state_dict), ``metrics.json`` and ``config.yaml`` to ``out_dir``.
     """
     data, spec = read_export(export_path)
+    limit_cpu_threads(spec.cpu_threads)  # the same threads as the study: the same rounding, the same student
     if device is not None:
         spec = spec.model_copy(update={"device": device})
     task = load_spec_task(spec)

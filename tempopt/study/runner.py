@@ -179,7 +179,7 @@ def run_worker(
     total: int,
     stop: StopFlag | None = None,
     hooks: RunHooks | None = None,
-    poll_seconds: float = 2.0,
+    poll_seconds: float = 1.0,
 ) -> WorkerSummary:
     """Run trials until the study has ``total`` finished trials or a stop is requested.
 

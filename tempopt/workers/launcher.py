@@ -40,9 +40,38 @@ class WorkerPlan:
     threads: int
 
 
+def available_cores() -> int:
+    """The CPUs this process may use: its affinity mask (taskset, cpusets), lowered by a cgroup
+    CPU quota (``docker --cpus``, Kubernetes limits); ``os.cpu_count()`` counts the whole host."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(cores, quota)) if quota is not None else cores
+
+
+def _cgroup_cpu_quota(path: Path = Path("/sys/fs/cgroup/cpu.max")) -> int | None:
+    """Whole CPUs allowed by a cgroup v2 quota ("200000 100000" is 2), or None without one."""
+    try:
+        limit, period = path.read_text().split()[:2]
+    except (OSError, ValueError):
+        return None
+    if limit == "max":
+        return None
+    return max(1, int(limit) // int(period))
+
+
 def plan_workers(workers: int, gpus: list[str] | None = None, cores: int | None = None) -> list[WorkerPlan]:
-    """Give each worker its GPU (round robin over ``gpus``) and its share of CPU threads."""
-    cores = cores or os.cpu_count() or 1
+    """Give each worker its GPU (round robin over ``gpus``) and its share of the CPU threads.
+
+    Args:
+        workers: number of worker processes.
+        gpus: GPU ids; worker ``i`` sees only ``gpus[i % len(gpus)]`` (``CUDA_VISIBLE_DEVICES``).
+        cores: CPUs to share; default :func:`available_cores`. Each worker gets
+            ``cores // workers`` threads (at least one), so that workers never oversubscribe them.
+    """
+    cores = cores or available_cores()
     threads = max(1, cores // workers)
     plans = []
     for i in range(workers):
@@ -120,7 +149,7 @@ class Launcher:
     def run(
         self,
         on_poll: Callable[[dict[str, int]], None] | None = None,
-        poll: float = 1.0,
+        poll: float = 0.5,
         stop: StopFlag | None = None,
     ) -> LaunchResult:
         """Start every worker, restart those that die, stop them all when ``stop`` is set.

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tempopt.workers import Launcher, plan_workers
+from tempopt.workers import Launcher, launcher, plan_workers
+from tempopt.workers.launcher import available_cores
 
 
 def test_threads_are_split_evenly_and_never_below_one():
@@ -59,3 +60,22 @@ def test_each_worker_runs_the_same_study_with_its_own_index(tmp_path):
         assert cmd[cmd.index("--device") + 1] == "cpu"
         assert "--quiet" in cmd
     assert launcher.log_path(1) == tmp_path / "worker-1.log"
+
+
+def test_the_default_share_is_of_the_cpus_this_process_may_use(monkeypatch):
+    monkeypatch.setattr(launcher.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(launcher.os, "cpu_count", lambda: 64)  # the host: not ours to use
+    monkeypatch.setattr(launcher, "_cgroup_cpu_quota", lambda: None)
+    assert available_cores() == 4
+    assert [p.threads for p in plan_workers(2)] == [2, 2]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("200000 100000\n", 2), ("150000 100000\n", 1), ("50000 100000", 1), ("max 100000\n", None), ("", None)],
+)
+def test_a_cgroup_quota_caps_the_cpus(tmp_path, text, expected):
+    path = tmp_path / "cpu.max"
+    path.write_text(text)
+    assert launcher._cgroup_cpu_quota(path) == expected
+    assert launcher._cgroup_cpu_quota(tmp_path / "missing") is None

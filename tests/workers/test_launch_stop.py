@@ -20,7 +20,6 @@ def _running_epoch(trials: list[FrozenTrial]) -> FrozenTrial | None:
 
 
 @pytest.mark.timeout(150)
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_sigterm_requeues_the_running_trials_and_a_relaunch_completes(harness):
     study = harness.write_study(trials=TOTAL, epochs=6, batch_size=4)  # trials of about a second
     launcher = harness.start("launch", study, "--workers", "2", "--log-dir", "logs", log="launch.log")

@@ -14,7 +14,7 @@ from tempopt.errors import SpecError
 from tempopt.study import load_spec, redact_url
 from tempopt.study.liveness import retrying
 from tempopt.study.runner import Prepared, best_trial, prepare_study
-from tempopt.study.stopping import StopFlag, WorkerStopped
+from tempopt.study.stopping import StopFlag
 from tempopt.study.storage import is_sqlite
 from tempopt.workers import Launcher, LaunchResult, plan_workers
 
@@ -45,11 +45,7 @@ def launch_command(
         )
     console.print(f"study [bold]{spec.name}[/] · {workers} workers · storage {redact_url(url)}", highlight=False)
     with StopFlag().installed() as stop:
-        try:
-            prepared = prepare_study(spec, url, stop=stop)
-        except WorkerStopped as e:  # during the teacher's training, before the study is created
-            out.print(f"{e} before any worker started; run the same command to resume.")
-            raise typer.Exit(code=EXIT_SIGNAL.get(signal.Signals(e.signum), 1)) from None
+        prepared = prepare_study(spec, url, stop=stop)  # a signal in the teacher's training: exit 130/143
         result, logs = _launch(prepared, study_file, url, workers, gpu_list, device, log_dir, stop)
     _report(prepared, result, logs)
 

@@ -33,7 +33,7 @@ from tempopt.study.liveness import fail_dead_trials, heartbeat, is_transient, re
 from tempopt.study.objective import EpochHook, Objective, worker_id
 from tempopt.study.search import baseline_params, make_pruner, make_sampler
 from tempopt.study.spec import StudySpec
-from tempopt.study.stopping import StopFlag, WorkerStopped
+from tempopt.study.stopping import Interrupted, StopFlag, WorkerStopped
 from tempopt.tasks import Task, load_task
 
 log = logging.getLogger(__name__)
@@ -391,6 +391,11 @@ def prepare_study(
         worker_index: this worker's index among the host's workers (varies the sampler seed).
         teacher_progress: progress callback of the teacher's training epochs.
         stop: a stop flag; a signal interrupts the teacher's training (nothing is written).
+
+    Raises:
+        Interrupted: a signal stopped the teacher's training (exit code 130 or 143).
+        SpecError: the study exists with another search or task.
+        StorageError: the storage is unreachable.
     """
     from tempopt.distill import prepare_teacher
     from tempopt.study.storage import FailureHandling, open_storage
@@ -401,11 +406,14 @@ def prepare_study(
     storage = open_storage(storage_url, failure=failure)
     exists = retrying(lambda: check_compatible(storage, spec), "reading the study")
     task = load_spec_task(spec)
-    with (stop or StopFlag()).interruptible():
-        teacher = prepare_teacher(
-            task, spec.cache_dir, device=spec.device, seed=spec.seed,
-            mixed_precision=spec.mixed_precision, on_epoch=teacher_progress,
-        )
+    try:
+        with (stop or StopFlag()).interruptible():
+            teacher = prepare_teacher(
+                task, spec.cache_dir, device=spec.device, seed=spec.seed,
+                mixed_precision=spec.mixed_precision, on_epoch=teacher_progress,
+            )
+    except WorkerStopped as e:
+        raise Interrupted(e.signum) from None
     existing = 0
     if exists:
         study_id = storage.get_study_id_from_name(spec.name)

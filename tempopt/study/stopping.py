@@ -13,6 +13,8 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
+from tempopt.errors import TempoptError
+
 
 class WorkerStopped(BaseException):
     """Raised inside a running job when the worker was asked to stop.
@@ -23,6 +25,19 @@ class WorkerStopped(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(f"stopped by {signal.Signals(signum).name}")
         self.signum = signum
+
+
+class Interrupted(TempoptError):
+    """A signal stopped the command before its first trial (nothing to fail or queue again).
+
+    Its exit code is the shell's for the signal: 130 for SIGINT, 143 for SIGTERM.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name} before the first trial; run the same command again to resume."
+        )
+        self.exit_code = 128 + signum
 
 
 class StopFlag:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -213,8 +214,6 @@ class Launcher:
 
     def _fail_leftovers(self) -> list[int]:
         """Fail and requeue trials still RUNNING on workers of this launcher that are gone."""
-        import socket
-
         ours = {f"{socket.gethostname()}:{p.pid}" for p in self.procs.values() if p.poll() is not None}
         requeued = []
         running = retrying(

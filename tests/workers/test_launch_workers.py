@@ -15,7 +15,7 @@ PASSWORD = "s3cret-pw-42"
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_three_workers_finish_exactly_the_budget(harness):
-    study = harness.write_study(trials=TOTAL)
+    study = harness.write_study(trials=TOTAL, batch_size=8)  # trials long enough for every worker to get some
     code = harness.run("launch", study, "--workers", "3", "--log-dir", "logs", log="launch.log")
 
     assert code == 0, harness.log("launch.log")

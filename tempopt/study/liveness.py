@@ -67,19 +67,14 @@ def _note_outage() -> None:
     _last_outage = time.monotonic()
 
 
-def _heartbeat_interval(study: optuna.Study) -> int | None:
-    storage = rdb_storage(study)
-    return storage.heartbeat_interval if storage is not None else None
-
-
 @contextlib.contextmanager
 def heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
     """Record the trial's heartbeat now and every interval until the body ends."""
-    interval = _heartbeat_interval(study)
-    if not interval:
+    storage = rdb_storage(study)
+    interval = storage.heartbeat_interval if storage is not None else None
+    if storage is None or not interval:
         yield
         return
-    storage = study._storage  # noqa: SLF001
     stop = threading.Event()
 
     def beat() -> None:

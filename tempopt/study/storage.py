@@ -195,7 +195,7 @@ def describe_error(e: BaseException) -> str:
     if isinstance(e, optuna.exceptions.StorageInternalError) and e.__cause__ is not None:
         e = e.__cause__
     orig = getattr(e, "orig", None) or e
-    args = getattr(orig, "args", ())
+    args: tuple[Any, ...] = getattr(orig, "args", ())
     if len(args) == 2 and isinstance(args[0], int):  # PyMySQL: (code, message)
         text = f"{args[1]} [{args[0]}]"
     else:

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import optuna
@@ -221,10 +222,10 @@ class Launcher:
         )
         storage = self.study._storage  # noqa: SLF001
         for t in running:
-            if t.user_attrs.get("worker") not in ours or not retrying(lambda t=t: self._fail(t), "failing a trial"):
+            if t.user_attrs.get("worker") not in ours or not retrying(partial(self._fail, t), "failing a trial"):
                 continue
-            frozen = retrying(lambda t=t: storage.get_trial(t._trial_id), "reading trials")  # noqa: SLF001
-            retrying(lambda frozen=frozen: requeue(self.study, frozen), f"queueing trial {t.number} again")
+            frozen = retrying(partial(storage.get_trial, t._trial_id), "reading trials")  # noqa: SLF001
+            retrying(partial(requeue, self.study, frozen), f"queueing trial {t.number} again")
             requeued.append(t.number)
         return requeued
 

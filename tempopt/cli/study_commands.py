@@ -34,15 +34,17 @@ EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def storage_url(option: str | None, spec: StudySpec | None = None) -> str:
-    """``--storage``, else the study file's ``storage``, else ``$TEMPOPT_STORAGE``, else SQLite."""
+    """``--storage`` (or ``$TEMPOPT_STORAGE``), else the study file's ``storage``, else SQLite."""
     if option:
         return option
     if spec is not None and spec.storage:
         return spec.storage
-    return os.environ.get("TEMPOPT_STORAGE") or DEFAULT_STORAGE
+    return DEFAULT_STORAGE
 
 
-StorageOption = typer.Option(None, "--storage", help=STORAGE_HELP + " Default: $TEMPOPT_STORAGE or " + DEFAULT_STORAGE)
+StorageOption = typer.Option(
+    None, "--storage", envvar="TEMPOPT_STORAGE", show_envvar=True, help=STORAGE_HELP + " Default: " + DEFAULT_STORAGE
+)
 
 
 @command("run")

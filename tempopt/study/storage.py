@@ -221,7 +221,7 @@ def require_existing(url: str) -> None:
         )
 
 
-def open_existing_storage(url: str = DEFAULT_STORAGE) -> optuna.storages.RDBStorage:
+def open_existing_storage(url: str = DEFAULT_STORAGE) -> optuna.storages.BaseStorage:
     """Open a storage that must already exist (for reading commands).
 
     Raises:

@@ -125,10 +125,9 @@ class Launcher:
         self._restarts: dict[int, int] = {p.index: 0 for p in plans}
 
     def command(self, plan: WorkerPlan) -> list[str]:
-        """The command line of one worker."""
+        """The command line of one worker (the storage URL travels in its environment, not in ``ps``)."""
         cmd = [
-            sys.executable, "-m", "tempopt", "run", str(self.study_file),
-            "--storage", self.storage_url, "--trials", str(self.total),
+            sys.executable, "-m", "tempopt", "run", str(self.study_file), "--trials", str(self.total),
             "--worker-index", str(plan.index), "--quiet",
         ]
         if self.device:
@@ -140,7 +139,7 @@ class Launcher:
 
     def start(self, plan: WorkerPlan) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **plan.env}
+        env = {**os.environ, **plan.env, "TEMPOPT_STORAGE": self.storage_url}
         log = open(self.log_path(plan.index), "ab")  # noqa: SIM115 - owned by the child
         self.procs[plan.index] = subprocess.Popen(
             self.command(plan), env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -134,12 +134,16 @@ class Launcher:
             cmd += ["--device", self.device]
         return cmd
 
+    def environment(self, plan: WorkerPlan) -> dict[str, str]:
+        """What a worker's environment adds: its threads and GPU, and the storage URL."""
+        return {**plan.env, "TEMPOPT_STORAGE": self.storage_url}
+
     def log_path(self, index: int) -> Path:
         return self.log_dir / f"worker-{index}.log"
 
     def start(self, plan: WorkerPlan) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **plan.env, "TEMPOPT_STORAGE": self.storage_url}
+        env = {**os.environ, **self.environment(plan)}
         log = open(self.log_path(plan.index), "ab")  # noqa: SIM115 - owned by the child
         self.procs[plan.index] = subprocess.Popen(
             self.command(plan), env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

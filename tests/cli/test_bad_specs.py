@@ -23,7 +23,7 @@ def _search(**changes):
 CASES = [
     ("unknown key", {"epoch": 3}, "unknown key 'epoch'"),
     ("unknown search key", {"search": {**SEARCH, "momentum": {"low": 0, "high": 1}}}, "unknown key 'search.momentum'"),
-    ("low > high", {"search": _search(temperature={"low": 30.0})}, "'search.temperature': low=30 is greater than high=20"),
+    ("low > high", {"search": _search(temperature={"low": 30.0})}, "low=30 is greater than high=20"),
     ("log with low <= 0", {"search": _search(lr={"low": 0.0})}, "'search.lr': log: true needs low > 0"),
     ("kd_weight above 1", {"search": _search(kd_weight={"high": 1.5})}, "kd_weight must lie within [0, 1]"),
     ("kd_weight below 0", {"search": _search(kd_weight={"low": -0.1})}, "kd_weight must lie within [0, 1]"),

@@ -152,7 +152,8 @@ def test_optuna_cli_reads_the_study(tmp_path, cli):
     spec = write_spec(tmp_path, trials=2)
     assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "optuna"), "trials", "--study-name", "tiny", "--storage", _url(tmp_path), "-f", "json"],
+        [str(Path(sys.executable).parent / "optuna"), "trials", "--study-name", "tiny",
+         "--storage", _url(tmp_path), "-f", "json"],
         capture_output=True, text=True, check=True,
     )
     rows = json.loads(proc.stdout)

@@ -76,12 +76,6 @@ class PlainDataset(Dataset):
         return self.x[i] if self.y is None else (self.x[i], int(self.y[i]))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

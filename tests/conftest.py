@@ -1,4 +1,4 @@
-"""Shared set-up of the task tests."""
+"""Set-up shared by every test."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    """Small models train faster, and alike on every machine, on one CPU thread."""
+    """Tiny models train faster, and alike on every machine, on one CPU thread."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -16,7 +16,7 @@ def read_study(name: str, url: str) -> optuna.Study:
     return load_study(name, url)
 
 
-def read_storage(url: str) -> optuna.storages.RDBStorage:
+def read_storage(url: str) -> optuna.storages.BaseStorage:
     """Open an existing storage.
 
     Raises:

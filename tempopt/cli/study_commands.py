@@ -30,7 +30,7 @@ from tempopt.study.runner import best_baseline, best_distilled, best_trial, prep
 from tempopt.study.spec import StudySpec
 from tempopt.study.storage import load_study, open_existing_storage
 
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_SIGNAL: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def storage_url(option: str | None, spec: StudySpec | None = None) -> str:

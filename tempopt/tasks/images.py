@@ -51,8 +51,8 @@ class ImageFolderDataset(Dataset):
 
         path, label = self.samples[i]
         with Image.open(path) as img:
-            img = img.convert("RGB").resize((self.size, self.size), Image.BILINEAR)
-            array = np.asarray(img, dtype=np.float32) / 255.0  # (H, W, 3)
+            rgb = img.convert("RGB").resize((self.size, self.size), Image.Resampling.BILINEAR)
+            array = np.asarray(rgb, dtype=np.float32) / 255.0  # (H, W, 3)
         return torch.from_numpy(array).permute(2, 0, 1).contiguous(), label  # (3, H, W)
 
     def fingerprint(self) -> str:

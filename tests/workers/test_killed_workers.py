@@ -15,6 +15,12 @@ pytestmark = pytest.mark.integration
 TOTAL = 8
 
 
+def running_of(trials: list[FrozenTrial], pid: int) -> FrozenTrial | None:
+    """The trial that worker ``pid`` left RUNNING, if any."""
+    mine = [t for t in trials if str(t.user_attrs.get("worker", "")).endswith(f":{pid}")]
+    return next((t for t in mine if t.state == TrialState.RUNNING), None)
+
+
 def _retries_of(trials: list[FrozenTrial], number: int) -> list[FrozenTrial]:
     return [t for t in trials if t.system_attrs.get("failed_trial") == number]
 
@@ -22,15 +28,18 @@ def _retries_of(trials: list[FrozenTrial], number: int) -> list[FrozenTrial]:
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_killed_trials_are_retried_even_when_no_worker_is_left(harness):
-    study = harness.write_study(trials=TOTAL, epochs=6, batch_size=4)  # trials of about a second
+    study = harness.write_study(trials=TOTAL, epochs=12, batch_size=4)  # trials of about two seconds
     first = harness.start("run", study, "--quiet", "--worker-index", "0", log="w0.log")
     second = harness.start("run", study, "--quiet", "--worker-index", "1", log="w1.log")
 
     killed = []
     for proc in (first, second):  # the second one is the last worker standing when it dies
-        trial = harness.wait_for(running_epoch_of(proc.pid), 90, f"an epoch of a trial of pid {proc.pid}")
+        harness.wait_for(running_epoch_of(proc.pid), 90, f"an epoch of a trial of pid {proc.pid}")
         harness.signal(proc, signal.SIGKILL)
         assert proc.wait(10) == -signal.SIGKILL
+        # the trial the kill interrupted: read after the kill, since the one seen running may have ended
+        trial = running_of(harness.trials(), proc.pid)
+        assert trial is not None, f"no trial of pid {proc.pid} was left RUNNING by the kill"
         killed.append(trial)
     assert not finished(harness.trials()) or len(finished(harness.trials())) < TOTAL
 

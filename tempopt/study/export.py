@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import optuna.artifacts
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
@@ -78,6 +79,13 @@ def export_best(study: optuna.Study, storage_url: str, top_k: int = 1) -> dict[s
         "versions": versions(),
     }
     data["task"], data["epochs"], data["seed"] = spec["task"], spec["epochs"], spec["seed"]
+    checkpoints = optuna.artifacts.get_all_artifact_meta(best, storage=study._storage)  # noqa: SLF001
+    if checkpoints:
+        data["checkpoint"] = {
+            "artifact_id": checkpoints[-1].artifact_id,
+            "filename": checkpoints[-1].filename,
+            "artifacts": spec.get("artifacts"),
+        }
     if top_k > 1:
         data["top"] = [{"trial": t.number, "value": t.value, "params": dict(t.params)} for t in ranked[:top_k]]
     return data

@@ -6,11 +6,13 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import optuna
 
 from tempopt.distill import JobConfig, JobResult, Teacher, run_job
+from tempopt.study.artifacts import attach_checkpoint
 from tempopt.study.liveness import retrying
 from tempopt.study.search import suggest
 from tempopt.study.spec import StudySpec
@@ -80,7 +82,17 @@ class Objective:
         retrying(lambda: _record(trial, result), f"recording trial {trial.number}")
         if result.stopped_early:
             raise optuna.TrialPruned(f"pruned after epoch {result.epochs_run} at {result.final_accuracy:.4f}")
+        if self.spec.artifacts is not None and result.model is not None and _beats_best(trial, result.final_accuracy):
+            attach_checkpoint(trial, result.model, Path(self.spec.artifacts))
         return result.final_accuracy
+
+
+def _beats_best(trial: optuna.Trial, value: float) -> bool:
+    """True if ``value`` is above every completed trial's so far."""
+    try:
+        return value > trial.study.best_value
+    except ValueError:  # no completed trial yet
+        return True
 
 
 def _record(trial: optuna.Trial, result: JobResult) -> None:

@@ -169,6 +169,7 @@ class StudySpec(_Strict):
     baseline_lrs: list[float] | None = Field(default=None, min_length=1, max_length=10)
     storage: str | None = None
     cache_dir: str = ".tempopt-cache"
+    artifacts: str | None = None
     teacher: Teacher = Teacher()
     failure: Failure = Failure()
 

@@ -176,3 +176,37 @@ def test_a_changed_search_space_is_refused_on_resume(tmp_path, cli):
     assert result.exit_code == 2
     assert "different 'search'" in result.output
     assert len(_load(tmp_path).get_trials()) == 1
+
+
+def test_best_checkpoints_are_trial_artifacts_that_reproduce_the_value(tmp_path, cli):
+    import optuna.artifacts
+    import torch
+
+    from tempopt.distill import evaluate
+    from tempopt.distill.data import BatchSource
+    from tempopt.tasks import load_task
+
+    artifacts = tmp_path / "artifacts"
+    spec = write_spec(tmp_path, trials=5, artifacts=str(artifacts))
+    assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
+    study = _load(tmp_path)
+    best = study.best_trial
+    metas = optuna.artifacts.get_all_artifact_meta(best, storage=study._storage)
+    assert [m.filename for m in metas] == [f"student-trial-{best.number}.pt"]
+    for t in study.get_trials(states=(TrialState.COMPLETE,)):  # only improvements are kept
+        if t.value < best.value and t.number > best.number:
+            assert not optuna.artifacts.get_all_artifact_meta(t, storage=study._storage)
+
+    path = tmp_path / "student.pt"
+    optuna.artifacts.download_artifact(
+        artifact_store=optuna.artifacts.FileSystemArtifactStore(str(artifacts)),
+        file_path=str(path), artifact_id=metas[0].artifact_id,
+    )
+    task = load_task("digits", study.user_attrs["spec"]["task_args"])
+    student = task.student()
+    student.load_state_dict(torch.load(path, weights_only=True))
+    assert evaluate(student, BatchSource(task.val, 1024, torch.device("cpu"))) == best.value
+
+    out = tmp_path / "best.yaml"
+    assert cli("export", "--study", "tiny", "--storage", _url(tmp_path), "--out", out).exit_code == 0
+    assert yaml.safe_load(out.read_text())["checkpoint"]["artifact_id"] == metas[0].artifact_id

@@ -250,6 +250,11 @@ def _driver_url(url: str) -> str:
     return normalise_url(url)
 
 
+def any_running_epoch(trials: list[FrozenTrial]) -> FrozenTrial | None:
+    """A predicate: any RUNNING trial that has reported an epoch."""
+    return next((t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values), None)
+
+
 def running_epoch_of(pid: int) -> Callable[[list[FrozenTrial]], FrozenTrial | None]:
     """A predicate: the RUNNING trial of worker ``pid`` once it has reported an epoch."""
 

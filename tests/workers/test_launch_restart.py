@@ -8,24 +8,20 @@ import os
 import signal
 
 import pytest
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
-from tests.workers.harness import assert_complete_study
+from tests.workers.harness import any_running_epoch, assert_complete_study
 
 pytestmark = pytest.mark.integration
 
 TOTAL = 6
 
 
-def _running_epoch(trials: list[FrozenTrial]) -> FrozenTrial | None:
-    return next((t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values), None)
-
-
 @pytest.mark.timeout(150)
 def test_a_killed_worker_is_restarted_and_its_trial_retried(harness):
     study = harness.write_study(trials=TOTAL, epochs=12, batch_size=4)  # trials of about two seconds
     launcher = harness.start("launch", study, "--workers", "2", "--log-dir", "logs", log="launch.log")
-    seen = harness.wait_for(_running_epoch, 90, "a running trial with an epoch reported")
+    seen = harness.wait_for(any_running_epoch, 90, "a running trial with an epoch reported")
     pid = int(seen.user_attrs["worker"].rsplit(":", 1)[1])
     os.kill(pid, signal.SIGKILL)
     mine = [t for t in harness.trials() if t.user_attrs.get("worker") == seen.user_attrs["worker"]]

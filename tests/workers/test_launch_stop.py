@@ -6,24 +6,20 @@ from __future__ import annotations
 import signal
 
 import pytest
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
-from tests.workers.harness import assert_clean_log, assert_complete_study, finished
+from tests.workers.harness import any_running_epoch, assert_clean_log, assert_complete_study, finished
 
 pytestmark = pytest.mark.integration
 
 TOTAL = 6
 
 
-def _running_epoch(trials: list[FrozenTrial]) -> FrozenTrial | None:
-    return next((t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values), None)
-
-
 @pytest.mark.timeout(150)
 def test_sigterm_requeues_the_running_trials_and_a_relaunch_completes(harness):
     study = harness.write_study(trials=TOTAL, epochs=6, batch_size=4)  # trials of about a second
     launcher = harness.start("launch", study, "--workers", "2", "--log-dir", "logs", log="launch.log")
-    harness.wait_for(_running_epoch, 90, "a running trial with an epoch reported")
+    harness.wait_for(any_running_epoch, 90, "a running trial with an epoch reported")
 
     harness.signal(launcher, signal.SIGTERM)
     assert launcher.wait(60) == 143, harness.log("launch.log")

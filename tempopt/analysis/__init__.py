@@ -21,7 +21,6 @@ from tempopt.analysis._importance import (
 from tempopt.analysis._json import importance_to_json
 from tempopt.analysis._kd_gain import KDGain, TrialSummary, kd_gain
 from tempopt.analysis._markdown import render_markdown
-from tempopt.analysis._reading import read_storage, read_study
 from tempopt.analysis._report import ReportFiles, write_report
 from tempopt.analysis._sensitivity import (
     Bin,
@@ -31,6 +30,8 @@ from tempopt.analysis._sensitivity import (
 )
 from tempopt.analysis._study_analysis import StudyAnalysis, analyse_study
 from tempopt.analysis._trials import TrialCounts, count_trials, log10_view, search_space
+from tempopt.study.storage import load_study as read_study
+from tempopt.study.storage import open_existing_storage as read_storage
 
 __all__ = [
     "EVALUATORS",

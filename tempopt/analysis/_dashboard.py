@@ -11,8 +11,8 @@ import optuna
 import optuna_dashboard
 
 from tempopt.analysis._artifacts import artifact_store
-from tempopt.analysis._reading import read_storage
 from tempopt.errors import TempoptError
+from tempopt.study.storage import open_existing_storage
 
 
 def is_exposed(host: str) -> bool:
@@ -48,7 +48,7 @@ def serve_dashboard(
         StorageError: the storage is missing or unreachable.
         TempoptError: the port cannot be bound.
     """
-    storage = read_storage(storage_url)
+    storage = open_existing_storage(storage_url)
     store = artifact_store(artifact_dir) if artifact_dir is not None else None
     try:
         optuna_dashboard.run_server(storage, host=host, port=port, artifact_store=store)

@@ -242,7 +242,6 @@ class _Fits:
         n_bootstrap: int,
     ) -> None:
         self._space = space
-        self._direction = direction
         self._seed = seed
         self._progress = progress
         rng = np.random.default_rng(seed)

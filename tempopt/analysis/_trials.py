@@ -25,7 +25,6 @@ from optuna.trial import FrozenTrial, TrialState
 
 TEMPERATURE = "temperature"
 KD_WEIGHT = "kd_weight"
-LR = "lr"
 
 
 @dataclass(frozen=True)

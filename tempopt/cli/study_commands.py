@@ -69,7 +69,7 @@ def run_command(
         teacher_bar = progress.add_task("teacher", total=None, visible=False)
 
         def on_teacher_epoch(epoch: int, accuracy: float) -> bool:
-            progress.update(teacher_bar, visible=True, total=prepared_teacher_epochs(spec), completed=epoch,
+            progress.update(teacher_bar, visible=True, total=spec.teacher.epochs, completed=epoch,
                             description=f"teacher  val {accuracy:.3f}")
             return False
 
@@ -90,10 +90,6 @@ def apply_thread_limit(cpu_threads: int | None) -> None:
     """Limit torch's CPU threads to the study's ``cpu_threads`` and to ``$TEMPOPT_NUM_THREADS``
     (this worker's share, set by ``tempopt launch``), whichever is smaller."""
     limit_cpu_threads(cpu_threads, int(os.environ.get("TEMPOPT_NUM_THREADS") or 0))
-
-
-def prepared_teacher_epochs(spec: StudySpec) -> int | None:
-    return spec.teacher.epochs
 
 
 def _progress(quiet: bool) -> Progress:

@@ -18,9 +18,6 @@ from tempopt.errors import SpecError, TaskError
 from tempopt.tasks import builtin_tasks
 from tempopt.tasks._registry import check_task_args
 
-REQUIRED_DIMENSIONS = ("temperature", "kd_weight", "lr")
-OPTIONAL_DIMENSIONS = ("weight_decay", "batch_size")
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

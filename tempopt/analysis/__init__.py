@@ -1,4 +1,4 @@
-"""Reading finished (or running) studies: importances, KD gain, the report and the dashboard.
+"""Reading finished (or running) studies: the verdict, importances, the report and the dashboard.
 
 Nothing here writes trials. :func:`dashboard_note` and :func:`attach_report` add a note and an
 artifact to a study, which optuna-dashboard shows.
@@ -19,7 +19,6 @@ from tempopt.analysis._importance import (
     compute_importances,
 )
 from tempopt.analysis._json import importance_to_json
-from tempopt.analysis._kd_gain import KDGain, TrialSummary, kd_gain
 from tempopt.analysis._markdown import render_markdown
 from tempopt.analysis._report import ReportFiles, write_report
 from tempopt.analysis._sensitivity import (
@@ -29,7 +28,9 @@ from tempopt.analysis._sensitivity import (
     temperature_sensitivity,
 )
 from tempopt.analysis._study_analysis import StudyAnalysis, analyse_study
+from tempopt.analysis._trial_summary import TrialSummary
 from tempopt.analysis._trials import TrialCounts, count_trials, log10_view, search_space
+from tempopt.analysis._verdict import HELPED, HURT, NO_EVIDENCE, Side, Verdict, compute_verdict, paired_interval
 from tempopt.study.storage import load_study as read_study
 from tempopt.study.storage import open_existing_storage as read_storage
 
@@ -41,15 +42,19 @@ __all__ = [
     "EvaluatorImportance",
     "ImportanceAnalysis",
     "InteractionGrid",
-    "KDGain",
     "ProgressCallback",
     "ReportFigure",
     "ReportFiles",
+    "HELPED",
+    "HURT",
+    "NO_EVIDENCE",
+    "Side",
     "Spread",
     "StudyAnalysis",
     "TemperatureSensitivity",
     "TrialCounts",
     "TrialSummary",
+    "Verdict",
     "analyse_study",
     "attach_report",
     "compute_importances",
@@ -57,7 +62,8 @@ __all__ = [
     "dashboard_note",
     "importance_to_json",
     "is_exposed",
-    "kd_gain",
+    "compute_verdict",
+    "paired_interval",
     "log10_view",
     "read_storage",
     "read_study",

@@ -8,7 +8,9 @@ import numpy as np
 from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 
 from tempopt.analysis._importance import EVALUATOR_LABELS, FEW_TRIALS
+from tempopt.analysis._trial_summary import TrialSummary
 from tempopt.analysis._trials import KD_WEIGHT, position_in_range
+from tempopt.analysis._verdict import HELPED
 
 if TYPE_CHECKING:
     from tempopt.analysis._study_analysis import StudyAnalysis
@@ -42,7 +44,7 @@ def _more_trials(a: StudyAnalysis) -> list[str]:
 
 
 def _edges(a: StudyAnalysis) -> list[str]:
-    best = a.kd.best_distilled or a.best
+    best = _best_distilled(a) or a.best
     if best is None:
         return []
     steps = []
@@ -78,21 +80,34 @@ def _widen(name: str, value: float, dist: BaseDistribution, upper: bool) -> list
     return [f"The {where} → widen it: set {key} to {new:.4g}."]
 
 
+def _best_distilled(a: StudyAnalysis) -> TrialSummary | None:
+    """The best distilled trial of the search (the verdict's distilled side before verification)."""
+    d = a.verdict.distilled
+    if d is None or d.trial is None:
+        return None
+    value = d.val[0] if len(d.val) == 1 else float(np.mean(d.val))
+    return TrialSummary(d.trial, value, d.params, None)
+
+
 def _kd(a: StudyAnalysis) -> list[str]:
-    kd = a.kd
-    if kd.baseline is None:
-        return [f"{kd.summary} Re-run with a current tempopt to get a baseline trial."]
-    if kd.helped or kd.best_distilled is None:
+    v = a.verdict
+    if v.verdict == HELPED:
         return []
-    teacher = a.teacher_accuracy
-    if teacher is not None and teacher <= kd.baseline.value:
+    if v.baseline is None or v.distilled is None:
+        return [v.summary]
+    on_test = v.verified and v.split == "test"
+    student = float(np.mean(v.baseline.test)) if v.verified else v.baseline.val[0]
+    teacher = a.teacher_test_accuracy if on_test else a.teacher_accuracy
+    if teacher is not None and teacher <= student:
         return [
             f"Distillation did not help and the teacher ({teacher:.4f}) is no better than the "
-            f"student trained alone ({kd.baseline.value:.4f}): use a stronger teacher first."
+            f"student trained alone ({student:.4f}): use a stronger teacher first."
         ]
+    if not v.verified:
+        return [f"{v.summary} Run the study to its end with verification on (verify.seeds > 0) for a verdict."]
     return [
-        "Distillation did not clearly help: try more epochs, a wider kd_weight range, or check "
-        "that the teacher is much better than the baseline."
+        "Distillation did not clearly help: try more epochs, a wider kd_weight range, a transfer "
+        "set of unlabelled data, or more verification seeds (verify.seeds) for a narrower interval."
     ]
 
 
@@ -127,7 +142,7 @@ def _barely_matter(a: StudyAnalysis) -> list[str]:
 
 
 def _negligible(a: StudyAnalysis) -> list[str]:
-    best = a.kd.best_distilled or a.best
+    best = _best_distilled(a) or a.best
     steps = []
     for param in _barely_matter(a):
         value = best.params.get(param) if best is not None else None

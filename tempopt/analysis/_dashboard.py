@@ -11,6 +11,7 @@ import optuna
 import optuna_dashboard
 
 from tempopt.analysis._artifacts import artifact_store
+from tempopt.analysis._verdict import compute_verdict
 from tempopt.errors import TempoptError
 from tempopt.study.storage import open_existing_storage
 
@@ -76,6 +77,7 @@ def spec_note(study: optuna.Study) -> str:
                                                    "tempopt_version") if k in attrs]
     if extra:
         lines += ["", " · ".join(extra)]
+    lines += ["", f"**Verdict:** {compute_verdict(study).summary}"]
     lines += ["", f"Full report: `tempopt report --study {study.study_name} --out DIR`"]
     return "\n".join(lines)
 

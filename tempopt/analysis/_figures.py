@@ -67,8 +67,8 @@ def history(study: optuna.Study, a: StudyAnalysis) -> ReportFigure:
     if not a.counts.complete:
         return ReportFigure("history", title, caption, None, "no complete trials")
     fig = optuna.visualization.plot_optimization_history(study, target_name="accuracy")
-    if a.kd.baseline is not None:
-        fig.add_hline(y=a.kd.baseline.value, line_dash="dash", line_color="#ff7f0e",
+    if a.best_baseline is not None:
+        fig.add_hline(y=a.best_baseline.value, line_dash="dash", line_color="#ff7f0e",
                       annotation_text="baseline (kd_weight = 0)")
     if a.teacher_accuracy is not None:
         fig.add_hline(y=a.teacher_accuracy, line_dash="dot", line_color="#2ca02c",
@@ -115,8 +115,8 @@ def temperature_profile(study: optuna.Study, a: StudyAnalysis) -> ReportFigure:
                                   "mean %{y:.4f} (%{customdata[2]} trials)<extra></extra>")
     fig.add_scatter(x=[b.centre for b in full], y=[b.best for b in full], name="best",
                     mode="markers", marker=dict(symbol="star", size=10))
-    if a.kd.baseline is not None:
-        fig.add_hline(y=a.kd.baseline.value, line_dash="dash", line_color="#ff7f0e",
+    if a.best_baseline is not None:
+        fig.add_hline(y=a.best_baseline.value, line_dash="dash", line_color="#ff7f0e",
                       annotation_text="baseline (kd_weight = 0)")
     fig.update_xaxes(type="log", title="temperature (bin centre)")
     fig.update_yaxes(title="accuracy")

@@ -15,6 +15,7 @@ import re
 from tempopt.analysis._figures import ReportFigure
 from tempopt.analysis._importance import EVALUATOR_LABELS
 from tempopt.analysis._study_analysis import StudyAnalysis
+from tempopt.analysis._verdict import HELPED
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 _EXTERNAL = re.compile(r"""((?:src|href)\s*=\s*\\?["'`]?\s*)(https?):""", re.IGNORECASE)
@@ -78,12 +79,16 @@ def _best(a: StudyAnalysis) -> list[str]:
 
 
 def _kd(a: StudyAnalysis) -> list[str]:
-    kd = a.kd
-    css = "helped" if kd.helped else "not-helped"
-    out = ["<h2>KD gain</h2>", f"<p class=\"verdict {css}\">{html.escape(kd.summary)}</p>"]
-    if kd.top_k_mean is not None:
-        std = f", std {kd.top_k_std:.4f}" if kd.top_k_std is not None else ""
-        out.append(f"<p>Top {kd.top_k} distilled trials: mean {kd.top_k_mean:.4f}{std}.</p>")
+    v = a.verdict
+    css = "helped" if v.verdict == HELPED else "not-helped"
+    out = ["<h2>Did distillation help?</h2>", f"<p class=\"verdict {css}\">{html.escape(v.summary)}</p>"]
+    rows = []
+    for label, side in (("distilled", v.distilled), ("baseline", v.baseline)):
+        if side is not None:
+            rows.append([label, f"#{side.trial}", ", ".join(f"{x:.4f}" for x in side.val),
+                         ", ".join(f"{x:.4f}" for x in side.test) or "–"])
+    if rows:
+        out.append(_table(["side", "trial", "val per seed", f"{v.split} per seed"], rows))
     return out
 
 

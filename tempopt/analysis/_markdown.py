@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from tempopt.analysis._importance import EVALUATOR_LABELS, ImportanceAnalysis
-from tempopt.analysis._kd_gain import KDGain, TrialSummary
 from tempopt.analysis._sensitivity import TemperatureSensitivity
 from tempopt.analysis._study_analysis import StudyAnalysis
+from tempopt.analysis._trial_summary import TrialSummary
+from tempopt.analysis._verdict import Verdict
 
 
 def render_markdown(analysis: StudyAnalysis, storage: str | None = None) -> str:
@@ -21,7 +22,7 @@ def render_markdown(analysis: StudyAnalysis, storage: str | None = None) -> str:
         f"# tempopt report: {analysis.study_name}",
         _header(analysis, storage),
         _best(analysis.best),
-        _kd_section(analysis.kd),
+        verdict_markdown(analysis.verdict),
         _importance_section(analysis.importances),
         _temperature_section(analysis.temperature),
         "## What to try next\n\n" + "\n".join(f"- {s}" for s in analysis.next_steps),
@@ -52,25 +53,22 @@ def _best(best: TrialSummary | None) -> str:
             + table(["param", "value"], rows))
 
 
-def _kd_section(kd: KDGain) -> str:
-    lines = ["## KD gain", "", f"**{kd.summary}**", ""]
-    if kd.baseline is not None:
-        lines.append(f"- baseline (kd_weight = 0): trial #{kd.baseline.number}, "
-                     f"{kd.baseline.value:.4f}{_noise(kd.baseline)}")
-    if kd.best_distilled is not None:
-        b = kd.best_distilled
-        lines.append(f"- best distilled: trial #{b.number}, {b.value:.4f}{_noise(b)}")
-    if kd.gain is not None:
-        spread = f" ± {kd.noise:.4f}" if kd.noise is not None else ""
-        lines.append(f"- gain: {kd.gain:+.4f}{spread}")
-    if kd.top_k_mean is not None:
-        std = f", std {kd.top_k_std:.4f}" if kd.top_k_std is not None else ""
-        lines.append(f"- top {kd.top_k} distilled trials: mean {kd.top_k_mean:.4f}{std}")
+def verdict_markdown(v: Verdict) -> str:
+    """The verdict section: the sentence, then each side's per-seed figures."""
+    lines = ["## Did distillation help?", "", f"**{v.summary}**", ""]
+    if v.gain is not None:
+        lines.append(f"- verdict: **{v.verdict}** (on the {v.split} split; student seeds "
+                     f"{', '.join(str(s) for s in v.seeds)}; 95 % paired bootstrap interval over seeds and examples)")
+        lines.append(f"- gain: {v.gain['mean']:+.4f} [{v.gain['low']:+.4f}, {v.gain['high']:+.4f}]")
+    for label, side in (("distilled", v.distilled), ("baseline (the student alone)", v.baseline)):
+        if side is None:
+            continue
+        params = ", ".join(f"{k}={_fmt(x)}" for k, x in side.params.items())
+        figures = f"val {', '.join(f'{x:.4f}' for x in side.val)}"
+        if side.test:
+            figures += f"; {v.split} {', '.join(f'{x:.4f}' for x in side.test)}"
+        lines.append(f"- {label}: trial #{side.trial} ({params}): {figures}")
     return "\n".join(lines).rstrip()
-
-
-def _noise(t: TrialSummary) -> str:
-    return f" (last-epochs noise ±{t.noise:.4f})" if t.noise is not None else ""
 
 
 def _importance_section(imp: ImportanceAnalysis) -> str:

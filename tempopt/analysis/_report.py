@@ -24,6 +24,7 @@ class ReportFiles:
     html: Path
     markdown: Path
     importance_json: Path
+    verdict_json: Path
     analysis: StudyAnalysis
 
 
@@ -36,7 +37,8 @@ def write_report(
     seed: int = 0,
     progress: ProgressCallback | None = None,
 ) -> ReportFiles:
-    """Analyse ``study`` and write ``report.html``, ``report.md`` and ``importance.json``.
+    """Analyse ``study`` and write ``report.html``, ``report.md``, ``importance.json`` and
+    ``verdict.json``.
 
     Args:
         study: the study to report on (only read).
@@ -52,13 +54,14 @@ def write_report(
     analysis = analyse_study(study, n_bootstrap=n_bootstrap, seed=seed, progress=progress)
     figures = report_figures(study, analysis, progress=progress)
     files = ReportFiles(out_dir / "report.html", out_dir / "report.md",
-                        out_dir / "importance.json", analysis)
+                        out_dir / "importance.json", out_dir / "verdict.json", analysis)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         files.html.write_text(render_html(analysis, figures, storage), encoding="utf-8")
         files.markdown.write_text(render_markdown(analysis, storage), encoding="utf-8")
         payload = importance_to_json(analysis.importances, analysis.study_name)
         files.importance_json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        files.verdict_json.write_text(json.dumps(analysis.verdict.to_json(), indent=2) + "\n", encoding="utf-8")
     except OSError as e:
         raise TempoptError(
             f"cannot write the report into {out_dir} ({e.strerror}); pass --out with a "

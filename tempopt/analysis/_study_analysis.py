@@ -10,9 +10,10 @@ from optuna.distributions import BaseDistribution
 
 from tempopt.analysis._advice import suggest_next_steps
 from tempopt.analysis._importance import ImportanceAnalysis, ProgressCallback, compute_importances
-from tempopt.analysis._kd_gain import KDGain, TrialSummary, kd_gain, summarise_trial
 from tempopt.analysis._sensitivity import TemperatureSensitivity, temperature_sensitivity
-from tempopt.analysis._trials import TrialCounts, complete_trials, count_trials, search_space
+from tempopt.analysis._verdict import Verdict, compute_verdict
+from tempopt.analysis._trial_summary import TrialSummary, summarise_trial
+from tempopt.analysis._trials import TrialCounts, complete_trials, count_trials, is_baseline, search_space
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,9 @@ class StudyAnalysis:
         best: the best complete trial overall (None without one).
         space: the search space the complete trials were sampled from.
         importances: importances, their agreement and stability.
-        kd: the KD gain against the baseline.
+        verdict: did distillation help (from verification; see ``compute_verdict``).
         temperature: accuracy against T and the T×λ grid.
+        best_baseline: the best complete baseline trial of the search (the student alone).
         attrs: the study's user attrs (``spec``, ``task``, ``teacher_accuracy``, …).
     """
 
@@ -37,8 +39,9 @@ class StudyAnalysis:
     best: TrialSummary | None
     space: dict[str, BaseDistribution]
     importances: ImportanceAnalysis
-    kd: KDGain
+    verdict: Verdict
     temperature: TemperatureSensitivity
+    best_baseline: TrialSummary | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -51,6 +54,12 @@ class StudyAnalysis:
     def teacher_accuracy(self) -> float | None:
         """The teacher's validation accuracy, if the runner saved it."""
         value = self.attrs.get("teacher_accuracy")
+        return float(value) if isinstance(value, (int, float)) else None
+
+    @property
+    def teacher_test_accuracy(self) -> float | None:
+        """The teacher's test accuracy, if the task has a test split."""
+        value = self.attrs.get("teacher_test_accuracy")
         return float(value) if isinstance(value, (int, float)) else None
 
     @property
@@ -76,6 +85,8 @@ def analyse_study(
     """
     trials = study.get_trials(deepcopy=False)
     done = complete_trials(trials)
+    baselines = [t for t in done if is_baseline(t)]
+    baseline = max(baselines, key=lambda t: t.value) if baselines else None  # type: ignore[arg-type,return-value]
     best = max(done, key=lambda t: t.value) if done else None  # type: ignore[arg-type,return-value]
     if best is not None and study.direction == optuna.study.StudyDirection.MINIMIZE:
         best = min(done, key=lambda t: t.value)  # type: ignore[arg-type,return-value]
@@ -87,7 +98,8 @@ def analyse_study(
         space=search_space(done),
         importances=compute_importances(study, n_bootstrap=n_bootstrap, seed=seed,
                                         progress=progress),
-        kd=kd_gain(study),
+        verdict=compute_verdict(study),
         temperature=temperature_sensitivity(study),
+        best_baseline=summarise_trial(baseline) if baseline is not None else None,
         attrs=dict(study.user_attrs),
     )

@@ -57,8 +57,8 @@ def report(
         artifact_id = attach_report(loaded, files.html, artifacts)
         console.print(f"attached report.html to study {study!r} as artifact {artifact_id}",
                       highlight=False)
-    out.print(files.analysis.kd.summary, highlight=False, soft_wrap=True)
-    for path in (files.html, files.markdown, files.importance_json):
+    out.print(files.analysis.verdict.summary, highlight=False, soft_wrap=True)
+    for path in (files.html, files.markdown, files.importance_json, files.verdict_json):
         out.print(f"wrote {path}", highlight=False, soft_wrap=True)
 
 

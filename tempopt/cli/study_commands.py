@@ -25,8 +25,10 @@ from tempopt.study import (
     state_counts,
     write_export,
 )
+from tempopt.study.liveness import retrying
 from tempopt.study.retrain import retrain
-from tempopt.study.runner import best_baseline, best_distilled, best_trial, prepare_study, run_worker
+from tempopt.analysis import compute_verdict
+from tempopt.study.runner import best_trial, prepare_study, run_worker
 from tempopt.study.spec import StudySpec
 from tempopt.study.storage import load_study, open_existing_storage
 
@@ -112,13 +114,24 @@ def _hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> RunHooks
     epoch_bar = progress.add_task("", total=spec.epochs, visible=False)
     best: list[float] = []
 
+    verify_bar = progress.add_task("verifying", total=None, visible=False)
+
+    def name(trial: optuna.Trial | FrozenTrial) -> str:
+        replicate = trial.user_attrs.get("replicate")
+        return f"replicate {replicate}" if replicate else f"trial {trial.number}"
+
     def on_trial_start(trial: optuna.Trial) -> None:
-        progress.update(epoch_bar, completed=0, visible=True, description=f"trial {trial.number}")
+        progress.update(epoch_bar, completed=0, visible=True, description=name(trial))
 
     def on_epoch(trial: optuna.Trial, epoch: int, accuracy: float) -> None:
-        progress.update(epoch_bar, completed=epoch, description=f"trial {trial.number}  val {accuracy:.3f}")
+        progress.update(epoch_bar, completed=epoch, description=f"{name(trial)}  val {accuracy:.3f}")
 
     def on_trial_end(frozen: FrozenTrial) -> None:
+        if frozen.user_attrs.get("replicate"):
+            progress.update(verify_bar, visible=True, advance=1 if frozen.state == TrialState.COMPLETE else 0,
+                            description="verifying (replicates run here)")
+            progress.update(epoch_bar, visible=False)
+            return
         if frozen.state == TrialState.COMPLETE and frozen.value is not None:
             best.append(frozen.value)
         c = state_counts(study)
@@ -140,6 +153,10 @@ def _print_summary(study: optuna.Study, summary: WorkerSummary) -> None:
         f"{c.get('RUNNING', 0)} running); this worker ran {summary.ran}.",
         highlight=False,
     )
+    v = summary.verification
+    if v is not None:
+        out.print(f"verification: {v.complete}/{v.planned} replicates complete ({v.study_name}); "
+                  f"this worker ran {v.ran}.", highlight=False)
     if summary.stopped_by:
         out.print(f"stopped by {summary.stopped_by}; run the same command again to resume.")
     _print_best(study, summary.best)
@@ -149,24 +166,24 @@ def _print_best(study: optuna.Study, best: FrozenTrial | None) -> None:
     if best is None:
         out.print("no completed trial yet.")
         return
-    table = Table(title=f"best trial #{best.number}: val accuracy {best.value:.4f}", show_header=True)
+    table = Table(title=f"best search trial #{best.number}: val accuracy {best.value:.4f}", show_header=True)
     table.add_column("param")
     table.add_column("value", justify="right")
     for name, value in best.params.items():
         table.add_row(name, f"{value:.4g}" if isinstance(value, float) else str(value))
     out.print(table)
-    baseline = best_baseline(study)
-    distilled = best_distilled(study)
-    if baseline is not None and distilled is not None:
-        gain = distilled.value - baseline.value  # type: ignore[operator]
-        out.print(
-            f"best student alone (baseline trial #{baseline.number}): {baseline.value:.4f}; "
-            f"best distilled (trial #{distilled.number}): {distilled.value:.4f} → gain {gain:+.4f}",
-            highlight=False,
-        )
     teacher = study.user_attrs.get("teacher_accuracy")
     if teacher is not None:
-        out.print(f"teacher: {teacher:.4f}", highlight=False)
+        test = study.user_attrs.get("teacher_test_accuracy")
+        out.print(f"teacher: val {teacher:.4f}" + (f", test {test:.4f}" if test is not None else ""), highlight=False)
+    print_verdict(study)
+
+
+def print_verdict(study: optuna.Study) -> None:
+    """The verdict, as every command shows it."""
+    verdict = retrying(lambda: compute_verdict(study), "reading the verdict")
+    colour = {"helped": "green", "hurt": "red"}.get(verdict.verdict, "yellow")
+    out.print(f"verdict: [bold {colour}]{verdict.verdict}[/] — {verdict.summary}", highlight=False, soft_wrap=True)
 
 
 @command("status")
@@ -226,6 +243,8 @@ def export_command(
     data = export_best(load_study(study, url), url, top_k=top_k)
     path = write_export(data, out_path, fmt)
     out.print(f"wrote {path}: trial #{data['trial']} val accuracy {data['value']:.4f}", highlight=False)
+    verdict = data["verdict"]
+    out.print(f"verdict: {verdict['verdict']} — {verdict['summary']}", highlight=False, soft_wrap=True)
 
 
 @command("train")
@@ -233,6 +252,9 @@ def train_command(
     config: Path = typer.Argument(..., help="A file written by tempopt export."),
     out_dir: Path = typer.Option(Path("runs/best"), "--out", help="Folder for student.pt and metrics.json."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, help="Student seed (default: the export's; a verification seed reproduces that replicate)."
+    ),
 ) -> None:
     """Retrain the student from an exported config and save its state_dict and metrics."""
     with _progress(False) as progress:
@@ -242,9 +264,11 @@ def train_command(
             progress.update(bar, completed=epoch, description=f"retraining  val {accuracy:.3f}")
             return False
 
-        result = retrain(config, out_dir, device=device, on_epoch=on_epoch)
-    out.print(f"val accuracy {result.result.final_accuracy:.4f} after {result.result.epochs_run} epochs "
-              f"on {result.result.device}", highlight=False)
+        result = retrain(config, out_dir, device=device, on_epoch=on_epoch, seed=seed)
+    r = result.result
+    out.print(f"val accuracy {r.final_accuracy:.4f}, {r.test_split} accuracy {r.test_accuracy:.4f} after "
+              f"{r.epochs_run} epochs on {r.device}", highlight=False)
     if result.exported_value is not None:
-        out.print(f"exported: {result.exported_value:.4f} (difference {result.difference:+.4f})", highlight=False)
+        out.print(f"recorded by the study for this seed: {result.exported_value:.4f} "
+                  f"(difference {result.difference:+.4f})", highlight=False)
     out.print(f"wrote {result.out_dir / 'student.pt'} and {result.out_dir / 'metrics.json'}", highlight=False)

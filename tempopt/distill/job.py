@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
+from torch.utils.data import Dataset
 
 from tempopt.distill.data import Batch, BatchSource
 from tempopt.distill.device import autocast, resolve_device
@@ -20,6 +21,9 @@ from tempopt.distill.losses import DistillLoss, make_loss
 from tempopt.distill.seeding import seed_everything
 from tempopt.errors import SpecError, TrainingError
 from tempopt.tasks import Task
+
+TRANSFER_STREAM = 7_919_000_001
+"""Offset of the transfer order's seed from the job seed: a stream of its own."""
 
 EpochCallback = Callable[[int, float], bool]
 """Called as ``on_epoch(epoch, val_accuracy)`` after each epoch (1-based); True stops the job."""
@@ -60,6 +64,9 @@ class JobResult:
     history: list[float] = field(default_factory=list)
     stopped_early: bool = False
     model: nn.Module | None = field(default=None, repr=False)
+    test_accuracy: float | None = None
+    test_split: str | None = None  # "test", or "val" for a task without a test split
+    test_correct: Tensor | None = field(default=None, repr=False)  # (N,) bool, per held-out example
 
 
 class TeacherSignal:
@@ -74,6 +81,7 @@ def run_job(
     config: JobConfig,
     teacher: TeacherSignal | None = None,
     on_epoch: EpochCallback | None = None,
+    measure_test: bool = False,
 ) -> JobResult:
     """Train a fresh student of ``task`` with ``config``.
 
@@ -82,6 +90,8 @@ def run_job(
         config: hyperparameters; ``kd_weight = 0`` trains the student alone (the baseline).
         teacher: the prepared teacher (``prepare_teacher``); required when ``kd_weight > 0``.
         on_epoch: called after every epoch with the validation accuracy; returning True stops.
+        measure_test: after training, also measure the held-out split (``task.test``, or
+            ``task.val`` when the task has none) example by example.
 
     Returns:
         The final and best validation accuracy, epochs run, seconds spent, and the student.
@@ -94,7 +104,15 @@ def run_job(
     seed_everything(config.seed)
     student = task.student()
     use_teacher = teacher if config.kd_weight > 0 else None
-    return fit(student, task, config, use_teacher, on_epoch)
+    result = fit(student, task, config, use_teacher, on_epoch)
+    if measure_test:
+        held_out = task.test if task.test is not None else task.val
+        device = resolve_device(config.device)
+        correct = correct_examples(student, BatchSource(held_out, 1024, device), config.mixed_precision)
+        result.test_correct = correct
+        result.test_accuracy = correct.float().mean().item() if len(correct) else 0.0
+        result.test_split = "test" if task.test is not None else "val"
+    return result
 
 
 def fit(
@@ -103,8 +121,18 @@ def fit(
     config: JobConfig,
     teacher: TeacherSignal | None,
     on_epoch: EpochCallback | None = None,
+    train: Dataset | None = None,
 ) -> JobResult:
-    """The training loop shared by students and the teacher."""
+    """The training loop shared by students and the teacher.
+
+    An epoch is one pass over the labelled set (``train``, default ``task.train``) in
+    ``ceil(N / batch_size)`` optimizer steps, whatever ``kd_weight`` is. When there is a
+    teacher and the task has a transfer set, every step also takes one transfer batch, sized so
+    that an epoch is one pass over the transfer set too, and the soft term averages over the
+    labelled and the transfer examples of the step. The labelled order and the transfer order
+    come from separate random streams: the same seed gives the same labelled batches in the
+    same order for every ``kd_weight``, so ``kd_weight → 0`` trains the student alone.
+    """
     if config.epochs < 1:
         raise SpecError(f"epochs={config.epochs} must be at least 1; raise it.")
     start = time.perf_counter()
@@ -112,12 +140,13 @@ def fit(
     generator = seed_everything(config.seed)
     model = model.to(device)
     loss_fn = make_loss(config.loss)
-    train = BatchSource(task.train, config.batch_size, device, num_workers=config.num_workers)
+    labelled = BatchSource(task.train if train is None else train, config.batch_size, device,
+                           num_workers=config.num_workers)
     transfer = None
-    if teacher is not None and task.transfer is not None:
-        transfer = BatchSource(
-            task.transfer, config.batch_size, device, labelled=False, num_workers=config.num_workers
-        )
+    if teacher is not None and task.transfer is not None and len(task.transfer) > 0:  # type: ignore[arg-type]
+        per_step = -(-len(task.transfer) // labelled.num_batches())  # type: ignore[arg-type]
+        transfer = BatchSource(task.transfer, per_step, device, labelled=False, num_workers=config.num_workers)
+    transfer_order = torch.Generator().manual_seed(config.seed + TRANSFER_STREAM)
     val = BatchSource(task.val, max(config.batch_size, 1024), device)
     optimizer = _make_optimizer(config, list(model.parameters()) + loss_fn.parameters())
     scheduler = _make_scheduler(config, optimizer)
@@ -128,12 +157,10 @@ def fit(
     for epoch in range(1, config.epochs + 1):
         model.train()
         losses: list[Tensor] = []  # summed once per epoch: an add per batch costs a kernel launch
-        for kind, batch in _epoch_batches(train, transfer, generator):
-            x = task.augment(batch.x) if task.augment is not None else batch.x
-            teacher_logits = teacher.logits(kind, batch, x) if teacher is not None else None
-            with autocast(device, amp):
-                student_logits = model(x)  # (B, C)
-            loss = _batch_loss(loss_fn, kind, student_logits, teacher_logits, batch.y, config)
+        transfer_batches = transfer.batches(transfer_order) if transfer is not None else None
+        for batch in labelled.batches(generator):
+            extra = next(transfer_batches, None) if transfer_batches is not None else None
+            loss = _step_loss(model, task, loss_fn, teacher, batch, extra, config)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -163,36 +190,47 @@ def fit(
     )
 
 
-def _batch_loss(
+def _step_loss(
+    model: nn.Module,
+    task: Task,
     loss_fn: DistillLoss,
-    kind: str,
-    student_logits: Tensor,
-    teacher_logits: Tensor | None,
-    targets: Tensor | None,
+    teacher: TeacherSignal | None,
+    batch: Batch,
+    extra: Batch | None,
     config: JobConfig,
 ) -> Tensor:
-    """Labelled batches get the full loss; transfer batches only ``λ · soft term``."""
-    if kind == "train":
-        return loss_fn(student_logits, teacher_logits, targets, config.temperature, config.kd_weight)
-    assert teacher_logits is not None
-    return config.kd_weight * loss_fn.soft_term(student_logits, teacher_logits, config.temperature)
+    """The loss of one optimizer step: a labelled batch, plus a transfer batch when given.
+
+    The labelled batch goes through the student on its own, exactly as with ``kd_weight = 0``
+    (a BatchNorm student normalises it with its own statistics), then the transfer batch; the
+    hard term sees the labelled rows only (the first ``B`` of the ``B + B_t`` logits), the soft
+    term every row.
+    """
+    x = task.augment(batch.x) if task.augment is not None else batch.x  # (B, ...)
+    teacher_logits = teacher.logits("train", batch, x) if teacher is not None else None  # (B, C)
+    with autocast(x.device, config.mixed_precision):
+        student_logits = model(x)  # (B, C)
+    if extra is not None:
+        assert teacher is not None and teacher_logits is not None
+        xt = task.augment(extra.x) if task.augment is not None else extra.x  # (B_t, ...)
+        teacher_logits = torch.cat([teacher_logits, teacher.logits("transfer", extra, xt)])  # (B + B_t, C)
+        with autocast(x.device, config.mixed_precision):
+            student_logits = torch.cat([student_logits, model(xt)])  # (B + B_t, C)
+    return loss_fn(student_logits, teacher_logits, batch.y, config.temperature, config.kd_weight)
 
 
-def _epoch_batches(
-    train: BatchSource, transfer: BatchSource | None, generator: torch.Generator
-) -> Iterator[tuple[str, Batch]]:
-    """Labelled and transfer batches, interleaved at random."""
-    if transfer is None:
-        for batch in train.batches(generator):
-            yield "train", batch
-        return
-    kinds = torch.cat(
-        [torch.zeros(train.num_batches()), torch.ones(transfer.num_batches())]
-    )[torch.randperm(train.num_batches() + transfer.num_batches(), generator=generator)]
-    sources = {0: ("train", train.batches(generator)), 1: ("transfer", transfer.batches(generator))}
-    for k in kinds.tolist():
-        name, it = sources[int(k)]
-        yield name, next(it)
+@torch.no_grad()
+def correct_examples(model: nn.Module, source: BatchSource, mixed_precision: bool = True) -> Tensor:
+    """``(N,)`` bool on the CPU: whether ``model`` classifies each example of ``source`` right."""
+    was_training = model.training
+    model.eval()
+    parts = []
+    for batch in source.batches():
+        with autocast(source.device, mixed_precision):
+            logits = model(batch.x)  # (B, C)
+        parts.append((logits.argmax(dim=-1) == batch.y).cpu())
+    model.train(was_training)
+    return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.bool)
 
 
 @torch.no_grad()

@@ -61,6 +61,8 @@ def kd_loss(
 
     Returns:
         A scalar tensor: ``(1 - λ) * CE + λ * T^2 * KL``. With λ = 0 it equals cross-entropy.
+        When ``student_logits`` has more rows than ``targets`` (a labelled batch followed by a
+        transfer batch), CE averages over the first ``len(targets)`` rows, the KL over all.
 
     Raises:
         ValueError: if a term that has weight is missing its input, or T/λ are out of range.
@@ -100,7 +102,8 @@ class DistillLoss:
         if kd_weight < 1.0:
             if targets is None:
                 raise ValueError(f"targets are required when kd_weight={kd_weight} < 1")
-            hard = (1.0 - kd_weight) * F.cross_entropy(student_logits.float(), targets)
+            labelled = student_logits if len(targets) == len(student_logits) else student_logits[: len(targets)]
+            hard = (1.0 - kd_weight) * F.cross_entropy(labelled, targets)
         if kd_weight > 0.0:
             if teacher_logits is None:
                 raise ValueError(f"teacher_logits are required when kd_weight={kd_weight} > 0")

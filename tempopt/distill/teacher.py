@@ -1,6 +1,7 @@
 """The teacher: trained (or loaded) once, frozen, its logits cached on disk and shared.
 
-The cache key is a content hash of the task name, the data (train, val, transfer), the
+The cache key is a content hash of the task name, the data (train, val, test, transfer and the
+teacher's own training set), the
 teacher's architecture and either its checkpoint's bytes or its training recipe (epochs,
 learning rate, seed and the name of the augmentation function). Every trial and
 every process with the same key reuses one file; a file lock and an atomic rename make sure
@@ -32,7 +33,7 @@ from tempopt.tasks import Task
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 DEFAULT_CACHE_DIR = ".tempopt-cache"
 
 
@@ -43,6 +44,7 @@ class Teacher(TeacherSignal):
     Attributes:
         model: the teacher, ``eval()`` and ``requires_grad_(False)``, on the job's device.
         accuracy: its validation accuracy.
+        test_accuracy: its accuracy on the task's test split (None without one).
         key: the cache key (hex content hash).
         source: ``"cache"``, ``"trained"`` or ``"checkpoint"``: where it came from this time.
         train_logits: ``(N_train, C)`` logits over the training inputs, or None (augmentation).
@@ -56,6 +58,7 @@ class Teacher(TeacherSignal):
     train_logits: Tensor | None = None
     transfer_logits: Tensor | None = None
     mixed_precision: bool = True
+    test_accuracy: float | None = None
 
     def logits(self, kind: str, batch: Batch, x: Tensor) -> Tensor:
         """Teacher logits for a batch: looked up in the cache, or computed on ``x``."""
@@ -74,6 +77,8 @@ def cache_key(task: Task, seed: int = 0) -> str:
         "train": fingerprint(task.train),
         "val": fingerprint(task.val),
         "transfer": fingerprint(task.transfer),
+        "test": fingerprint(task.test),
+        "teacher_train": fingerprint(task.teacher_train),
         "architecture": repr(task.teacher()),
         "num_classes": task.num_classes,
     }
@@ -165,7 +170,7 @@ def _build_entry(
             device=device,
             mixed_precision=mixed_precision,
         )
-        fit(model, task, config, teacher=None, on_epoch=on_epoch)
+        fit(model, task, config, teacher=None, on_epoch=on_epoch, train=task.teacher_train)
         source = "trained"
     dev = resolve_device(device)
     model = _freeze(model.to(dev))
@@ -174,6 +179,9 @@ def _build_entry(
         "key": key,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "accuracy": evaluate(model, val, mixed_precision),
+        "test_accuracy": None if task.test is None else evaluate(
+            model, BatchSource(task.test, 1024, dev), mixed_precision
+        ),
         "train_logits": None,
         "transfer_logits": None,
     }
@@ -205,6 +213,7 @@ def _teacher_from_entry(
         train_logits=on_device(entry["train_logits"]),
         transfer_logits=on_device(entry["transfer_logits"]),
         mixed_precision=mixed_precision,
+        test_accuracy=None if entry.get("test_accuracy") is None else float(entry["test_accuracy"]),
     )
 
 

@@ -45,6 +45,11 @@ def ranked_trials(study: optuna.Study) -> list[FrozenTrial]:
 def export_best(study: optuna.Study, storage_url: str, top_k: int = 1) -> dict[str, Any]:
     """The study's best configuration as plain data (never the storage password).
 
+    Once the study is verified that is the distilled config with the best mean validation
+    accuracy over the verification seeds, else the best trial of the search. ``value`` and
+    ``seed`` are the search trial's (``tempopt train`` reproduces them); ``verdict`` holds the
+    verdict and every verification seed's figures (``tempopt train --seed S`` reproduces those).
+
     Args:
         study: a tempopt study.
         storage_url: where it lives; written masked.
@@ -61,7 +66,12 @@ def export_best(study: optuna.Study, storage_url: str, top_k: int = 1) -> dict[s
         raise StorageError(
             f"study {study.study_name!r} has no completed trial yet; run it first (tempopt run STUDY.yaml)."
         )
+    from tempopt.analysis import compute_verdict
+
+    verdict = compute_verdict(study)
     best = ranked[0]
+    if verdict.verified and verdict.distilled is not None:  # the best mean val over the verification seeds
+        best = next(t for t in ranked if t.number == verdict.distilled.trial)
     baseline = next((t for t in ranked if t.user_attrs.get("baseline")), None)
     data: dict[str, Any] = {
         "tempopt_export": EXPORT_FORMAT,
@@ -76,6 +86,7 @@ def export_best(study: optuna.Study, storage_url: str, top_k: int = 1) -> dict[s
             "accuracy": study.user_attrs.get("teacher_accuracy"),
         },
         "baseline": None if baseline is None else {"trial": baseline.number, "value": baseline.value},
+        "verdict": verdict.to_json(),
         "versions": versions(),
     }
     data["task"], data["epochs"], data["seed"] = spec["task"], spec["epochs"], spec["seed"]

@@ -14,6 +14,7 @@ import optuna
 from tempopt.distill import JobConfig, JobResult, Teacher, run_job
 from tempopt.study.artifacts import attach_checkpoint
 from tempopt.study.liveness import retrying
+from tempopt.study.per_example import encode_correct
 from tempopt.study.search import suggest
 from tempopt.study.spec import StudySpec
 from tempopt.tasks import Task
@@ -51,9 +52,9 @@ class Objective:
     """Callable for ``study.optimize``-style loops: suggest, run the job, report, prune.
 
     The validation accuracy after every epoch is reported with ``trial.report`` and the trial
-    is pruned when the study's pruner says so, except the baseline trial (``kd_weight = 0``,
-    user attribute ``baseline``), which always runs to the end so that "did distillation help?"
-    has an answer.
+    is pruned when the study's pruner says so; the pruner compares baseline trials
+    (``kd_weight = 0``, user attribute ``baseline``) only with baselines, and distilled trials
+    only with distilled ones.
     """
 
     def __init__(
@@ -67,14 +68,13 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float:
         params = suggest(trial, self.spec)
         config = job_config(self.spec, params)
-        baseline = bool(trial.user_attrs.get("baseline", False))
         trial.set_user_attr("seed", config.seed)
 
         def report(epoch: int, accuracy: float) -> bool:
             retrying(lambda: trial.report(accuracy, step=epoch), f"reporting trial {trial.number}")
             if self.on_epoch is not None:
                 self.on_epoch(trial, epoch, accuracy)
-            if baseline or epoch >= config.epochs:
+            if epoch >= config.epochs:
                 return False
             return retrying(trial.should_prune, f"asking the pruner about trial {trial.number}")
 
@@ -84,6 +84,47 @@ class Objective:
             raise optuna.TrialPruned(f"pruned after epoch {result.epochs_run} at {result.final_accuracy:.4f}")
         if self.spec.artifacts is not None and result.model is not None and _beats_best(trial, result.final_accuracy):
             attach_checkpoint(trial, result.model, Path(self.spec.artifacts))
+        return result.final_accuracy
+
+
+class ReplicateObjective:
+    """One verification replicate: a queued config retrained with its own student seed.
+
+    Never pruned. Records the held-out accuracy (``test_accuracy`` on ``test_split``: the
+    task's test split, or val for a task without one) and which examples it got right
+    (``test_correct``), from which the verdict's paired interval is computed.
+    """
+
+    def __init__(
+        self, spec: StudySpec, task: Task, teacher: Teacher | None, on_epoch: EpochHook | None = None
+    ) -> None:
+        self.spec = spec
+        self.task = task
+        self.teacher = teacher
+        self.on_epoch = on_epoch
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        params = suggest(trial, self.spec)  # the queued params
+        config = replace(job_config(self.spec, params), seed=int(trial.user_attrs["student_seed"]))
+
+        def report(epoch: int, accuracy: float) -> bool:
+            retrying(lambda: trial.report(accuracy, step=epoch), f"reporting replicate {trial.number}")
+            if self.on_epoch is not None:
+                self.on_epoch(trial, epoch, accuracy)
+            return False
+
+        result = run_job(self.task, config, self.teacher if config.kd_weight > 0 else None, report, measure_test=True)
+        assert result.test_correct is not None
+
+        def record() -> None:
+            _record(trial, result)
+            trial.set_user_attr("seed", config.seed)
+            trial.set_user_attr("test_accuracy", result.test_accuracy)
+            trial.set_user_attr("test_split", result.test_split)
+            trial.set_user_attr("test_examples", len(result.test_correct))
+            trial.set_user_attr("test_correct", encode_correct(result.test_correct.numpy()))
+
+        retrying(record, f"recording replicate {trial.number}")
         return result.final_accuracy
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,38 +34,61 @@ class RetrainResult:
         return self.result.final_accuracy - self.exported_value
 
 
+def expected_value(data: dict[str, Any], seed: int) -> float | None:
+    """The validation accuracy the study recorded for the exported config with student ``seed``:
+    the search trial's for the export's ``seed``, a verification replicate's for another."""
+    if seed == data.get("seed"):
+        return data.get("value")
+    distilled = (data.get("verdict") or {}).get("distilled") or {}
+    seeds = (data.get("verdict") or {}).get("seeds") or []
+    if seed in seeds and distilled.get("trial") == data.get("trial") and len(distilled.get("val", [])) == len(seeds):
+        return float(distilled["val"][seeds.index(seed)])
+    return None
+
+
 def retrain(
     export_path: str | Path,
     out_dir: str | Path,
     device: str | None = None,
     on_epoch: Callable[[int, float], bool] | None = None,
+    seed: int | None = None,
 ) -> RetrainResult:
     """Train the student again with the exported params, and save it.
 
-    Writes ``student.pt`` (the state_dict), ``metrics.json`` and ``config.yaml`` to ``out_dir``.
+    Args:
+        seed: the student seed (default: the export's ``seed``, the search's); a verification
+            seed of the export's verdict reproduces that replicate.
+
+    Writes ``student.pt`` (the state_dict), ``metrics.json`` (with ``val_accuracy`` and
+    ``test_accuracy``) and ``config.yaml`` to ``out_dir``.
     """
     data, spec = read_export(export_path)
     limit_cpu_threads(spec.cpu_threads)  # the same threads as the study: the same rounding, the same student
     if device is not None:
         spec = spec.model_copy(update={"device": device})
     task = load_spec_task(spec)
-    config = job_config(spec, data["params"])
+    seed = int(data.get("seed", spec.seed)) if seed is None else seed
+    config = replace(job_config(spec, data["params"]), seed=seed)
     teacher = None
     if config.kd_weight > 0:
-        teacher = prepare_teacher(task, spec.cache_dir, device=config.device, seed=spec.seed)
-    result = run_job(task, config, teacher, on_epoch=on_epoch)
+        teacher = prepare_teacher(task, spec.cache_dir, device=config.device, seed=spec.teacher.seed)
+    result = run_job(task, config, teacher, on_epoch=on_epoch, measure_test=True)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     assert result.model is not None
     torch.save({k: v.detach().cpu() for k, v in result.model.state_dict().items()}, out / "student.pt")
     metrics: dict[str, Any] = {
+        "seed": seed,
+        "val_accuracy": result.final_accuracy,
+        "test_accuracy": result.test_accuracy,
+        "test_split": result.test_split,
         "final_accuracy": result.final_accuracy,
         "best_accuracy": result.best_accuracy,
         "history": result.history,
         "epochs_run": result.epochs_run,
         "seconds": result.seconds,
         "device": result.device,
-        "exported_value": data.get("value"),
+        "exported_value": expected_value(data, seed),
         "params": data["params"],
         "study": data.get("study"),
         "teacher_accuracy": None if teacher is None else teacher.accuracy,
@@ -73,4 +96,4 @@ def retrain(
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (out / "config.yaml").write_text(Path(export_path).read_text())
-    return RetrainResult(result, data.get("value"), out, metrics["teacher_accuracy"])
+    return RetrainResult(result, metrics["exported_value"], out, metrics["teacher_accuracy"])

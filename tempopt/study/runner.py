@@ -29,30 +29,26 @@ from optuna.trial import FrozenTrial, TrialState
 import tempopt
 from tempopt.distill import Teacher
 from tempopt.errors import SpecError, TempoptError
-from tempopt.study.liveness import fail_dead_trials, heartbeat, is_transient, retrying
-from tempopt.study.objective import EpochHook, Objective, worker_id
-from tempopt.study.search import baseline_params, make_pruner, make_sampler
+from tempopt.study.baseline import BaselineRouter, baseline_slots
+from tempopt.study.liveness import fail_dead_trials, retrying
+from tempopt.study.objective import Objective
+from tempopt.study.search import make_pruner, make_sampler
 from tempopt.study.spec import StudySpec
 from tempopt.study.stopping import Interrupted, StopFlag, WorkerStopped
+from tempopt.study.trial_run import FAIL_REASON, MAX_CONSECUTIVE_FAILURES, RunHooks, run_trial
+from tempopt.study.verify import VerifySummary, run_verification
 from tempopt.tasks import Task, load_task
 
 log = logging.getLogger(__name__)
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-COMPARED_KEYS = ("task", "task_args", "epochs", "search", "seed", "loss", "batch_size")
-MAX_CONSECUTIVE_FAILURES = 5
+COMPARED_KEYS = (
+    "task", "task_args", "epochs", "search", "seed", "loss", "batch_size", "weight_decay", "optimizer",
+    "schedule", "teacher", "baseline", "baseline_lrs", "baseline_share", "verify",
+)
+"""Spec keys that change what a trial computes: a resumed study must have the same ones (a
+key that the stored spec lacks, written by an older tempopt, is not compared)."""
 SPEC_WAIT = 30.0
-FAIL_REASON = "fail_reason"
-
-
-@dataclass
-class RunHooks:
-    """Progress callbacks of a worker; every one is optional."""
-
-    on_trial_start: Callable[[optuna.Trial], None] | None = None
-    on_epoch: EpochHook | None = None
-    on_trial_end: Callable[[FrozenTrial], None] | None = None
-    on_wait: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -65,6 +61,7 @@ class WorkerSummary:
     counts: dict[str, int] = field(default_factory=dict)
     stopped_by: str | None = None
     best: FrozenTrial | None = None
+    verification: VerifySummary | None = None
 
     @property
     def finished(self) -> int:
@@ -101,7 +98,7 @@ def check_compatible(storage: optuna.storages.BaseStorage, spec: StudySpec, wait
         )
     current = spec.to_dict()
     for key in COMPARED_KEYS:
-        if stored.get(key) != current.get(key):
+        if key in stored and stored[key] != current.get(key):
             raise SpecError(
                 f"study {spec.name!r} already exists with a different {key!r} "
                 f"({stored.get(key)!r}); restore it in the file or give the study a new name."
@@ -137,9 +134,8 @@ def create_or_resume(
         else:
             _write_new_study(spec, storage)
     seed = spec.seed if sampler_seed is None else sampler_seed
-    return optuna.load_study(
-        study_name=spec.name, storage=storage, sampler=make_sampler(spec, seed), pruner=make_pruner(spec)
-    )
+    sampler = BaselineRouter(make_sampler(spec, seed), spec, spec.seed)
+    return optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler, pruner=make_pruner(spec))
 
 
 def _write_new_study(spec: StudySpec, storage: optuna.storages.BaseStorage) -> None:
@@ -148,19 +144,24 @@ def _write_new_study(spec: StudySpec, storage: optuna.storages.BaseStorage) -> N
     study.set_user_attr("spec", spec.to_dict())  # first: the other workers wait for it
     study.set_user_attr("task", spec.task)
     study.set_user_attr("tempopt_version", tempopt.__version__)
-    if spec.baseline:
-        for params in baseline_params(spec):
-            study.enqueue_trial(params, user_attrs={"baseline": True})
+    for params in baseline_slots(spec):
+        study.enqueue_trial(params, user_attrs={"baseline": True})
 
 
 def record_teacher(study: optuna.Study, teacher: Teacher) -> None:
     """Store the teacher's accuracy and cache key on the study, and refresh its dashboard note."""
-    from tempopt.analysis import dashboard_note
-
     if study.user_attrs.get("teacher_key") != teacher.key:
         study.set_user_attr("teacher_accuracy", teacher.accuracy)
+        study.set_user_attr("teacher_test_accuracy", teacher.test_accuracy)
         study.set_user_attr("teacher_key", teacher.key)
-        dashboard_note(study)
+        _refresh_note(study)
+
+
+def _refresh_note(study: optuna.Study) -> None:
+    """The dashboard note: the spec, the teacher and the verdict as they stand."""
+    from tempopt.analysis import dashboard_note
+
+    dashboard_note(study)
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
@@ -198,7 +199,7 @@ def run_worker(
         retrying(lambda: fail_dead_trials(study), "checking for dead trials")
         counts = retrying(lambda: state_counts(study), "counting trials")
         finished = counts["COMPLETE"] + counts["PRUNED"]
-        if finished >= total:
+        if finished >= total and counts["RUNNING"] == 0:
             break
         if finished + counts["RUNNING"] >= total:
             if hooks.on_wait:
@@ -209,7 +210,7 @@ def run_worker(
         if retrying(functools.partial(_surplus, study, trial, total), "counting trials"):
             _return_to_queue(study, trial)
             continue
-        frozen = _run_trial(study, trial, objective, stop, hooks)
+        frozen = run_trial(study, trial, objective, stop, hooks)
         summary.ran += 1
         reason = frozen.user_attrs.get(FAIL_REASON) if frozen.state == TrialState.FAIL else None
         failures = failures + 1 if reason else 0  # a trial failed by another worker does not count
@@ -218,6 +219,10 @@ def run_worker(
                 f"{failures} trials in a row failed in this worker (last: {reason}); "
                 "fix the cause and run again to resume."
             )
+    if not stop.is_set() and spec.verify.seeds > 0:
+        summary.verification = run_verification(study, spec, task, teacher, stop, hooks, poll_seconds)
+        if summary.verification.done:
+            retrying(lambda: _refresh_note(study), "updating the dashboard note")
     summary.counts = retrying(lambda: state_counts(study), "counting trials")
     summary.stopped_by = _signal_name(stop)
     summary.best = retrying(lambda: best_trial(study), "reading the best trial")
@@ -247,82 +252,6 @@ def _return_to_queue(study: optuna.Study, trial: optuna.Trial) -> None:
         lambda: storage.set_trial_state_values(trial._trial_id, TrialState.WAITING),  # noqa: SLF001
         "returning a surplus trial to the queue",
     )
-
-
-def _run_trial(
-    study: optuna.Study, trial: optuna.Trial, objective: Objective, stop: StopFlag, hooks: RunHooks
-) -> FrozenTrial:
-    retrying(lambda: trial.set_user_attr("worker", worker_id()), "starting a trial")
-    _notify(hooks.on_trial_start, trial)
-    value: float | None = None
-    state = TrialState.COMPLETE
-    requeued = False
-    with heartbeat(study, trial):
-        try:
-            with stop.interruptible():
-                value = objective(trial)
-        except optuna.TrialPruned:
-            state = TrialState.PRUNED
-        except WorkerStopped as e:
-            state, requeued = TrialState.FAIL, True
-            _note_failure(trial, f"worker {e}")
-        except optuna.exceptions.UpdateFinishedTrialError:
-            state = TrialState.FAIL
-            log.warning(
-                "trial %d was failed by another worker (no heartbeat within the grace period); "
-                "its retry runs instead", trial.number,
-            )
-        except Exception as e:  # a failed trial must not stop the study
-            state = TrialState.FAIL
-            if is_transient(e):  # not the trial's fault: run it again once the database is back
-                requeued = True
-                _note_failure(trial, "database unreachable")
-                log.warning("trial %d stopped: the database is unreachable; it will be run again", trial.number)
-            else:
-                _note_failure(trial, str(e) or type(e).__name__)
-                log.warning("trial %d failed: %s", trial.number, e, exc_info=not isinstance(e, TempoptError))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        frozen = retrying(
-            lambda: study.tell(
-                trial, value if state == TrialState.COMPLETE else None, state=state, skip_if_finished=True
-            ),
-            f"recording the result of trial {trial.number}",
-        )
-    if requeued and frozen.user_attrs.get(FAIL_REASON):  # not if another worker failed it first
-        retrying(lambda: requeue(study, frozen), f"queueing trial {trial.number} again")
-    _notify(hooks.on_trial_end, frozen)
-    return frozen
-
-
-def _note_failure(trial: optuna.Trial, reason: str) -> None:
-    """Record why a trial failed, unless another worker has already failed it."""
-    try:
-        retrying(lambda: trial.set_user_attr(FAIL_REASON, reason), f"recording why trial {trial.number} failed")
-    except optuna.exceptions.UpdateFinishedTrialError:
-        pass
-
-
-def _notify(hook: Callable[..., None] | None, *args: Any) -> None:
-    """Call a progress hook; one that needs the database does not stop the worker during an outage."""
-    if hook is None:
-        return
-    try:
-        hook(*args)
-    except Exception as e:
-        if not is_transient(e):
-            raise
-        log.warning("progress not updated: the database is unreachable")
-
-
-def requeue(study: optuna.Study, frozen: FrozenTrial) -> None:
-    """Queue a stopped trial again with the same params (and baseline flag)."""
-    if not frozen.params:
-        return
-    attrs: dict[str, Any] = {"retry_of": frozen.number}
-    if frozen.user_attrs.get("baseline"):
-        attrs["baseline"] = True
-    study.enqueue_trial(dict(frozen.params), user_attrs=attrs)
 
 
 def _complete(study: optuna.Study) -> list[FrozenTrial]:
@@ -355,13 +284,16 @@ def _signal_name(stop: StopFlag) -> str | None:
 
 
 def sampler_seed(seed: int, worker_index: int, existing_trials: int) -> int:
-    """A sampler seed that differs between workers, hosts and resumptions.
+    """A sampler seed that differs between workers and resumptions.
 
-    Workers that start together on one study must not replay the same random start-up trials:
-    the host name, the worker index and the number of trials already in the study are mixed in.
-    The same host resuming the same study at the same point gets the same seed.
+    A lone worker (index 0) gets a seed of the study seed and the number of trials already in
+    the study alone: the same study file gives the same trials on any host. Workers started
+    together must not replay the same random start-up trials: an index above 0 mixes in the
+    index and the host name, so that indexed workers on different hosts differ too.
     """
-    host = int(hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8], 16)
+    host = 0
+    if worker_index > 0:
+        host = int(hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8], 16)
     return (seed * 1_000_003 + host * 7919 + worker_index * 104_729 + existing_trials) % 2**31
 
 
@@ -409,7 +341,7 @@ def prepare_study(
     try:
         with (stop or StopFlag()).interruptible():
             teacher = prepare_teacher(
-                task, spec.cache_dir, device=spec.device, seed=spec.seed,
+                task, spec.cache_dir, device=spec.device, seed=spec.teacher.seed,
                 mixed_precision=spec.mixed_precision, on_epoch=teacher_progress,
             )
     except WorkerStopped as e:

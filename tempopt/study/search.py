@@ -12,6 +12,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from tempopt.study.optuna_compat import group_view
 from tempopt.study.spec import Dimension, StudySpec
 
 INT_DIMENSIONS = {"batch_size"}
@@ -45,36 +46,6 @@ def suggest(trial: optuna.Trial, spec: StudySpec) -> dict[str, Any]:
             assert isinstance(dist, FloatDistribution)
             params[name] = trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
     return params
-
-
-def baseline_lrs(spec: StudySpec) -> list[float]:
-    """Learning rates of the baseline trials.
-
-    ``baseline_lrs`` from the spec, else three rates at the quarter points of the searched lr
-    range (log-spaced for a log range): one rate at the middle of a range of decades is often
-    far from what the student alone needs, and a weak baseline inflates the distillation gain.
-    """
-    if spec.baseline_lrs is not None:
-        return list(spec.baseline_lrs)
-    lr = spec.search.lr
-    if lr.choices is not None:
-        return [float(c) for c in lr.choices if not isinstance(c, str)]
-    assert lr.low is not None and lr.high is not None
-    if lr.log:
-        return [lr.low * (lr.high / lr.low) ** q for q in (0.25, 0.5, 0.75)]
-    return [lr.low + (lr.high - lr.low) * q for q in (0.25, 0.5, 0.75)]
-
-
-def baseline_params(spec: StudySpec) -> list[dict[str, Any]]:
-    """The student trained alone: kd_weight 0, the middle of every other range, one set per lr."""
-    params: dict[str, Any] = {}
-    for name, dim in spec.search.dimensions().items():
-        value = dim.middle()
-        if name in INT_DIMENSIONS and not isinstance(value, str):
-            value = int(round(value))
-        params[name] = value
-    params["kd_weight"] = 0.0
-    return [{**params, "lr": lr} for lr in baseline_lrs(spec)]
 
 
 def make_sampler(spec: StudySpec, seed: int) -> optuna.samplers.BaseSampler:
@@ -111,7 +82,10 @@ def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
 
 
 class _Warmup(optuna.pruners.BasePruner):
-    """Never prunes before ``warmup_epochs`` epochs, then defers to the wrapped pruner."""
+    """Never prunes before ``warmup_epochs`` epochs, then defers to the wrapped pruner, which
+    sees only the trials of the same group: distilled trials are compared with distilled
+    trials and baselines with baselines (the student alone learns on another curve, and a
+    reference mixing both is lenient early and harsh late)."""
 
     def __init__(self, inner: optuna.pruners.BasePruner, warmup_epochs: int) -> None:
         self._inner = inner
@@ -121,4 +95,4 @@ class _Warmup(optuna.pruners.BasePruner):
         step = trial.last_step
         if step is None or step <= self._warmup:
             return False
-        return self._inner.prune(study, trial)
+        return self._inner.prune(group_view(study, trial.user_attrs.get("baseline") is True), trial)

@@ -134,11 +134,24 @@ class Failure(_Strict):
 
 
 class Teacher(_Strict):
-    """Overrides of the task's teacher."""
+    """Overrides of the task's teacher; ``seed`` is the teacher's own (never the students')."""
 
     checkpoint: str | None = None
     epochs: int | None = Field(default=None, ge=0)
     lr: float | None = Field(default=None, gt=0)
+    seed: int = Field(default=0, ge=0, lt=2**63)
+
+
+class Verify(_Strict):
+    """Retraining the best configs with fresh student seeds once the search budget is spent.
+
+    The ``top_k`` distilled configs (by validation accuracy) and the best baseline are each
+    trained with ``seeds`` student seeds; their held-out accuracies give the verdict.
+    ``seeds: 0`` turns verification off (the verdict then says so).
+    """
+
+    top_k: int = Field(default=3, ge=1, le=20)
+    seeds: int = Field(default=3, ge=0, le=20)
 
 
 class StudySpec(_Strict):
@@ -150,7 +163,7 @@ class StudySpec(_Strict):
     trials: int = Field(ge=1)
     search: Search
     task_args: dict[str, Any] = Field(default_factory=dict)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**62)
     batch_size: int = Field(default=128, ge=1)
     weight_decay: float = Field(default=0.0, ge=0)
     optimizer: Literal["adamw", "sgd"] = "adamw"
@@ -164,6 +177,8 @@ class StudySpec(_Strict):
     pruner: Pruner = Pruner()
     baseline: bool = True
     baseline_lrs: list[float] | None = Field(default=None, min_length=1, max_length=10)
+    baseline_share: float = Field(default=0.25, gt=0.0, le=0.5)
+    verify: Verify = Verify()
     storage: str | None = None
     cache_dir: str = ".tempopt-cache"
     artifacts: str | None = None

@@ -19,11 +19,17 @@ class Task:
 
     Args:
         train: labelled training set of ``(x, y)`` pairs.
-        val: validation set of ``(x, y)`` pairs; its accuracy is what a study maximises.
+        val: validation set of ``(x, y)`` pairs; its accuracy is what a study maximises (search
+            and pruning select on it).
         num_classes: number of classes of the logits.
         teacher: zero-argument callable returning a fresh teacher ``nn.Module``.
         student: zero-argument callable returning a fresh student ``nn.Module``.
         name: a short name, used in cache keys and reports.
+        test: optional held-out set of ``(x, y)`` pairs, disjoint from everything else; only the
+            verdict ("did distillation help?") is measured on it. Without it the verdict is
+            measured on ``val``, the split the search selected on, and says it is optimistic.
+        teacher_train: optional labelled set the teacher is trained on instead of ``train`` (a
+            teacher trained on more labels than the student gets); disjoint from val and test.
         transfer: optional unlabelled inputs (a Dataset of ``x`` or ``(x, y)`` whose labels are
             ignored) on which the student also learns from the teacher. This is where
             distillation usually pays off: the teacher labels data the student could not use.
@@ -45,6 +51,8 @@ class Task:
     student: ModelFactory
     name: str = "custom"
     transfer: Dataset | None = None
+    test: Dataset | None = None
+    teacher_train: Dataset | None = None
     teacher_checkpoint: str | Path | None = None
     teacher_epochs: int = 30
     teacher_lr: float = 3e-3

@@ -1,8 +1,14 @@
 """Image data from local paths: class folders (Pillow only) or a torchvision dataset.
 
-Nothing is downloaded. ``image_folder`` needs no torchvision: ``ROOT/train/<class>/*.png`` and
-``ROOT/val/<class>/*.png`` (any format Pillow reads) become tensors ``(3, size, size)`` scaled
-to [0, 1] and standardised per channel with the training set's statistics.
+Nothing is downloaded. ``image_folder`` needs no torchvision: ``ROOT/train/<class>/*.png``,
+``ROOT/val/<class>/*.png`` and ``ROOT/test/<class>/*.png`` (any format Pillow reads) become
+tensors ``(3, size, size)`` scaled to [0, 1] and standardised per channel with the training
+set's statistics.
+
+Every task has three disjoint splits: train, val (the search selects on it) and test (only the
+verdict is measured on it). Without a test folder the val folder is split in half; a
+torchvision dataset's official test split is the test split, and val is cut from its official
+training split, so nothing is ever selected on the test images.
 """
 
 from __future__ import annotations
@@ -84,9 +90,17 @@ def standardise(train: TensorDataset, *others: TensorDataset | None) -> list[Ten
     return out
 
 
+def split_off(dataset: TensorDataset, n_first: int, seed: int) -> tuple[TensorDataset, TensorDataset]:
+    """A seeded random ``n_first`` samples of ``dataset``, and the rest: two disjoint datasets."""
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+    first, rest = order[:n_first], order[n_first:]
+    return TensorDataset(*(t[first] for t in dataset.tensors)), TensorDataset(*(t[rest] for t in dataset.tensors))
+
+
 def _image_task(
     train: TensorDataset,
     val: TensorDataset,
+    test: TensorDataset,
     transfer: TensorDataset | None,
     num_classes: int,
     name: str,
@@ -95,12 +109,14 @@ def _image_task(
     teacher_checkpoint: str | None,
     teacher_epochs: int,
     meta: dict,
+    test_note: str,
 ) -> Task:
-    train_s, val_s, transfer_s = standardise(train, val, transfer)
+    train_s, val_s, test_s, transfer_s = standardise(train, val, test, transfer)
     channels = train.tensors[0].shape[1]
     return Task(
         train=train_s,  # type: ignore[arg-type]
         val=val_s,  # type: ignore[arg-type]
+        test=test_s,
         num_classes=num_classes,
         teacher=lambda: ConvNet2d(channels, num_classes, width=teacher_width, depth=3),
         student=lambda: ConvNet2d(channels, num_classes, width=student_width, depth=2),
@@ -108,7 +124,7 @@ def _image_task(
         transfer=transfer_s,
         teacher_checkpoint=teacher_checkpoint,
         teacher_epochs=teacher_epochs,
-        description=f"{name}: CNN({teacher_width}) teacher -> CNN({student_width}) student",
+        description=f"{name}: CNN({teacher_width}) teacher -> CNN({student_width}) student; {test_note}",
         meta=meta,
     )
 
@@ -119,33 +135,64 @@ def make_image_folder(
     size: int = 32,
     train_dir: str = "train",
     val_dir: str = "val",
+    test_dir: str = "test",
     transfer_dir: str | None = None,
     teacher_width: int = 64,
     student_width: int = 16,
     teacher_checkpoint: str | None = None,
     teacher_epochs: int = 30,
+    split_seed: int = 0,
 ) -> Task:
-    """Images in ``root/train/<class>/*`` and ``root/val/<class>/*``; no torchvision needed.
+    """Images in ``root/train/<class>/*``, ``root/val/<class>/*`` and optionally ``root/test/<class>/*``.
+
+    No torchvision needed. The test folder must have the classes of the training folder, like
+    the val folder. Without a test folder the val images are split in half with ``split_seed``:
+    the first half (the larger when odd) stays val, the second becomes test (``meta["test_from"]``
+    is ``"val"``, else ``"folder"``).
 
     Args:
-        root: the folder holding ``train_dir`` and ``val_dir``.
+        root: the folder holding ``train_dir``, ``val_dir`` and ``test_dir``.
         size: images are resized to ``size × size``.
+        test_dir: the folder of test images; when it does not exist the val folder is split.
         transfer_dir: optional folder of unlabelled images (class sub-folders or flat).
         teacher_width, student_width: channels of the first convolution of each CNN.
         teacher_checkpoint: a saved teacher state_dict to use instead of training one.
         teacher_epochs: epochs to train the teacher when there is no checkpoint.
+        split_seed: seed of the val/test split when there is no test folder.
+
+    Raises:
+        TaskError: for a missing or empty folder, or a val folder of one image and no test folder.
     """
     base = Path(root)
     train_raw = ImageFolderDataset(base / train_dir, size)
-    val_raw = ImageFolderDataset(base / val_dir, size, classes=train_raw.classes)
+    val = materialise(ImageFolderDataset(base / val_dir, size, classes=train_raw.classes))
+    if (base / test_dir).is_dir():
+        test = materialise(ImageFolderDataset(base / test_dir, size, classes=train_raw.classes))
+        test_from, test_note = "folder", f"test from {test_dir}/"
+    else:
+        val, test = _halve(val, base / val_dir, base / test_dir, split_seed)
+        test_from, test_note = "val", f"no {test_dir}/ folder, so test is half of {val_dir}/"
     transfer = None
     if transfer_dir is not None:
         transfer = TensorDataset(_read_flat_or_nested(base / transfer_dir, size))
+    meta = {
+        "root": str(base), "classes": train_raw.classes, "n_train": len(train_raw), "n_val": len(val),
+        "n_test": len(test), "test_from": test_from,
+    }
     return _image_task(
-        materialise(train_raw), materialise(val_raw), transfer, len(train_raw.classes), "image_folder",
-        teacher_width, student_width, teacher_checkpoint, teacher_epochs,
-        {"root": str(base), "classes": train_raw.classes, "n_train": len(train_raw), "n_val": len(val_raw)},
+        materialise(train_raw), val, test, transfer, len(train_raw.classes), "image_folder",
+        teacher_width, student_width, teacher_checkpoint, teacher_epochs, meta, test_note,
     )
+
+
+def _halve(val: TensorDataset, val_dir: Path, test_dir: Path, seed: int) -> tuple[TensorDataset, TensorDataset]:
+    """``(val, test)``: a seeded split of the val images in two, the larger half (when odd) val."""
+    if len(val) < 2:
+        raise TaskError(
+            f"val folder {str(val_dir)!r} has {len(val)} image and there is no {str(test_dir)!r}; "
+            "add val images or a test folder of class sub-folders."
+        )
+    return split_off(val, len(val) - len(val) // 2, seed)
 
 
 def _read_flat_or_nested(folder: Path, size: int) -> Tensor:
@@ -160,6 +207,8 @@ def _read_flat_or_nested(folder: Path, size: int) -> Tensor:
 def make_torchvision(
     dataset: str,
     root: str,
+    val_fraction: float = 0.1,
+    split_seed: int = 0,
     teacher_width: int = 64,
     student_width: int = 16,
     teacher_checkpoint: str | None = None,
@@ -167,12 +216,25 @@ def make_torchvision(
 ) -> Task:
     """A torchvision dataset (``CIFAR10``, ``MNIST``, ``FashionMNIST``…) already on disk.
 
-    Needs the ``vision`` extra (``pip install 'tempopt[vision]'``); never downloads.
+    Needs the ``vision`` extra (``pip install 'tempopt[vision]'``); never downloads. The official
+    training split (``train=True``) is split into train and val with ``split_seed``; the official
+    test split (``train=False``) is the test split, never selected on.
 
     Args:
         dataset: the class name in ``torchvision.datasets``.
         root: the folder the dataset was downloaded to.
+        val_fraction: share of the official training split held out for validation.
+        split_seed: seed of the train/val split.
+        teacher_width, student_width: channels of the first convolution of each CNN.
+        teacher_checkpoint: a saved teacher state_dict to use instead of training one.
+        teacher_epochs: epochs to train the teacher when there is no checkpoint.
+
+    Raises:
+        TaskError: without a working torchvision, for an unknown dataset or one not on disk, or
+            for a ``val_fraction`` outside (0, 1).
     """
+    if not 0.0 < val_fraction < 1.0:
+        raise TaskError(f"val_fraction={val_fraction} must be between 0 and 1; try 0.1.")
     try:
         import torchvision.datasets as tvd
     except Exception as e:  # torchvision missing, or built for another torch
@@ -185,17 +247,25 @@ def make_torchvision(
         raise TaskError(f"torchvision.datasets has no {dataset!r}; use a class name such as 'CIFAR10'.")
     try:
         train_raw = cls(root=root, train=True, download=False)
-        val_raw = cls(root=root, train=False, download=False)
+        test_raw = cls(root=root, train=False, download=False)
     except (RuntimeError, OSError) as e:
         raise TaskError(
             f"{dataset} is not under {root!r} ({e}); download it there first, tempopt never downloads."
         ) from e
-    train, val = _pil_to_tensors(train_raw), _pil_to_tensors(val_raw)
+    official_train, test = _pil_to_tensors(train_raw), _pil_to_tensors(test_raw)
+    n_val = int(len(official_train) * val_fraction)
+    if not 0 < n_val < len(official_train):
+        raise TaskError(
+            f"val_fraction={val_fraction} of {len(official_train)} training images leaves an empty split; "
+            "choose a fraction nearer 0.1."
+        )
+    val, train = split_off(official_train, n_val, split_seed)
     classes = list(getattr(train_raw, "classes", []))
+    meta = {"root": root, "dataset": dataset, "n_train": len(train), "n_val": len(val), "n_test": len(test)}
     return _image_task(
-        train, val, None, len(classes) or int(train.tensors[1].max()) + 1, dataset.lower(),
-        teacher_width, student_width, teacher_checkpoint, teacher_epochs,
-        {"root": root, "dataset": dataset, "n_train": len(train), "n_val": len(val)},
+        train, val, test, None, len(classes) or int(official_train.tensors[1].max()) + 1, dataset.lower(),
+        teacher_width, student_width, teacher_checkpoint, teacher_epochs, meta,
+        f"val is {val_fraction:g} of the official train split, test the official test split",
     )
 
 

@@ -2,7 +2,8 @@
 
 A CNN teacher is much stronger than an MLP student here, and the student gains from the
 teacher mostly through the unlabelled transfer set: plain KD on the labelled samples alone
-barely moves it.
+barely moves it. The labelled, validation and test sequences come from one generator run with
+``data_seed`` (split in that order); the transfer set from another run with ``transfer_seed``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def _generate(num_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def make_mnist1d(
     labelled: int = 4000,
     val: int = 1000,
+    test: int = 1000,
     transfer: int = 20000,
     data_seed: int = 42,
     transfer_seed: int = 4242,
@@ -54,18 +56,22 @@ def make_mnist1d(
     Args:
         labelled: labelled training sequences.
         val: validation sequences (same generator and seed as the labelled ones).
+        test: held-out test sequences for the final verdict (same generator and seed).
         transfer: unlabelled sequences made with ``transfer_seed``; 0 for none.
-        data_seed: seed of the labelled and validation data.
+        data_seed: seed of the labelled, validation and test data.
         transfer_seed: seed of the transfer set; must differ from ``data_seed``.
         student_hidden: width of the student's hidden layer.
         teacher_channels: channels of the teacher's convolutions.
         teacher_epochs: epochs to train the teacher.
+
+    Raises:
+        TaskError: if ``labelled``, ``val`` or ``test`` is below 10, or the two seeds are equal.
     """
-    if labelled < 10 or val < 10:
-        raise TaskError(f"labelled={labelled} and val={val} must each be at least 10; raise them.")
+    if min(labelled, val, test) < 10:
+        raise TaskError(f"labelled={labelled}, val={val} and test={test} must each be at least 10; raise them.")
     if transfer and transfer_seed == data_seed:
         raise TaskError("transfer_seed must differ from data_seed, or the transfer set repeats the labelled data.")
-    x, y = _generate(labelled + val, data_seed)
+    x, y = _generate(labelled + val + test, data_seed)
     xt = torch.tensor(x)  # copies: the arrays belong to _generate's cache and must stay intact
     yt = torch.tensor(y)
     transfer_set = None
@@ -74,7 +80,8 @@ def make_mnist1d(
         transfer_set = TensorDataset(torch.tensor(tx))
     return Task(
         train=TensorDataset(xt[:labelled], yt[:labelled]),
-        val=TensorDataset(xt[labelled:], yt[labelled:]),
+        val=TensorDataset(xt[labelled:labelled + val], yt[labelled:labelled + val]),
+        test=TensorDataset(xt[labelled + val:], yt[labelled + val:]),
         num_classes=10,
         teacher=lambda: ConvNet1d(LENGTH, 10, channels=teacher_channels),
         student=lambda: MLP(LENGTH, [student_hidden], 10),
@@ -82,5 +89,5 @@ def make_mnist1d(
         transfer=transfer_set,
         teacher_epochs=teacher_epochs,
         description=f"MNIST-1D, CNN({teacher_channels}) teacher -> MLP({student_hidden}) student",
-        meta={"n_train": labelled, "n_val": val, "n_transfer": transfer},
+        meta={"n_train": labelled, "n_val": val, "n_test": test, "n_transfer": transfer},
     )

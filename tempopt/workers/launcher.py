@@ -25,8 +25,9 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.study.liveness import retrying
-from tempopt.study.runner import FAIL_REASON, requeue, state_counts
+from tempopt.study.runner import state_counts
 from tempopt.study.stopping import StopFlag
+from tempopt.study.trial_run import FAIL_REASON, requeue
 
 STOP_TIMEOUT = 60.0
 MAX_RESTARTS = 3

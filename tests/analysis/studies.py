@@ -32,6 +32,7 @@ SPEC = {
     "seed": 0,
     "sampler": {"name": "tpe", "startup_trials": 10},
     "pruner": {"name": "median", "warmup_epochs": 2},
+    "verify": {"top_k": 3, "seeds": 3},
 }
 START = datetime.datetime(2025, 1, 1, 12, 0, 0)
 
@@ -130,3 +131,48 @@ def only_temperature(p: dict[str, float]) -> float:
 def temperature_times_kd(p: dict[str, float]) -> float:
     """T matters only through kd_weight: a pure interaction plus a kd_weight main effect."""
     return 0.70 + 0.15 * p["kd_weight"] * (1 - (math.log10(p["temperature"]) - 0.6) ** 2 / 0.4)
+
+
+def add_verification(
+    study: optuna.Study,
+    distilled: float | list[float],
+    baseline: float,
+    *,
+    seeds: tuple[int, ...] = (1, 2, 3),
+    examples: int = 500,
+    split: str = "test",
+    rng_seed: int = 0,
+) -> optuna.Study:
+    """A verification study beside ``study``, as ``tempopt.study.verify`` writes one.
+
+    Each replicate gets right a random subset of ``examples`` held-out examples of its side's
+    accuracy (``distilled`` may list one accuracy per distilled rank). The distilled configs
+    are the best distilled trials of ``study``, the baseline its best baseline trial.
+    """
+    from tempopt.study.per_example import encode_correct
+    from tempopt.study.verify import VERIFY_ATTR, verification_name
+
+    rng = np.random.default_rng(rng_seed)
+    done = sorted((t for t in study.trials if t.state == TrialState.COMPLETE), key=lambda t: -t.value)
+    ranked = [t for t in done if not t.user_attrs.get("baseline")]
+    accs = [distilled] if isinstance(distilled, float) else distilled
+    configs = [("distilled", r + 1, ranked[r], acc) for r, acc in enumerate(accs)]
+    configs.append(("baseline", 0, next(t for t in done if t.user_attrs.get("baseline")), baseline))
+    name = verification_name(study.study_name, len(study.trials))
+    verify = optuna.create_study(direction="maximize", storage=study._storage, study_name=name)
+    keys = []
+    for role, rank, source, acc in configs:
+        for seed in seeds:
+            correct = rng.random(examples) < acc
+            key = f"{role}-{rank}-seed{seed}"
+            keys.append(key)
+            verify.add_trial(optuna.trial.create_trial(
+                state=TrialState.COMPLETE, value=float(acc + rng.normal(0, 0.003)), params=source.params,
+                distributions=source.distributions,
+                user_attrs={"role": role, "rank": rank, "source_trial": source.number, "student_seed": seed,
+                            "replicate": key, "test_accuracy": float(correct.mean()), "test_split": split,
+                            "test_examples": examples, "test_correct": encode_correct(correct)},
+            ))
+    verify.set_user_attr("plan", keys)
+    study.set_user_attr(VERIFY_ATTR, name)
+    return verify

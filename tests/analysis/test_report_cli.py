@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import tempopt.cli  # noqa: F401  registers every command on the app
 from tempopt.cli.app import app
 
-from .studies import make_study, temperature_times_kd
+from .studies import add_verification, make_study, temperature_times_kd
 
 runner = CliRunner()
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*\\?["'`]?\s*(?:https?:)?//""", re.IGNORECASE)
@@ -24,7 +24,9 @@ EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*\\?["'`]?\s*(?:https?:)?//""", re.I
 def stored(tmp_path_factory) -> tuple[str, optuna.Study]:
     path = tmp_path_factory.mktemp("db") / "tempopt.db"
     url = f"sqlite:///{path}"
-    return url, make_study(temperature_times_kd, 40, pruned=6, storage=url, name="kd")
+    study = make_study(temperature_times_kd, 40, pruned=6, storage=url, name="kd")
+    add_verification(study, [0.95, 0.93, 0.92], 0.88)
+    return url, study
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +51,10 @@ class _Attributes(HTMLParser):
         self.links += [v or "" for k, v in attrs if k in ("src", "href")]
 
 
-def test_report_writes_the_three_files(report):
+def test_report_writes_the_four_files(report):
     out, _, output = report
-    assert {p.name for p in out.iterdir()} == {"report.html", "report.md", "importance.json"}
-    assert f"wrote {out / 'report.html'}" in output
+    assert {p.name for p in out.iterdir()} == {"report.html", "report.md", "importance.json", "verdict.json"}
+    assert f"wrote {out / 'report.html'}" in output and f"wrote {out / 'verdict.json'}" in output
 
 
 def test_importance_json_has_every_evaluator_normalised_with_stability(report):
@@ -78,13 +80,21 @@ def test_html_opens_offline(report):
         assert f'id="fig-{key}"' in page, key
 
 
-def test_markdown_states_the_kd_gain(stored, report):
-    _, study = stored
-    best = max(t.value for t in study.trials
-               if t.value is not None and t.params["kd_weight"] > 0)
-    text = (report[0] / "report.md").read_text()
-    assert f"- gain: {best - 0.80:+.4f}" in text
-    assert "**Distillation helped:" in text
+def test_verdict_json_has_the_documented_fields_and_matches_the_markdown_and_the_output(stored, report):
+    url, _ = stored
+    out, _, output = report
+    data = json.loads((out / "verdict.json").read_text())
+    assert data["split"] == "test" and data["seeds"] == [1, 2, 3] and data["verdict"] == "helped"
+    gain = data["gain"]
+    assert set(gain) == {"mean", "low", "high"} and 0 < gain["low"] < gain["high"]
+    for side in ("distilled", "baseline"):
+        assert set(data[side]["params"]) == {"temperature", "kd_weight", "lr"}
+        assert len(data[side]["val"]) == len(data[side]["test"]) == 3
+    assert data["baseline"]["params"]["kd_weight"] == 0
+    assert gain["mean"] == pytest.approx(sum(data["distilled"]["test"]) / 3 - sum(data["baseline"]["test"]) / 3)
+    text = (out / "report.md").read_text()
+    assert f"**{data['summary']}**" in text and data["summary"] in " ".join(output.split())
+    assert f"- gain: {gain['mean']:+.4f} [{gain['low']:+.4f}, {gain['high']:+.4f}]" in text
     assert "## What to try next" in text
 
 

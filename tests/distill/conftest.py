@@ -88,3 +88,11 @@ def make_task() -> Callable[..., Task]:
 def tiny() -> SimpleNamespace:
     """The building blocks of the tiny tasks, for tests that assemble their own."""
     return SimpleNamespace(task=tiny_task, teacher=teacher_mlp, student=student_mlp, blobs=blobs, Plain=PlainDataset)
+
+
+@pytest.fixture
+def teacher_for(tmp_path) -> Callable[[Task], object]:
+    """The prepared (trained, cached) teacher of a task."""
+    from tempopt.distill import prepare_teacher
+
+    return lambda task: prepare_teacher(task, tmp_path, device="cpu")

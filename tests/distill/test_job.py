@@ -167,7 +167,7 @@ def test_distillation_uses_every_labelled_and_transfer_sample_once_per_epoch(mak
         for epoch in indices.split(n):
             assert sorted(epoch.tolist()) == list(range(n))  # a permutation each epoch
     kinds = [k for k, _ in signal.asked]
-    assert kinds != sorted(kinds)  # interleaved, not all labelled batches first
+    assert kinds == ["train", "transfer"] * (2 * 3)  # every step: a labelled and a transfer batch
 
 
 def test_without_a_transfer_set_only_labelled_batches_are_used(make_task):

@@ -24,9 +24,9 @@ def fits(monkeypatch) -> list[str]:
     calls: list[str] = []
     real_fit = teacher_module.fit
 
-    def counting_fit(model, task, config, teacher, on_epoch=None):
+    def counting_fit(model, task, config, teacher, on_epoch=None, **kwargs):
         calls.append(task.name)
-        return real_fit(model, task, config, teacher, on_epoch)
+        return real_fit(model, task, config, teacher, on_epoch, **kwargs)
 
     monkeypatch.setattr(teacher_module, "fit", counting_fit)
     return calls
@@ -253,14 +253,15 @@ def test_augmentation_disables_the_logit_cache_and_the_teacher_sees_the_students
     for seen in (augmented, seen_by_teacher, seen_by_student):
         seen.clear()  # forget the teacher's own training
     run_job(task, KD, teacher)
-    n_batches = KD.epochs * (-(-96 // 32) + -(-80 // 32))  # labelled and transfer batches
+    steps = KD.epochs * -(-96 // 32)  # each step: a labelled batch and a transfer batch
+    n_batches = 2 * steps
     assert len(augmented) == n_batches
     # the teacher ran on exactly the augmented batches, in order, the very same tensors
     assert len(seen_by_teacher) == n_batches
     assert all(t is a for t, a in zip(seen_by_teacher, augmented, strict=True))
     # and so did the student (its other calls are the validation passes)
     trained_on = [t for t in seen_by_student if any(t is a for a in augmented)]
-    assert all(t is a for t, a in zip(trained_on, augmented, strict=True))
+    assert all(t is a for t, a in zip(trained_on, augmented, strict=True)) and len(trained_on) == n_batches
 
 
 def _jitter(x: torch.Tensor) -> torch.Tensor:

@@ -35,10 +35,11 @@ def _write_images(folder: Path, colour: tuple[int, int, int], count: int, seed: 
 
 @pytest.fixture
 def image_root(tmp_path) -> Path:
-    """``train/{blue,red}`` with 6 PNGs each, ``val/{blue,red}`` with 3, ``extra/`` flat, all 8×8."""
+    """``train/{blue,red}`` with 6 PNGs each, ``val/`` and ``test/{blue,red}`` with 3, ``extra/`` flat, all 8×8."""
     for k, (name, colour) in enumerate(COLOURS.items()):
         _write_images(tmp_path / "train" / name, colour, 6, seed=k)
         _write_images(tmp_path / "val" / name, colour, 3, seed=10 + k)
+        _write_images(tmp_path / "test" / name, colour, 3, seed=30 + k)
     _write_images(tmp_path / "extra", COLOURS["blue"], 2, seed=20)
     return tmp_path
 
@@ -58,6 +59,9 @@ def test_an_image_folder_loads_without_torchvision(image_root):
     assert y.tolist() == [0] * 6 + [1] * 6
     xv, yv = task.val.tensors
     assert xv.shape == (6, 3, 8, 8) and yv.tolist() == [0] * 3 + [1] * 3
+    xs, ys = task.test.tensors
+    assert xs.shape == (6, 3, 8, 8) and ys.tolist() == [0] * 3 + [1] * 3
+    assert task.meta["test_from"] == "folder" and task.meta["n_test"] == 6
     assert task.transfer is None
     assert task.teacher()(x).shape == task.student()(x).shape == (12, 2)
 
@@ -73,6 +77,8 @@ def test_images_are_standardised_with_the_training_statistics(image_root):
     torch.testing.assert_close(x.std(dim=(0, 2, 3)), torch.ones(3), atol=1e-5, rtol=0)
     raw_val = torch.cat([_read(image_root / "val" / c) for c in COLOURS])
     torch.testing.assert_close(task.val.tensors[0], (raw_val - mean) / std)  # train's statistics
+    raw_test = torch.cat([_read(image_root / "test" / c) for c in COLOURS])
+    torch.testing.assert_close(task.test.tensors[0], (raw_test - mean) / std)
 
 
 def test_the_colour_tells_the_class(image_root):

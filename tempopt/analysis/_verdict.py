@@ -1,0 +1,225 @@
+"""Did distillation help? The one verdict every command shows.
+
+The search selects on the validation split with one student seed, so its best value is
+optimistic (the winner's curse) and the epoch-to-epoch wobble of one run is far smaller than
+the spread between seeds. The verdict therefore rests on verification only
+(``tempopt.study.verify``): the distilled config with the best mean validation accuracy over
+the fresh student seeds, against the best baseline config (the student alone, tuned by its own
+search), both retrained with the same seeds and measured on the held-out test split.
+
+The gain is the mean over seeds of the paired test-accuracy difference. Its 95 % interval is a
+paired bootstrap over seeds and test examples: each resample draws seeds and examples with
+replacement, the same draws for both sides, so the interval covers both the seed-to-seed spread
+and the finite test set. *helped* only when the whole interval is above 0, *hurt* when below,
+*no evidence* otherwise -- and also whenever verification is off, unfinished, or one side is
+missing, with the reason said.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from tempopt.study.per_example import decode_correct
+from tempopt.study.verify import BASELINE, DISTILLED, load_verification
+
+HELPED, NO_EVIDENCE, HURT = "helped", "no evidence", "hurt"
+N_BOOTSTRAP = 4000
+LEVEL = 0.95
+CHUNK = 256
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of the comparison: its config and its per-seed accuracies (in ``seeds`` order)."""
+
+    params: dict[str, Any]
+    trial: int | None
+    val: list[float] = field(default_factory=list)
+    test: list[float] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"params": self.params, "trial": self.trial, "val": self.val, "test": self.test}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer to "did distillation help?" and the numbers behind it.
+
+    Attributes:
+        verdict: ``helped``, ``no evidence`` or ``hurt``.
+        split: where ``test`` accuracies were measured: ``test``, or ``val`` for a task without
+            a test split (then optimistic: the search selected on it).
+        seeds: the student seeds (the values ``tempopt train --seed`` takes).
+        gain: ``{"mean", "low", "high"}`` of the paired test difference, or None.
+        distilled, baseline: the two sides (None when missing).
+        summary: one plain sentence with the figures.
+        reason: what is missing when the verdict could not rest on verification.
+    """
+
+    verdict: str
+    split: str
+    seeds: list[int]
+    gain: dict[str, float] | None
+    distilled: Side | None
+    baseline: Side | None
+    summary: str
+    reason: str | None = None
+    examples: int = 0
+    baseline_trials: int = 0
+
+    @property
+    def verified(self) -> bool:
+        return self.gain is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """The content of ``verdict.json``."""
+        return {
+            "split": self.split, "seeds": self.seeds, "verdict": self.verdict, "gain": self.gain,
+            "distilled": self.distilled.to_json() if self.distilled else None,
+            "baseline": self.baseline.to_json() if self.baseline else None,
+            "summary": self.summary, "reason": self.reason, "examples": self.examples,
+            "baseline_trials": self.baseline_trials,
+        }
+
+
+def paired_interval(
+    distilled: np.ndarray, baseline: np.ndarray, n_bootstrap: int = N_BOOTSTRAP, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean paired difference and its bootstrap interval, resampling seeds and examples.
+
+    Args:
+        distilled: ``(S, N)`` bool, example n right for seed s, distilled side.
+        baseline: ``(S, N)`` bool, the same seeds and examples, baseline side.
+
+    Returns:
+        ``(mean, low, high)`` of the mean over seeds of the accuracy difference.
+    """
+    diff = distilled.astype(np.float64) - baseline.astype(np.float64)  # (S, N) in {-1, 0, 1}
+    s, n = diff.shape
+    rng = np.random.default_rng(seed)
+    per_seed = np.empty((s, n_bootstrap))  # each seed's difference on each example resample
+    for start in range(0, n_bootstrap, CHUNK):  # (CHUNK, N) draws at a time: bounded memory
+        size = min(CHUNK, n_bootstrap - start)
+        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=size)  # (b, N) example draws
+        per_seed[:, start : start + size] = diff @ counts.T / n
+    seeds = rng.integers(0, s, size=(n_bootstrap, s))  # (B, S) seed draws
+    boot = per_seed[seeds, np.arange(n_bootstrap)[:, None]].mean(axis=1)  # (B,)
+    tail = (1 - LEVEL) / 2 * 100
+    low, high = np.percentile(boot, [tail, 100 - tail])
+    return float(diff.mean()), float(low), float(high)
+
+
+def compute_verdict(study: optuna.Study, *, n_bootstrap: int = N_BOOTSTRAP) -> Verdict:
+    """The verdict of a tempopt study (read only): from its verification, or why there is none."""
+    spec = study.user_attrs.get("spec") or {}
+    seeds_wanted = int((spec.get("verify") or {}).get("seeds", 0))
+    off = ("verification is off (verify.seeds: 0)" if "verify" in spec
+           else "the study has no verification (written by an older tempopt)")
+    trials = study.get_trials(deepcopy=False)
+    n_baselines = sum(1 for t in trials if t.user_attrs.get("baseline") is True
+                      and t.state in (TrialState.COMPLETE, TrialState.PRUNED))
+    unverified = _from_search(trials)
+    base = {"split": "val", "seeds": [], "gain": None, "baseline_trials": n_baselines, **unverified}
+    if unverified["distilled"] is None or unverified["baseline"] is None:
+        missing = ("no distilled trial (kd_weight > 0) has completed" if unverified["distilled"] is None
+                   else "no baseline trial (the student alone) has completed: turn `baseline` on or raise `trials`")
+        return _no_evidence(base, missing)
+    if seeds_wanted == 0:
+        return _no_evidence(base, f"{off}, so the search's best validation values are not a measured gain")
+    verification = load_verification(study)
+    if verification is None:
+        return _no_evidence(base, "verification has not run yet (it starts when the search has its trials)")
+    plan = verification.user_attrs.get("plan") or []
+    replicates = {k: t for k, t in _replicates(verification).items() if k in plan}
+    if len(replicates) < len(plan) or not plan:
+        return _no_evidence(base, f"verification is not finished ({len(replicates)} of {len(plan)} replicates)")
+    return _verified(replicates, n_baselines, n_bootstrap)
+
+
+def _complete(t: FrozenTrial) -> bool:
+    return t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)
+
+
+def _from_search(trials: list[FrozenTrial]) -> dict[str, Side | None]:
+    """The best distilled and baseline trials of the search, by validation value."""
+    done = sorted((t for t in trials if _complete(t)), key=lambda t: (-float(t.value), t.number))  # type: ignore[arg-type]
+    baseline = next((t for t in done if t.user_attrs.get("baseline") is True), None)
+    distilled = next((t for t in done if t.user_attrs.get("baseline") is not True
+                      and float(t.params.get("kd_weight", 0.0)) > 0.0), None)
+
+    def side(t: FrozenTrial | None) -> Side | None:
+        return None if t is None else Side(dict(t.params), t.number, [float(t.value)], [])  # type: ignore[arg-type]
+
+    return {"distilled": side(distilled), "baseline": side(baseline)}
+
+
+def _replicates(verification: optuna.Study) -> dict[str, FrozenTrial]:
+    """Complete replicates by key (the first one, should a retry also have completed)."""
+    out: dict[str, FrozenTrial] = {}
+    for t in verification.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        key = t.user_attrs.get("replicate")
+        if isinstance(key, str) and key not in out and "test_correct" in t.user_attrs:
+            out[key] = t
+    return out
+
+
+def _verified(replicates: dict[str, FrozenTrial], n_baselines: int, n_bootstrap: int) -> Verdict:
+    groups: dict[tuple[str, int], dict[int, FrozenTrial]] = {}
+    for t in replicates.values():
+        groups.setdefault((t.user_attrs["role"], int(t.user_attrs["rank"])), {})[int(t.user_attrs["student_seed"])] = t
+    baseline = groups.get((BASELINE, 0))
+    candidates = [g for (role, _), g in sorted(groups.items()) if role == DISTILLED]
+    if baseline is None or not candidates:
+        side = "baseline" if baseline is None else "distilled"
+        raise ValueError(f"verification has no {side} replicate")  # the plan always has both
+    best = max(candidates, key=lambda g: float(np.mean([t.value for t in g.values()])))  # first on ties
+    seeds = sorted(set(best) & set(baseline))
+    n = int(best[seeds[0]].user_attrs["test_examples"])
+    d = np.stack([decode_correct(best[s].user_attrs["test_correct"], n) for s in seeds])  # (S, N)
+    b = np.stack([decode_correct(baseline[s].user_attrs["test_correct"], n) for s in seeds])  # (S, N)
+    mean, low, high = paired_interval(d, b, n_bootstrap)
+    verdict = HELPED if low > 0 else HURT if high < 0 else NO_EVIDENCE
+    split = str(best[seeds[0]].user_attrs.get("test_split", "test"))
+
+    def side(g: dict[int, FrozenTrial]) -> Side:
+        first = g[seeds[0]]
+        return Side(dict(first.params), int(first.user_attrs["source_trial"]),
+                    [float(g[s].value) for s in seeds],  # type: ignore[arg-type]
+                    [float(g[s].user_attrs["test_accuracy"]) for s in seeds])
+
+    dist, base = side(best), side(baseline)
+    result = Verdict(verdict=verdict, split=split, seeds=seeds, gain={"mean": mean, "low": low, "high": high},
+                     distilled=dist, baseline=base, summary="", examples=n, baseline_trials=n_baselines)
+    return _with_summary(result)
+
+
+def _no_evidence(base: dict[str, Any], reason: str) -> Verdict:
+    v = Verdict(verdict=NO_EVIDENCE, summary="", reason=reason, **base)
+    return _with_summary(v)
+
+
+def _with_summary(v: Verdict) -> Verdict:
+    return Verdict(**{**v.__dict__, "summary": summary_sentence(v)})
+
+
+def summary_sentence(v: Verdict) -> str:
+    """One sentence: the verdict, the figures and what they were measured on."""
+    if v.gain is None:
+        return f"No evidence that distillation helped: {v.reason}."
+    assert v.distilled is not None and v.baseline is not None
+    d, b = float(np.mean(v.distilled.test)), float(np.mean(v.baseline.test))
+    split = "test" if v.split == "test" else "validation (no test split: optimistic, the search selected on it)"
+    seeds = ", ".join(str(s) for s in v.seeds)
+    figures = (f"{v.gain['mean']:+.4f} {split} accuracy, 95 % interval [{v.gain['low']:+.4f}, {v.gain['high']:+.4f}]: "
+               f"distilled (trial #{v.distilled.trial}) {d:.4f} vs the student alone tuned over "
+               f"{v.baseline_trials} baseline trials (trial #{v.baseline.trial}) {b:.4f}, "
+               f"paired over student seeds {seeds} and {v.examples} examples")
+    head = {HELPED: "Distillation helped", HURT: "Distillation hurt",
+            NO_EVIDENCE: "No evidence that distillation helped"}[v.verdict]
+    return f"{head}: {figures}."

@@ -1,0 +1,63 @@
+"""The few places where tempopt relies on Optuna internals, kept together and pinned by tests.
+
+* :func:`group_view`: a study whose trials are one group of the real study's (distilled or
+  baseline), for pruners. It is a real :class:`optuna.Study` over a storage that filters
+  ``get_all_trials``, so that pruners which build studies of their own from ``study._storage``
+  (Hyperband's brackets) see the same group.
+* :func:`claim_waiting`: start a queued trial, or None when the queue is empty, without ever
+  creating a fresh trial as ``Study.ask`` does (the queue of verification work must never grow
+  an unplanned, param-less trial).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Container
+from typing import Any
+
+import optuna
+from optuna.study.study import _ThreadLocalStudyAttribute
+from optuna.trial import FrozenTrial, TrialState
+
+
+class _FilteredStorage:
+    """A storage whose ``get_all_trials`` keeps only the trials ``keep`` accepts."""
+
+    def __init__(self, storage: Any, keep: Callable[[FrozenTrial], bool]) -> None:
+        self._inner = storage
+        self._keep = keep
+
+    def get_all_trials(
+        self, study_id: int, deepcopy: bool = True, states: Container[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        trials = self._inner.get_all_trials(study_id, deepcopy=deepcopy, states=states)
+        return [t for t in trials if self._keep(t)]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def group_view(study: optuna.Study, baseline: bool) -> optuna.Study:
+    """The study as the pruner of a trial should see it: only baselines, or only the others."""
+    view = object.__new__(optuna.Study)
+    view.__dict__.update(study.__dict__)
+    view._storage = _FilteredStorage(  # type: ignore[assignment]
+        study._storage, lambda t: (t.user_attrs.get("baseline") is True) == baseline  # noqa: SLF001
+    )
+    view._thread_local = _ThreadLocalStudyAttribute()  # its own trial cache, never the real study's
+    return view
+
+
+def claim_waiting(study: optuna.Study) -> optuna.Trial | None:
+    """Start the first queued (WAITING) trial of ``study``; None if there is none.
+
+    Claiming is atomic on every storage: of two workers reaching for the same queued trial,
+    one gets it and the other moves on to the next one.
+    """
+    study._thread_local.cached_all_trials = None  # noqa: SLF001
+    trial_id = study._pop_waiting_trial_id()  # noqa: SLF001
+    return None if trial_id is None else optuna.Trial(study, trial_id)
+
+
+def trial_id(trial: optuna.Trial | FrozenTrial) -> int:
+    """The storage id of a trial."""
+    return trial._trial_id  # noqa: SLF001

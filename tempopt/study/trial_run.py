@@ -1,0 +1,120 @@
+"""Running one trial: heartbeats, a stop signal, the outcome told to Optuna, and a requeue.
+
+Shared by the search (``runner``) and verification (``verify``): whatever the objective, a
+trial that a signal or a database outage stopped is failed and queued again with the same
+params and identity attrs, and a trial that raised is failed with its reason and never stops
+the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from tempopt.errors import TempoptError
+from tempopt.study.liveness import heartbeat, is_transient, retrying
+from tempopt.study.objective import EpochHook, worker_id
+from tempopt.study.stopping import StopFlag, WorkerStopped
+
+log = logging.getLogger(__name__)
+
+FAIL_REASON = "fail_reason"
+MAX_CONSECUTIVE_FAILURES = 5
+IDENTITY_ATTRS = ("baseline", "role", "rank", "source_trial", "student_seed", "replicate")
+"""User attrs that say what a trial is (kept on its retry); the rest is what it measured."""
+
+
+@dataclass
+class RunHooks:
+    """Progress callbacks of a worker; every one is optional."""
+
+    on_trial_start: Callable[[optuna.Trial], None] | None = None
+    on_epoch: EpochHook | None = None
+    on_trial_end: Callable[[FrozenTrial], None] | None = None
+    on_wait: Callable[[str], None] | None = None
+
+
+def run_trial(
+    study: optuna.Study,
+    trial: optuna.Trial,
+    objective: Callable[[optuna.Trial], float],
+    stop: StopFlag,
+    hooks: RunHooks,
+) -> FrozenTrial:
+    """Run ``objective`` on a started trial and tell Optuna how it ended."""
+    retrying(lambda: trial.set_user_attr("worker", worker_id()), "starting a trial")
+    _notify(hooks.on_trial_start, trial)
+    value: float | None = None
+    state = TrialState.COMPLETE
+    requeued = False
+    with heartbeat(study, trial):
+        try:
+            with stop.interruptible():
+                value = objective(trial)
+        except optuna.TrialPruned:
+            state = TrialState.PRUNED
+        except WorkerStopped as e:
+            state, requeued = TrialState.FAIL, True
+            _note_failure(trial, f"worker {e}")
+        except optuna.exceptions.UpdateFinishedTrialError:
+            state = TrialState.FAIL
+            log.warning(
+                "trial %d was failed by another worker (no heartbeat within the grace period); "
+                "its retry runs instead", trial.number,
+            )
+        except Exception as e:  # a failed trial must not stop the study
+            state = TrialState.FAIL
+            if is_transient(e):  # not the trial's fault: run it again once the database is back
+                requeued = True
+                _note_failure(trial, "database unreachable")
+                log.warning("trial %d stopped: the database is unreachable; it will be run again", trial.number)
+            else:
+                _note_failure(trial, str(e) or type(e).__name__)
+                log.warning("trial %d failed: %s", trial.number, e, exc_info=not isinstance(e, TempoptError))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frozen = retrying(
+            lambda: study.tell(
+                trial, value if state == TrialState.COMPLETE else None, state=state, skip_if_finished=True
+            ),
+            f"recording the result of trial {trial.number}",
+        )
+    if requeued and frozen.user_attrs.get(FAIL_REASON):  # not if another worker failed it first
+        retrying(lambda: requeue(study, frozen), f"queueing trial {trial.number} again")
+    _notify(hooks.on_trial_end, frozen)
+    return frozen
+
+
+def _note_failure(trial: optuna.Trial, reason: str) -> None:
+    """Record why a trial failed, unless another worker has already failed it."""
+    try:
+        retrying(lambda: trial.set_user_attr(FAIL_REASON, reason), f"recording why trial {trial.number} failed")
+    except optuna.exceptions.UpdateFinishedTrialError:
+        pass
+
+
+def _notify(hook: Callable[..., None] | None, *args: Any) -> None:
+    """Call a progress hook; one that needs the database does not stop the worker during an outage."""
+    if hook is None:
+        return
+    try:
+        hook(*args)
+    except Exception as e:
+        if not is_transient(e):
+            raise
+        log.warning("progress not updated: the database is unreachable")
+
+
+def requeue(study: optuna.Study, frozen: FrozenTrial) -> None:
+    """Queue a stopped trial again with the same params and the attrs that say what it is."""
+    if not frozen.params:
+        return
+    attrs: dict[str, Any] = {k: v for k, v in frozen.user_attrs.items() if k in IDENTITY_ATTRS}
+    attrs["retry_of"] = frozen.number
+    study.enqueue_trial(dict(frozen.params), user_attrs=attrs)

@@ -1,0 +1,204 @@
+"""Verification: the best configs retrained with fresh student seeds, once the search is done.
+
+The best value of a search is also its luckiest: it was selected on the validation split, with
+one seed. So when the search budget is spent, the ``verify.top_k`` best distilled configs and
+the best baseline config are each retrained with ``verify.seeds`` new student seeds (the same
+teacher), and measured on the held-out test split. That work is a queue of ordinary trials
+that every worker shares and a killed worker does not lose (heartbeats, retries), kept in a
+sibling study ``NAME:verify-N`` (N: the search's finished trials when it was planned), so that
+replicates never count toward ``trials``, never feed the search's sampler or importances, and
+Optuna tools still see the search as it ran. The search study's user attr ``verify_study``
+names the current one.
+
+Of the workers that finish the search together, the one whose insert creates the sibling study
+plans it: it queues every replicate, then writes the plan; the others wait for the plan. A
+study left without a plan by a worker that died in between is removed and planned again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from tempopt.distill import Teacher
+from tempopt.errors import TempoptError
+from tempopt.study.baseline import is_baseline
+from tempopt.study.liveness import fail_dead_trials, retrying
+from tempopt.study.objective import ReplicateObjective
+from tempopt.study.optuna_compat import claim_waiting
+from tempopt.study.spec import StudySpec
+from tempopt.study.stopping import StopFlag
+from tempopt.study.trial_run import FAIL_REASON, MAX_CONSECUTIVE_FAILURES, RunHooks, run_trial
+from tempopt.tasks import Task
+
+log = logging.getLogger(__name__)
+
+VERIFY_ATTR = "verify_study"
+PLAN_WAIT = 30.0
+DISTILLED, BASELINE = "distilled", "baseline"
+
+
+@dataclass(frozen=True)
+class Replicate:
+    """One retraining: a config of the search (``source_trial``) with one student seed."""
+
+    role: str  # "distilled" or "baseline"
+    rank: int  # 1 for the best distilled config by val, 2 for the next…; 0 for the baseline
+    source_trial: int
+    params: dict[str, Any]
+    student_seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.role}-{self.rank}-seed{self.student_seed}"
+
+    def user_attrs(self) -> dict[str, Any]:
+        return {"role": self.role, "rank": self.rank, "source_trial": self.source_trial,
+                "student_seed": self.student_seed, "replicate": self.key}
+
+
+def student_seeds(spec: StudySpec) -> list[int]:
+    """The student seeds of verification: new ones, never the search's own ``seed``."""
+    return [spec.seed + 1 + i for i in range(spec.verify.seeds)]
+
+
+def verification_name(name: str, finished: int) -> str:
+    """The sibling study that verifies ``name`` as it stood with ``finished`` trials."""
+    return f"{name}:verify-{finished}"
+
+
+def plan_replicates(trials: list[FrozenTrial], spec: StudySpec) -> list[Replicate]:
+    """The replicates of a finished search: top-k distinct distilled configs and the best baseline."""
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
+    done.sort(key=lambda t: (-float(t.value), t.number))  # type: ignore[arg-type]
+    configs: list[tuple[str, int, FrozenTrial]] = []
+    seen: list[dict[str, Any]] = []
+    for t in done:
+        if is_baseline(t) or float(t.params.get("kd_weight", 0.0)) <= 0.0 or t.params in seen:
+            continue
+        seen.append(t.params)
+        configs.append((DISTILLED, len(configs) + 1, t))
+        if len(configs) == spec.verify.top_k:
+            break
+    baseline = next((t for t in done if is_baseline(t)), None)
+    if baseline is not None:
+        configs.append((BASELINE, 0, baseline))
+    return [Replicate(role, rank, t.number, dict(t.params), seed)
+            for role, rank, t in configs for seed in student_seeds(spec)]
+
+
+def load_verification(search: optuna.Study) -> optuna.Study | None:
+    """The current verification study of ``search``, or None if none was planned (read only)."""
+    name = search.user_attrs.get(VERIFY_ATTR)
+    if not isinstance(name, str):
+        return None
+    try:
+        return optuna.load_study(study_name=name, storage=search._storage)  # noqa: SLF001
+    except KeyError:
+        return None
+
+
+def open_verification(search: optuna.Study, spec: StudySpec, wait: float = PLAN_WAIT) -> optuna.Study:
+    """The verification study of the finished search, planned by whichever worker creates it."""
+    storage = search._storage  # noqa: SLF001
+    finished = len(search.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+    name = verification_name(spec.name, finished)
+    for _ in range(3):
+        try:
+            storage.create_new_study([StudyDirection.MAXIMIZE], name)
+        except optuna.exceptions.DuplicatedStudyError:
+            study = optuna.load_study(study_name=name, storage=storage)
+            if _wait_for_plan(study, wait):
+                return study
+            log.warning("verification study %s has no plan (its planner died); planning it again", name)
+            try:
+                optuna.delete_study(study_name=name, storage=storage)
+            except KeyError:
+                pass  # another worker removed it first
+            continue
+        study = optuna.load_study(study_name=name, storage=storage)
+        plan = plan_replicates(search.get_trials(deepcopy=False), spec)
+        for r in plan:
+            study.enqueue_trial(r.params, user_attrs=r.user_attrs())
+        study.set_user_attr("search_study", spec.name)
+        study.set_user_attr("plan", [r.key for r in plan])  # last: the other workers wait for it
+        search.set_user_attr(VERIFY_ATTR, name)
+        return study
+    raise TempoptError(f"could not plan the verification study {name!r}; run again to resume.")
+
+
+def _wait_for_plan(study: optuna.Study, wait: float) -> bool:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if "plan" in study._storage.get_study_user_attrs(study._study_id):  # noqa: SLF001
+            return True
+        time.sleep(0.2)
+    return bool(study.get_trials(deepcopy=False))  # trials but no plan yet: a slow planner
+
+
+@dataclass
+class VerifySummary:
+    """What one worker did for verification, and where it stands."""
+
+    study_name: str | None = None
+    planned: int = 0
+    complete: int = 0
+    ran: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.planned > 0 and self.complete >= self.planned
+
+
+def pending(study: optuna.Study) -> tuple[int, int, int]:
+    """Replicates of a verification study: (planned, complete, running or waiting)."""
+    plan = study.user_attrs.get("plan") or []
+    trials = study.get_trials(deepcopy=False)
+    complete = {t.user_attrs.get("replicate") for t in trials if t.state == TrialState.COMPLETE}
+    open_ = sum(1 for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING))
+    return len(plan), len(complete & set(plan)), open_
+
+
+def run_verification(
+    search: optuna.Study,
+    spec: StudySpec,
+    task: Task,
+    teacher: Teacher | None,
+    stop: StopFlag,
+    hooks: RunHooks,
+    poll_seconds: float = 1.0,
+) -> VerifySummary:
+    """Run replicates of the finished search until none is left or a stop is requested."""
+    study = retrying(lambda: open_verification(search, spec), "planning verification")
+    objective = ReplicateObjective(spec, task, teacher, on_epoch=hooks.on_epoch)
+    summary = VerifySummary(study_name=study.study_name)
+    failures = 0
+    while not stop.is_set():
+        retrying(lambda: fail_dead_trials(study), "checking for dead replicates")
+        trial = retrying(lambda: claim_waiting(study), "starting a replicate")
+        if trial is None:
+            planned, complete, open_ = retrying(lambda: pending(study), "counting replicates")
+            if open_ == 0:
+                break
+            if hooks.on_wait:
+                hooks.on_wait(f"waiting for {open_} replicate(s) of other workers")
+            stop.wait(poll_seconds)
+            continue
+        frozen = run_trial(study, trial, objective, stop, hooks)
+        summary.ran += 1
+        reason = frozen.user_attrs.get(FAIL_REASON) if frozen.state == TrialState.FAIL else None
+        failures = failures + 1 if reason else 0
+        if failures >= MAX_CONSECUTIVE_FAILURES and not stop.is_set():
+            raise TempoptError(
+                f"{failures} replicates in a row failed in this worker (last: {reason}); "
+                "fix the cause and run again to resume."
+            )
+    summary.planned, summary.complete, _ = retrying(lambda: pending(study), "counting replicates")
+    return summary

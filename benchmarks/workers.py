@@ -127,7 +127,8 @@ def main() -> None:
         control = study_file(folder, f"bench-1w1t-{suffix}", *size, cpu_threads=1)
         many = study_file(folder, f"bench-{args.workers}w-{suffix}", *size)
         spec = load_spec(one)
-        prepare_teacher(load_spec_task(spec), spec.cache_dir, device="cpu", seed=spec.teacher.seed)  # every run reuses it
+        # every run reuses it
+        prepare_teacher(load_spec_task(spec), spec.cache_dir, device="cpu", seed=spec.teacher.seed)
         runs = [
             launch(one, url, 1, folder, cores),
             launch(control, url, 1, folder, 1),

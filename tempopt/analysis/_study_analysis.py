@@ -11,9 +11,9 @@ from optuna.distributions import BaseDistribution
 from tempopt.analysis._advice import suggest_next_steps
 from tempopt.analysis._importance import ImportanceAnalysis, ProgressCallback, compute_importances
 from tempopt.analysis._sensitivity import TemperatureSensitivity, temperature_sensitivity
-from tempopt.analysis._verdict import Verdict, compute_verdict
 from tempopt.analysis._trial_summary import TrialSummary, summarise_trial
 from tempopt.analysis._trials import TrialCounts, complete_trials, count_trials, is_baseline, search_space
+from tempopt.analysis._verdict import Verdict, compute_verdict
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,7 @@ def compute_verdict(study: optuna.Study, *, n_bootstrap: int = N_BOOTSTRAP) -> V
     n_baselines = sum(1 for t in trials if t.user_attrs.get("baseline") is True
                       and t.state in (TrialState.COMPLETE, TrialState.PRUNED))
     unverified = _from_search(trials)
-    base = {"split": "val", "seeds": [], "gain": None, "baseline_trials": n_baselines, **unverified}
+    base: dict[str, Any] = {"split": "val", "seeds": [], "gain": None, "baseline_trials": n_baselines, **unverified}
     if unverified["distilled"] is None or unverified["baseline"] is None:
         missing = ("no distilled trial (kd_weight > 0) has completed" if unverified["distilled"] is None
                    else "no baseline trial (the student alone) has completed: turn `baseline` on or raise `trials`")
@@ -176,8 +176,8 @@ def _verified(replicates: dict[str, FrozenTrial], n_baselines: int, n_bootstrap:
     baseline = groups.get((BASELINE, 0))
     candidates = [g for (role, _), g in sorted(groups.items()) if role == DISTILLED]
     if baseline is None or not candidates:
-        side = "baseline" if baseline is None else "distilled"
-        raise ValueError(f"verification has no {side} replicate")  # the plan always has both
+        missing = "baseline" if baseline is None else "distilled"
+        raise ValueError(f"verification has no {missing} replicate")  # the plan always has both
     best = max(candidates, key=lambda g: float(np.mean([t.value for t in g.values()])))  # first on ties
     seeds = sorted(set(best) & set(baseline))
     n = int(best[seeds[0]].user_attrs["test_examples"])

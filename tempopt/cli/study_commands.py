@@ -12,6 +12,7 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tempopt.analysis import compute_verdict
 from tempopt.cli.app import STORAGE_HELP, command, console, out
 from tempopt.distill.device import limit_cpu_threads
 from tempopt.study import (
@@ -27,10 +28,10 @@ from tempopt.study import (
 )
 from tempopt.study.liveness import retrying
 from tempopt.study.retrain import retrain
-from tempopt.analysis import compute_verdict
 from tempopt.study.runner import best_trial, prepare_study, run_worker
 from tempopt.study.spec import StudySpec
 from tempopt.study.storage import load_study, open_existing_storage
+from tempopt.study.verify import load_verification, pending
 
 EXIT_SIGNAL: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -213,6 +214,11 @@ def status_command(
         steps = max(t.intermediate_values) if t.intermediate_values else 0
         out.print(f"  running: trial {t.number} on {t.user_attrs.get('worker', '?')}, epoch {steps}",
                   highlight=False)
+    verification = load_verification(s)
+    if verification is not None:
+        planned, complete, open_ = pending(verification)
+        out.print(f"verification: {complete}/{planned} replicates complete, {open_} running or queued "
+                  f"({verification.study_name})", highlight=False)
     _print_best(s, best_trial(s))
 
 
@@ -253,7 +259,8 @@ def train_command(
     out_dir: Path = typer.Option(Path("runs/best"), "--out", help="Folder for student.pt and metrics.json."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
     seed: int | None = typer.Option(
-        None, "--seed", min=0, help="Student seed (default: the export's; a verification seed reproduces that replicate)."
+        None, "--seed", min=0,
+        help="Student seed (default: the export's; a verification seed reproduces that replicate).",
     ),
 ) -> None:
     """Retrain the student from an exported config and save its state_dict and metrics."""

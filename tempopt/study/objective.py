@@ -114,15 +114,16 @@ class ReplicateObjective:
             return False
 
         result = run_job(self.task, config, self.teacher if config.kd_weight > 0 else None, report, measure_test=True)
-        assert result.test_correct is not None
+        correct = result.test_correct
+        assert correct is not None
 
         def record() -> None:
             _record(trial, result)
             trial.set_user_attr("seed", config.seed)
             trial.set_user_attr("test_accuracy", result.test_accuracy)
             trial.set_user_attr("test_split", result.test_split)
-            trial.set_user_attr("test_examples", len(result.test_correct))
-            trial.set_user_attr("test_correct", encode_correct(result.test_correct.numpy()))
+            trial.set_user_attr("test_examples", len(correct))
+            trial.set_user_attr("test_correct", encode_correct(correct.numpy()))
 
         retrying(record, f"recording replicate {trial.number}")
         return result.final_accuracy

@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 import tempopt.cli  # noqa: F401  (registers every command)
 from tempopt.cli.app import app
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def tiny_spec(tmp_path: Path, **overrides) -> dict:
     """A digits study that runs in a second or two."""
@@ -33,6 +35,7 @@ def tiny_spec(tmp_path: Path, **overrides) -> dict:
         "cache_dir": str(tmp_path / "cache"),
         "sampler": {"name": "tpe", "startup_trials": 3},
         "pruner": {"name": "none"},
+        "verify": {"top_k": 2, "seeds": 2},
     }
     spec.update(overrides)
     return spec

@@ -98,8 +98,11 @@ def test_export_then_train_reproduces_the_exported_accuracy(tmp_path, cli):
     assert result.exit_code == 0, result.output
     exported = yaml.safe_load(best_file.read_text())
     study = _load(tmp_path)
-    assert exported["value"] == study.best_value
-    assert exported["params"] == study.best_params
+    verdict = exported["verdict"]
+    source = study.trials[exported["trial"]]  # the verified config: the best mean val over the seeds
+    assert verdict["distilled"]["trial"] == source.number and verdict["seeds"] == [1, 2]
+    assert exported["value"] == source.value and exported["params"] == source.params
+    assert source.params["kd_weight"] > 0 and not source.user_attrs.get("baseline")
     assert set(exported["params"]) >= {"temperature", "kd_weight", "lr"}
     assert exported["task"] == "digits" and exported["epochs"] == 4 and exported["seed"] == 0
     assert exported["teacher"]["key"] == study.user_attrs["teacher_key"]
@@ -112,8 +115,19 @@ def test_export_then_train_reproduces_the_exported_accuracy(tmp_path, cli):
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert abs(metrics["final_accuracy"] - exported["value"]) < 1e-9  # same seed, same CPU
+    assert metrics["seed"] == 0 and metrics["val_accuracy"] == metrics["final_accuracy"]
     state = __import__("torch").load(out / "student.pt", weights_only=True)
     assert any(k.endswith("weight") for k in state)
+
+    for i, seed in enumerate(verdict["seeds"]):  # --seed S: exactly the replicate verification ran
+        out = tmp_path / f"seed{seed}"
+        result = cli("train", best_file, "--out", out, "--seed", seed)
+        assert result.exit_code == 0, result.output
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["seed"] == seed and metrics["test_split"] == "test"
+        assert metrics["val_accuracy"] == verdict["distilled"]["val"][i]
+        assert metrics["test_accuracy"] == verdict["distilled"]["test"][i]
+        assert "difference +0.0000" in result.output
 
 
 def test_export_json_and_never_the_password(tmp_path, cli):
@@ -135,7 +149,8 @@ def test_status_lists_states_and_best(tmp_path, cli):
     result = cli("status", "--storage", _url(tmp_path), "--study", "tiny")
     assert result.exit_code == 0
     assert "finished 3 of 3" in result.output
-    assert "best trial" in result.output
+    assert "best search trial" in result.output
+    assert "verdict: " in result.output and "verification" in result.output
     listing = cli("status", "--storage", _url(tmp_path))
     assert "tiny" in listing.output
 
@@ -187,7 +202,7 @@ def test_best_checkpoints_are_trial_artifacts_that_reproduce_the_value(tmp_path,
     from tempopt.tasks import load_task
 
     artifacts = tmp_path / "artifacts"
-    spec = write_spec(tmp_path, trials=5, artifacts=str(artifacts))
+    spec = write_spec(tmp_path, trials=5, artifacts=str(artifacts), verify={"seeds": 0})
     assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
     study = _load(tmp_path)
     best = study.best_trial

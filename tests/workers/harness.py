@@ -126,6 +126,7 @@ def study_dict(name: str, cache_dir: Path, trials: int = 12, epochs: int = 4, **
         "sampler": {"name": "random"},
         "pruner": {"name": "none"},
         "failure": {"heartbeat_interval": 1, "grace_period": 4, "max_retry": 3},
+        "verify": {"top_k": 1, "seeds": 1},
     }
     spec.update(overrides)
     return spec
@@ -189,11 +190,15 @@ class StudyHarness:
             self._storage = optuna.storages.RDBStorage(_driver_url(self.url))
         return self._storage
 
-    def trials(self) -> list[FrozenTrial]:
-        """Every trial of the study, by number; none while the study does not exist yet."""
+    def study_names(self) -> list[str]:
+        """Every study in the database (the search and its verification studies)."""
+        return sorted(s.study_name for s in self.storage.get_all_studies())
+
+    def trials(self, study: str | None = None) -> list[FrozenTrial]:
+        """Every trial of the study (or of ``study``), by number; none while it does not exist yet."""
         for attempt in range(20):
             try:
-                study_id = self.storage.get_study_id_from_name(self.name)
+                study_id = self.storage.get_study_id_from_name(study or self.name)
                 return sorted(self.storage.get_all_trials(study_id), key=lambda t: t.number)
             except KeyError:
                 return []
@@ -203,11 +208,13 @@ class StudyHarness:
                 time.sleep(0.5)
         raise AssertionError("unreachable")
 
-    def wait_for(self, predicate: Callable[[list[FrozenTrial]], Any], timeout: float, what: str) -> Any:
-        """Poll the trials until ``predicate`` returns something truthy; fail after ``timeout``."""
+    def wait_for(
+        self, predicate: Callable[[list[FrozenTrial]], Any], timeout: float, what: str, study: str | None = None
+    ) -> Any:
+        """Poll the trials (of ``study``) until ``predicate`` returns something truthy; fail after ``timeout``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = predicate(self.trials())
+            found = predicate(self.trials(study))
             if found:
                 return found
             dead = [p for p in self.procs if p.poll() and p.pid not in self.signalled]

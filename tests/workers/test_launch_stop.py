@@ -29,7 +29,9 @@ def test_sigterm_requeues_the_running_trials_and_a_relaunch_completes(harness):
     interrupted = [t for t in trials if t.state == TrialState.FAIL]
     assert interrupted, "no trial was interrupted"
     assert len(finished(trials)) < TOTAL
-    queued = {t.user_attrs.get("retry_of"): t for t in trials if t.state == TrialState.WAITING}
+    queued = {  # the retries (the other queued trials are baseline trials not started yet)
+        t.user_attrs["retry_of"]: t for t in trials if t.state == TrialState.WAITING and "retry_of" in t.user_attrs
+    }
     for t in interrupted:
         assert t.user_attrs["fail_reason"] == "worker stopped by SIGTERM"
         assert t.number in queued, f"trial {t.number} was not queued again"

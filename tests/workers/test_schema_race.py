@@ -1,5 +1,6 @@
 """Several ``tempopt run`` started together on an empty database: the first creates the schema
-and the study, the others wait for it; nobody fails and the baseline is queued once."""
+and the study, the others wait for it; nobody fails, the baseline trials are queued once, and
+the verification is planned once and run by all of them."""
 
 from __future__ import annotations
 
@@ -30,5 +31,10 @@ def test_workers_started_together_on_an_empty_database(harness):
     trials = harness.trials()
     assert_complete_study(trials, TOTAL)
     baseline = [t for t in trials if t.user_attrs.get("baseline")]
-    assert len(baseline) == 1, f"the baseline was queued {len(baseline)} times"  # one baseline lr in the file
-    assert baseline[0].state == TrialState.COMPLETE
+    assert len(baseline) == 4, f"{len(baseline)} baseline trials were queued"  # half of 8: queued once
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in baseline)
+    names = harness.study_names()
+    assert [n for n in names if n.startswith(f"{harness.name}:verify-")] == [f"{harness.name}:verify-{TOTAL}"]
+    replicates = harness.trials(f"{harness.name}:verify-{TOTAL}")
+    assert sorted(t.user_attrs["replicate"] for t in replicates) == ["baseline-0-seed1", "distilled-1-seed1"]
+    assert all(t.state == TrialState.COMPLETE for t in replicates)

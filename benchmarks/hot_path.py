@@ -33,6 +33,7 @@ from torch import Tensor, nn
 import tempopt
 from tempopt.distill import JobConfig, Teacher, fit, prepare_teacher
 from tempopt.distill.device import autocast
+from tempopt.distill.job import TRANSFER_STREAM
 from tempopt.tasks import Task, load_task
 
 CLOCK = time.perf_counter  # --clock thread: CPU time of this thread, for a busy machine
@@ -69,7 +70,9 @@ def bare_epochs(student: nn.Module, task: Task, config: JobConfig, teacher: Teac
     temp, lam, bs, amp = config.temperature, config.kd_weight, config.batch_size, config.mixed_precision
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs)
-    n_batches = [math.ceil(len(x) / bs), math.ceil(len(xt) / bs)]
+    steps = math.ceil(len(x) / bs)
+    bt = math.ceil(len(xt) / steps)  # the transfer batch of a step: one pass over xt per epoch
+    transfer_gen = torch.Generator().manual_seed(config.seed + TRANSFER_STREAM)
 
     def soft(s: Tensor, t: Tensor) -> Tensor:
         log_s, log_t = F.log_softmax(s / temp, dim=-1), F.log_softmax(t / temp, dim=-1)
@@ -79,23 +82,16 @@ def bare_epochs(student: nn.Module, task: Task, config: JobConfig, teacher: Teac
     accuracy = 0.0
     for _ in range(config.epochs):
         model.train()
-        kinds = torch.cat([torch.zeros(n_batches[0]), torch.ones(n_batches[1])])
-        kinds = kinds[torch.randperm(sum(n_batches), generator=gen)].tolist()
-        orders: list[Tensor | None] = [None, None]
-        pos = [0, 0]
-        for k in map(int, kinds):
-            if orders[k] is None:  # drawn when first needed, as tempopt's batch iterators do
-                orders[k] = torch.randperm(len(x) if k == 0 else len(xt), generator=gen).to(device)
-            idx = orders[k][pos[k] : pos[k] + bs]  # type: ignore[index]
-            pos[k] += bs
-            if k == 0:
-                with autocast(device, amp):
-                    s = model(x[idx]).float()  # (B, C)
-                loss = (1 - lam) * F.cross_entropy(s, y[idx]) + lam * soft(s, logits_train[idx])
-            else:
-                with autocast(device, amp):
-                    s = model(xt[idx]).float()
-                loss = lam * soft(s, logits_transfer[idx])
+        order = torch.randperm(len(x), generator=gen).to(device)
+        order_t = torch.randperm(len(xt), generator=transfer_gen).to(device)
+        for i in range(steps):
+            idx, idt = order[i * bs : (i + 1) * bs], order_t[i * bt : (i + 1) * bt]
+            with autocast(device, amp):
+                s = model(x[idx])  # (B, C)
+                st = model(xt[idt])  # (B_t, C)
+            s_all = torch.cat([s, st]).float()  # (B + B_t, C)
+            t_all = torch.cat([logits_train[idx], logits_transfer[idt]])
+            loss = (1 - lam) * F.cross_entropy(s_all[: len(idx)], y[idx]) + lam * soft(s_all, t_all)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

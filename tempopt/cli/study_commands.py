@@ -122,6 +122,9 @@ def _hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> RunHooks
         return f"replicate {replicate}" if replicate else f"trial {trial.number}"
 
     def on_trial_start(trial: optuna.Trial) -> None:
+        if trial.user_attrs.get("replicate") and progress.tasks[verify_bar].total is None:
+            plan = trial.study.user_attrs.get("plan") or []
+            progress.update(verify_bar, total=len(plan) or None, visible=True, description="verifying")
         progress.update(epoch_bar, completed=0, visible=True, description=name(trial))
 
     def on_epoch(trial: optuna.Trial, epoch: int, accuracy: float) -> None:
@@ -129,8 +132,7 @@ def _hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> RunHooks
 
     def on_trial_end(frozen: FrozenTrial) -> None:
         if frozen.user_attrs.get("replicate"):
-            progress.update(verify_bar, visible=True, advance=1 if frozen.state == TrialState.COMPLETE else 0,
-                            description="verifying (replicates run here)")
+            progress.update(verify_bar, visible=True, advance=1 if frozen.state == TrialState.COMPLETE else 0)
             progress.update(epoch_bar, visible=False)
             return
         if frozen.state == TrialState.COMPLETE and frozen.value is not None:
@@ -160,29 +162,33 @@ def _print_summary(study: optuna.Study, summary: WorkerSummary) -> None:
                   f"this worker ran {v.ran}.", highlight=False)
     if summary.stopped_by:
         out.print(f"stopped by {summary.stopped_by}; run the same command again to resume.")
-    _print_best(study, summary.best)
+    print_best(study, summary.best)
 
 
-def _print_best(study: optuna.Study, best: FrozenTrial | None) -> None:
+def print_best(study: optuna.Study, best: FrozenTrial | None) -> None:
+    """The config to use (the verified one once there is one, else the best search trial) and the verdict."""
     if best is None:
         out.print("no completed trial yet.")
         return
-    table = Table(title=f"best search trial #{best.number}: val accuracy {best.value:.4f}", show_header=True)
+    verdict = retrying(lambda: compute_verdict(study), "reading the verdict")
+    title = f"best search trial #{best.number}: val accuracy {best.value:.4f}"
+    params = best.params
+    if verdict.verified and verdict.distilled is not None:
+        d = verdict.distilled
+        seeds = ", ".join(str(s) for s in verdict.seeds)
+        title = (f"best verified config, trial #{d.trial}: val accuracy {sum(d.val) / len(d.val):.4f} "
+                 f"(mean over student seeds {seeds})")
+        params = d.params
+    table = Table(title=title, show_header=True)
     table.add_column("param")
     table.add_column("value", justify="right")
-    for name, value in best.params.items():
+    for name, value in params.items():
         table.add_row(name, f"{value:.4g}" if isinstance(value, float) else str(value))
     out.print(table)
     teacher = study.user_attrs.get("teacher_accuracy")
     if teacher is not None:
         test = study.user_attrs.get("teacher_test_accuracy")
         out.print(f"teacher: val {teacher:.4f}" + (f", test {test:.4f}" if test is not None else ""), highlight=False)
-    print_verdict(study)
-
-
-def print_verdict(study: optuna.Study) -> None:
-    """The verdict, as every command shows it."""
-    verdict = retrying(lambda: compute_verdict(study), "reading the verdict")
     colour = {"helped": "green", "hurt": "red"}.get(verdict.verdict, "yellow")
     out.print(f"verdict: [bold {colour}]{verdict.verdict}[/] — {verdict.summary}", highlight=False, soft_wrap=True)
 
@@ -219,7 +225,7 @@ def status_command(
         planned, complete, open_ = pending(verification)
         out.print(f"verification: {complete}/{planned} replicates complete, {open_} running or queued "
                   f"({verification.study_name})", highlight=False)
-    _print_best(s, best_trial(s))
+    print_best(s, best_trial(s))
 
 
 def _list_studies(url: str) -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tempopt.cli.app import command, console, out
-from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, storage_url
+from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, print_best, storage_url
 from tempopt.errors import SpecError
 from tempopt.study import load_spec, redact_url
 from tempopt.study.liveness import retrying
@@ -92,10 +92,7 @@ def _report(prepared: Prepared, result: LaunchResult, logs: Path) -> None:
         f"{c['PRUNED']} pruned, {c['FAIL']} failed, {c['RUNNING']} running); worker logs in {logs}",
         highlight=False,
     )
-    best = retrying(lambda: best_trial(prepared.study), "reading the best trial")
-    if best is not None:
-        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best.params.items())
-        out.print(f"best trial #{best.number}: {best.value:.4f} ({params})", highlight=False)
+    print_best(prepared.study, retrying(lambda: best_trial(prepared.study), "reading the best trial"))
     if result.requeued:
         out.print(f"trials {result.requeued} were interrupted and queued again with the same params.")
     if result.stopped_by is not None:

@@ -28,6 +28,7 @@ from tempopt.study.liveness import retrying
 from tempopt.study.runner import state_counts
 from tempopt.study.stopping import StopFlag
 from tempopt.study.trial_run import FAIL_REASON, requeue
+from tempopt.study.verify import load_verification, pending
 
 STOP_TIMEOUT = 60.0
 MAX_RESTARTS = 3
@@ -197,13 +198,23 @@ class Launcher:
             code = proc.poll() if proc is not None else 0
             if code is None or code >= 0 or self._restarts[plan.index] >= MAX_RESTARTS:
                 continue
-            counts = retrying(lambda: state_counts(self.study), "counting trials")
-            if counts["COMPLETE"] + counts["PRUNED"] >= self.total:
+            if not retrying(self._work_left, "counting trials"):
                 continue
             self._restarts[plan.index] += 1
             with open(self.log_path(plan.index), "a") as log:
                 log.write(f"\n[launcher] worker {plan.index} died ({signal.Signals(-code).name}); restarting\n")
             self.start(plan)
+
+    def _work_left(self) -> bool:
+        """True while the search or its verification has trials left for a worker."""
+        counts = state_counts(self.study)
+        if counts["COMPLETE"] + counts["PRUNED"] < self.total:
+            return True
+        verification = load_verification(self.study)
+        if verification is None or verification.user_attrs.get("plan") is None:
+            return int((self.study.user_attrs.get("spec") or {}).get("verify", {}).get("seeds", 0)) > 0
+        planned, complete, _ = pending(verification)
+        return complete < planned
 
     def _stop_all(self) -> None:
         for proc in self.procs.values():

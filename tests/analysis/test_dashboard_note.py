@@ -15,7 +15,7 @@ from tempopt.analysis import dashboard_note, is_exposed, serve_dashboard, spec_n
 from tempopt.cli.app import app
 from tempopt.errors import TempoptError
 
-from .studies import make_study, only_temperature
+from .studies import add_verification, make_study, only_temperature
 
 
 def test_the_note_summarises_the_spec_and_is_saved_for_the_dashboard():
@@ -30,6 +30,14 @@ def test_the_note_summarises_the_spec_and_is_saved_for_the_dashboard():
     assert "| temperature | 1.0 – 20.0 (log) |" in note
     assert "| kd_weight | 0.0 – 1.0 |" in note
     assert "teacher_accuracy: 0.95" in note
+    assert "**Verdict:** No evidence that distillation helped: verification has not run yet" in note
+
+
+def test_the_note_shows_the_verdict_once_verified():
+    study = make_study(only_temperature, 20)
+    add_verification(study, 0.95, 0.85)
+    dashboard_note(study)
+    assert "**Verdict:** Distillation helped: +0.0" in optuna_dashboard.get_note(study)
 
 
 def test_a_study_without_spec_gets_a_note_that_says_so():

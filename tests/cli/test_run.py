@@ -149,7 +149,7 @@ def test_status_lists_states_and_best(tmp_path, cli):
     result = cli("status", "--storage", _url(tmp_path), "--study", "tiny")
     assert result.exit_code == 0
     assert "finished 3 of 3" in result.output
-    assert "best search trial" in result.output
+    assert "best verified config, trial #" in result.output
     assert "verdict: " in result.output and "verification" in result.output
     listing = cli("status", "--storage", _url(tmp_path))
     assert "tiny" in listing.output

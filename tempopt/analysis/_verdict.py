@@ -216,9 +216,10 @@ def summary_sentence(v: Verdict) -> str:
     d, b = float(np.mean(v.distilled.test)), float(np.mean(v.baseline.test))
     split = "test" if v.split == "test" else "validation (no test split: optimistic, the search selected on it)"
     seeds = ", ".join(str(s) for s in v.seeds)
+    plural = "" if v.baseline_trials == 1 else "s"
     figures = (f"{v.gain['mean']:+.4f} {split} accuracy, 95 % interval [{v.gain['low']:+.4f}, {v.gain['high']:+.4f}]: "
                f"distilled (trial #{v.distilled.trial}) {d:.4f} vs the student alone tuned over "
-               f"{v.baseline_trials} baseline trial{'s' if v.baseline_trials != 1 else ''} (trial #{v.baseline.trial}) {b:.4f}, "
+               f"{v.baseline_trials} baseline trial{plural} (trial #{v.baseline.trial}) {b:.4f}, "
                f"paired over student seeds {seeds} and {v.examples} examples")
     head = {HELPED: "Distillation helped", HURT: "Distillation hurt",
             NO_EVIDENCE: "No evidence that distillation helped"}[v.verdict]

@@ -66,7 +66,7 @@ def export_best(study: optuna.Study, storage_url: str, top_k: int = 1) -> dict[s
         raise StorageError(
             f"study {study.study_name!r} has no completed trial yet; run it first (tempopt run STUDY.yaml)."
         )
-    from tempopt.analysis import compute_verdict
+    from tempopt.analysis import compute_verdict  # here: tempopt.analysis imports tempopt.study
 
     verdict = compute_verdict(study)
     best = ranked[0]

@@ -87,21 +87,13 @@ class Objective:
         return result.final_accuracy
 
 
-class ReplicateObjective:
+class ReplicateObjective(Objective):
     """One verification replicate: a queued config retrained with its own student seed.
 
     Never pruned. Records the held-out accuracy (``test_accuracy`` on ``test_split``: the
     task's test split, or val for a task without one) and which examples it got right
     (``test_correct``), from which the verdict's paired interval is computed.
     """
-
-    def __init__(
-        self, spec: StudySpec, task: Task, teacher: Teacher | None, on_epoch: EpochHook | None = None
-    ) -> None:
-        self.spec = spec
-        self.task = task
-        self.teacher = teacher
-        self.on_epoch = on_epoch
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = suggest(trial, self.spec)  # the queued params

@@ -199,7 +199,7 @@ def run_worker(
         retrying(lambda: fail_dead_trials(study), "checking for dead trials")
         counts = retrying(lambda: state_counts(study), "counting trials")
         finished = counts["COMPLETE"] + counts["PRUNED"]
-        if finished >= total and counts["RUNNING"] == 0:
+        if finished >= total:  # a trial still running now is beyond the budget: its result is surplus
             break
         if finished + counts["RUNNING"] >= total:
             if hooks.on_wait:
@@ -262,18 +262,6 @@ def _complete(study: optuna.Study) -> list[FrozenTrial]:
 def best_trial(study: optuna.Study) -> FrozenTrial | None:
     """The completed trial with the highest accuracy."""
     done = _complete(study)
-    return max(done, key=lambda t: t.value) if done else None  # type: ignore[arg-type,return-value]
-
-
-def best_baseline(study: optuna.Study) -> FrozenTrial | None:
-    """The best completed baseline trial (the student trained alone)."""
-    done = [t for t in _complete(study) if t.user_attrs.get("baseline")]
-    return max(done, key=lambda t: t.value) if done else None  # type: ignore[arg-type,return-value]
-
-
-def best_distilled(study: optuna.Study) -> FrozenTrial | None:
-    """The best completed trial with ``kd_weight > 0``."""
-    done = [t for t in _complete(study) if t.params.get("kd_weight", 0) > 0]
     return max(done, key=lambda t: t.value) if done else None  # type: ignore[arg-type,return-value]
 
 

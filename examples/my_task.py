@@ -20,10 +20,12 @@ def _blobs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def make_task() -> Task:
     x_train, y_train = _blobs(300, seed=1)
     x_val, y_val = _blobs(1000, seed=2)
+    x_test, y_test = _blobs(1000, seed=4)
     x_unlabelled, _ = _blobs(2000, seed=3)
     return Task(
         train=TensorDataset(x_train, y_train),
-        val=TensorDataset(x_val, y_val),
+        val=TensorDataset(x_val, y_val),  # what the search selects on
+        test=TensorDataset(x_test, y_test),  # held out: only the verdict is measured on it
         num_classes=4,
         teacher=lambda: nn.Sequential(nn.Linear(20, 128), nn.ReLU(), nn.Linear(128, 4)),
         student=lambda: nn.Linear(20, 4),  # a linear student

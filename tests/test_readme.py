@@ -42,6 +42,27 @@ def test_bring_your_own_task_example_runs(tmp_path, monkeypatch):
     assert len(study.get_trials()) == 6
     assert study.user_attrs["teacher_accuracy"] > 0.85
     assert study.best_value > 0.8
+    assert "verdict: " in result.output and "test accuracy" in result.output  # verified on the example's test split
+
+
+def test_a_task_without_a_test_split_gets_a_verdict_that_says_it_is_optimistic(tmp_path, monkeypatch):
+    import examples.my_task as example
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(example, "make_task", lambda make=example.make_task: _without_test(make()))
+    url = f"sqlite:///{tmp_path / 'blobs.db'}"
+    spec = tmp_path / "blobs.yaml"
+    text = (ROOT / "examples" / "my_task.yaml").read_text()
+    spec.write_text(text + f"cache_dir: {tmp_path / 'cache'}\ndevice: cpu\nverify: {{top_k: 1, seeds: 2}}\n")
+    result = CliRunner().invoke(app, ["run", str(spec), "--storage", url, "--trials", "6", "-q"])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "validation (no test split: optimistic, the search selected on it) accuracy" in output
+
+
+def _without_test(task):
+    task.test = None
+    return task
 
 
 def test_setup_commands_pin_torch_before_the_project():

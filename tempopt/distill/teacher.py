@@ -11,6 +11,7 @@ that processes starting together train the teacher only once.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -34,6 +35,8 @@ from tempopt.tasks import Task
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 2
+ACCURACY_TOLERANCE = 5e-3
+"""How far a cached teacher's validation accuracy may move on reload (other hardware, bf16)."""
 DEFAULT_CACHE_DIR = ".tempopt-cache"
 
 
@@ -80,6 +83,7 @@ def cache_key(task: Task, seed: int = 0) -> str:
         "test": fingerprint(task.test),
         "teacher_train": fingerprint(task.teacher_train),
         "architecture": repr(task.teacher()),
+        "code": teacher_code(task),
         "num_classes": task.num_classes,
     }
     if task.teacher_checkpoint is not None:
@@ -92,6 +96,23 @@ def cache_key(task: Task, seed: int = 0) -> str:
             "augment": _callable_name(task.augment),
         }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+
+
+def teacher_code(task: Task) -> str:
+    """A hash of the source of every class the teacher is built from (torch's own by name).
+
+    Two task modules with the same task name, data and ``repr`` but another ``forward`` make
+    different teachers: the key must tell them apart.
+    """
+    h = hashlib.sha256()
+    for cls in sorted({type(m) for m in task.teacher().modules()}, key=lambda c: (c.__module__, c.__qualname__)):
+        h.update(f"{cls.__module__}.{cls.__qualname__}".encode())
+        if not cls.__module__.startswith("torch."):
+            try:
+                h.update(inspect.getsource(cls).encode())
+            except (OSError, TypeError):  # defined where no source is kept (a REPL): its name only
+                pass
+    return h.hexdigest()
 
 
 def _callable_name(fn: Callable | None) -> str | None:
@@ -128,15 +149,37 @@ def prepare_teacher(
     cache_dir.mkdir(parents=True, exist_ok=True)
     safe_name = re.sub(r"[^A-Za-z0-9_.-]", "_", task.name)  # a task name is no path
     path = cache_dir / f"teacher-{safe_name}-{key[:16]}.pt"
-    source = "cache"
-    entry = _read_entry(path, key)
-    if entry is None:
+    teacher = _trusted(task, _read_entry(path, key), path, device, mixed_precision)
+    if teacher is None:
         with FileLock(str(path) + ".lock"):
-            entry = _read_entry(path, key)  # another process may have written it meanwhile
-            if entry is None:
+            teacher = _trusted(task, _read_entry(path, key), path, device, mixed_precision)  # written meanwhile?
+            if teacher is None:
                 entry, source = _build_entry(task, key, device, seed, mixed_precision, on_epoch)
                 _write_atomically(entry, path)
-    return _teacher_from_entry(task, entry, source, device, mixed_precision)
+                teacher = _teacher_from_entry(task, entry, source, device, mixed_precision)
+    return teacher
+
+
+def _trusted(task: Task, entry: dict | None, path: Path, device: str, mixed_precision: bool) -> Teacher | None:
+    """The cached teacher if it still scores its recorded validation accuracy, else None.
+
+    A cached teacher is only trusted when this task's teacher, loaded with the cached weights,
+    reproduces the accuracy measured when it was cached: code that changed behind an unchanged
+    key (a ``forward`` edited elsewhere) gets a new teacher, not silently the old one's logits.
+    """
+    if entry is None:
+        return None
+    try:
+        teacher = _teacher_from_entry(task, entry, "cache", device, mixed_precision)
+    except (RuntimeError, KeyError) as e:  # the weights do not fit this teacher any more
+        log.warning("ignoring teacher cache %s: %s", path, str(e).splitlines()[0])
+        return None
+    dev = resolve_device(device)
+    accuracy = evaluate(teacher.model, BatchSource(task.val, 1024, dev), mixed_precision)
+    if abs(accuracy - teacher.accuracy) > ACCURACY_TOLERANCE:
+        log.warning("ignoring teacher cache %s: it scores %.4f now, %.4f when cached", path, accuracy, teacher.accuracy)
+        return None
+    return teacher
 
 
 def _build_entry(

@@ -349,3 +349,64 @@ def test_two_processes_racing_for_the_cache_train_the_teacher_once(tmp_path):
     assert torch.equal(results[0]["logits"], results[1]["logits"])
     assert len(list(cache.glob("teacher-race-*.pt"))) == 1
     assert not list(cache.glob("*.tmp"))  # the atomic write left nothing behind
+
+
+class _Doubling(nn.Module):
+    """A teacher whose forward doubles an inner MLP's logits."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * self.inner(x)
+
+
+class _Negating(nn.Module):  # another forward
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return -self.inner(x)
+
+
+def test_the_teachers_code_is_part_of_the_key(make_task, tiny, tmp_path, monkeypatch):
+    """A module edited between runs: the same class name and repr, another forward."""
+    import importlib
+    import sys
+
+    from tempopt.distill.teacher import cache_key
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    source = (
+        "from torch import nn\n\n\nclass Head(nn.Module):\n"
+        "    def __init__(self, inner):\n        super().__init__()\n        self.inner = inner\n\n"
+        "    def forward(self, x):\n        return {} * self.inner(x)\n"
+    )
+    keys, reprs = [], []
+    for factor in ("2", "-1"):
+        (tmp_path / "edited_teacher.py").write_text(source.format(factor))
+        sys.modules.pop("edited_teacher", None)
+        module = importlib.import_module("edited_teacher")
+        task = make_task(teacher=lambda m=module: m.Head(tiny.teacher()))
+        keys.append(cache_key(task))
+        reprs.append(repr(task.teacher()))
+    sys.modules.pop("edited_teacher", None)
+    assert reprs[0] == reprs[1] and keys[0] != keys[1]
+
+
+def test_a_cached_teacher_that_no_longer_scores_its_accuracy_is_retrained(make_task, tiny, tmp_path, fits, monkeypatch):
+    """Code changed behind an unchanged key (here: the key is pinned) gets its own teacher."""
+    import tempopt.distill.teacher as teacher_module
+
+    first = prepare_teacher(make_task(teacher=lambda: _Doubling(tiny.teacher())), tmp_path, device="cpu")
+    assert fits == ["tiny"]
+    monkeypatch.setattr(teacher_module, "teacher_code", lambda task: "pinned")
+    pinned = prepare_teacher(make_task(teacher=lambda: _Doubling(tiny.teacher())), tmp_path, device="cpu")
+    assert fits == ["tiny"] * 2 and pinned.source == "trained"  # the pinned key is new: trained once
+    again = prepare_teacher(make_task(teacher=lambda: _Doubling(tiny.teacher())), tmp_path, device="cpu")
+    assert again.source == "cache" and fits == ["tiny"] * 2  # same code: trusted
+    negated = prepare_teacher(make_task(teacher=lambda: _Negating(tiny.teacher())), tmp_path, device="cpu")
+    assert negated.source == "trained" and fits == ["tiny"] * 3  # same key, other forward: not trusted
+    assert negated.accuracy > 0.5 and first.accuracy > 0.5

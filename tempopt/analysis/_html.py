@@ -14,6 +14,7 @@ import re
 
 from tempopt.analysis._figures import ReportFigure
 from tempopt.analysis._importance import EVALUATOR_LABELS
+from tempopt.analysis._markdown import chance_line
 from tempopt.analysis._study_analysis import StudyAnalysis
 from tempopt.analysis._verdict import HELPED
 
@@ -67,7 +68,8 @@ def _facts(a: StudyAnalysis, storage: str | None) -> str:
         facts.append(f"teacher accuracy {a.teacher_accuracy:.4f}")
     if storage:
         facts.append(f"storage {storage}")
-    return "<p>" + html.escape(" · ".join(facts)) + "</p>"
+    chance = f"<p class=\"missing\">{html.escape(chance_line(a.at_chance))}</p>" if a.at_chance else ""
+    return "<p>" + html.escape(" · ".join(facts)) + "</p>" + chance
 
 
 def _best(a: StudyAnalysis) -> list[str]:

@@ -42,7 +42,16 @@ def _header(a: StudyAnalysis, storage: str | None) -> str:
         facts.append(f"storage `{storage}`")
     lines = [" · ".join(facts)] if facts else []
     lines.append(f"{a.counts.describe()} (direction: {a.direction}).")
+    if a.at_chance:
+        lines.append(f"{chance_line(a.at_chance)}")
     return "\n".join(lines)
+
+
+def chance_line(numbers: list[int]) -> str:
+    """One sentence on the trials that learned nothing."""
+    shown = ", ".join(f"#{n}" for n in numbers[:10]) + (" …" if len(numbers) > 10 else "")
+    return (f"{len(numbers)} trial{'s' if len(numbers) != 1 else ''} never beat chance level ({shown}; "
+            "user attr at_chance): their learning rate was far too high or too low.")
 
 
 def _best(best: TrialSummary | None) -> str:

@@ -30,6 +30,7 @@ class StudyAnalysis:
         verdict: did distillation help (from verification; see ``compute_verdict``).
         temperature: accuracy against T and the T×λ grid.
         best_baseline: the best complete baseline trial of the search (the student alone).
+        at_chance: numbers of the trials that never beat chance level (user attr ``at_chance``).
         attrs: the study's user attrs (``spec``, ``task``, ``teacher_accuracy``, …).
     """
 
@@ -42,6 +43,7 @@ class StudyAnalysis:
     verdict: Verdict
     temperature: TemperatureSensitivity
     best_baseline: TrialSummary | None = None
+    at_chance: list[int] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -101,5 +103,6 @@ def analyse_study(
         verdict=compute_verdict(study),
         temperature=temperature_sensitivity(study),
         best_baseline=summarise_trial(baseline) if baseline is not None else None,
+        at_chance=[t.number for t in trials if t.user_attrs.get("at_chance") is True],
         attrs=dict(study.user_attrs),
     )

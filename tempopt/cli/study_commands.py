@@ -253,8 +253,10 @@ def export_command(
     """Write the best configuration (params, value, task, epochs, seed, teacher, versions)."""
     url = storage_url(storage)
     data = export_best(load_study(study, url), url, top_k=top_k)
+    existed = out_path.is_file()
     path = write_export(data, out_path, fmt)
-    out.print(f"wrote {path}: trial #{data['trial']} val accuracy {data['value']:.4f}", highlight=False)
+    verb = "overwrote" if existed else "wrote"
+    out.print(f"{verb} {path}: trial #{data['trial']} val accuracy {data['value']:.4f}", highlight=False)
     verdict = data["verdict"]
     out.print(f"verdict: {verdict['verdict']} — {verdict['summary']}", highlight=False, soft_wrap=True)
 

@@ -133,6 +133,18 @@ class _Indexed(Dataset):
         return i, torch.as_tensor(x), y
 
 
+def chance_accuracy(dataset: Dataset) -> float:
+    """The accuracy of always answering the most frequent label of ``dataset``: chance level."""
+    tensors = dataset_tensors(dataset)
+    if tensors is not None and len(tensors) > 1:
+        labels = tensors[1].long().flatten()
+    else:
+        labels = torch.tensor([int(dataset[i][1]) for i in range(len(dataset))], dtype=torch.long)  # type: ignore[arg-type]
+    if len(labels) == 0:
+        return 0.0
+    return torch.bincount(labels).max().item() / len(labels)
+
+
 def fingerprint(dataset: Dataset | None) -> str:
     """A content hash of a dataset, used in the teacher-cache key.
 

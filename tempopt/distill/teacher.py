@@ -29,7 +29,7 @@ from tempopt.distill.data import Batch, BatchSource, fingerprint
 from tempopt.distill.device import autocast, resolve_device
 from tempopt.distill.job import JobConfig, TeacherSignal, evaluate, fit
 from tempopt.distill.seeding import seed_everything
-from tempopt.errors import TaskError
+from tempopt.errors import SpecError, TaskError
 from tempopt.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -145,8 +145,7 @@ def prepare_teacher(
         The frozen teacher with its logits.
     """
     key = cache_key(task, seed)
-    cache_dir = Path(cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache_dir = ensure_cache_dir(cache_dir)
     safe_name = re.sub(r"[^A-Za-z0-9_.-]", "_", task.name)  # a task name is no path
     path = cache_dir / f"teacher-{safe_name}-{key[:16]}.pt"
     teacher = _trusted(task, _read_entry(path, key), path, device, mixed_precision)
@@ -158,6 +157,23 @@ def prepare_teacher(
                 _write_atomically(entry, path)
                 teacher = _teacher_from_entry(task, entry, source, device, mixed_precision)
     return teacher
+
+
+def ensure_cache_dir(cache_dir: str | Path) -> Path:
+    """The teacher cache folder, created if missing.
+
+    Raises:
+        SpecError: it is a file, or cannot be created or written.
+    """
+    path = Path(cache_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError(13, "not writable")
+    except OSError as e:
+        what = "is a file, not a folder" if path.is_file() else f"cannot be used ({e.strerror or e})"
+        raise SpecError(f"cache_dir {str(path)!r} {what}; set cache_dir to a writable folder.") from None
+    return path
 
 
 def _trusted(task: Task, entry: dict | None, path: Path, device: str, mixed_precision: bool) -> Teacher | None:

@@ -14,7 +14,7 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 import tempopt
-from tempopt.errors import SpecError, StorageError
+from tempopt.errors import SpecError, StorageError, TempoptError
 from tempopt.study.spec import StudySpec, parse_spec
 from tempopt.study.storage import redact_url
 
@@ -103,14 +103,24 @@ def export_best(study: optuna.Study, storage_url: str, top_k: int = 1) -> dict[s
 
 
 def write_export(data: dict[str, Any], path: str | Path, fmt: str | None = None) -> Path:
-    """Write an export as YAML or JSON (chosen by ``fmt`` or the file suffix)."""
+    """Write an export as YAML or JSON (chosen by ``fmt`` or the file suffix).
+
+    Raises:
+        SpecError: ``path`` is a folder, or ``fmt`` is unknown.
+        TempoptError: the file cannot be written.
+    """
     path = Path(path)
     fmt = fmt or ("json" if path.suffix == ".json" else "yaml")
     if fmt not in ("yaml", "json"):
         raise SpecError(f"--format {fmt!r} is not known; use yaml or json.")
+    if path.is_dir():
+        raise SpecError(f"--out {str(path)!r} is a folder; give a file name, e.g. {str(path / 'best.yaml')!r}.")
     text = json.dumps(data, indent=2) if fmt == "json" else yaml.safe_dump(data, sort_keys=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as e:
+        raise TempoptError(f"cannot write {str(path)!r} ({e.strerror or e}); pass --out with a writable path.") from e
     return path
 
 
@@ -132,5 +142,30 @@ def read_export(path: str | Path) -> tuple[dict[str, Any], StudySpec]:
     for key in ("params", "spec"):
         if not isinstance(data.get(key), dict):
             raise SpecError(f"{path}: key {key!r} is missing or not a mapping; export it again.")
-    spec_data = dict(data["spec"])
-    return data, parse_spec(spec_data, source=f"{path} (key 'spec')")
+    spec = parse_spec(dict(data["spec"]), source=f"{path} (key 'spec')")
+    check_params(data["params"], spec, source=str(path))
+    if "seed" in data and (isinstance(data["seed"], bool) or not isinstance(data["seed"], int) or data["seed"] < 0):
+        raise SpecError(f"{path}: key 'seed' must be a whole number >= 0, got {data['seed']!r}; export it again.")
+    return data, spec
+
+
+def check_params(params: dict[str, Any], spec: StudySpec, source: str) -> None:
+    """Every searched parameter present, and a value its dimension could have produced.
+
+    Raises:
+        SpecError: a missing, unknown, non-numeric or out-of-range parameter (one sentence).
+    """
+    from tempopt.study.optuna_compat import contains
+    from tempopt.study.search import distributions
+
+    space = distributions(spec)
+    for name in sorted(set(space) - set(params)):
+        raise SpecError(f"{source}: params has no {name!r}; export it again or add the searched value.")
+    for name in sorted(set(params) - set(space)):
+        raise SpecError(f"{source}: params has {name!r}, which the study does not search; remove it.")
+    for name, dist in space.items():
+        value = params[name]
+        if isinstance(value, bool) or not contains(dist, value):
+            raise SpecError(
+                f"{source}: params.{name} = {value!r} is not a value of search.{name} ({dist}); export it again."
+            )

@@ -12,6 +12,7 @@ from typing import Any
 import optuna
 
 from tempopt.distill import JobConfig, JobResult, Teacher, run_job
+from tempopt.distill.data import chance_accuracy
 from tempopt.study.artifacts import attach_checkpoint
 from tempopt.study.liveness import retrying
 from tempopt.study.per_example import encode_correct
@@ -20,6 +21,8 @@ from tempopt.study.spec import StudySpec
 from tempopt.tasks import Task
 
 EpochHook = Callable[[optuna.Trial, int, float], None]
+CHANCE_MARGIN = 0.01
+"""A trial whose best accuracy is within this of the majority-class share learned nothing."""
 
 
 def worker_id() -> str:
@@ -64,6 +67,13 @@ class Objective:
         self.task = task
         self.teacher = teacher
         self.on_epoch = on_epoch
+        self._chance: float | None = None
+
+    def at_chance(self, accuracy: float) -> bool:
+        """True if ``accuracy`` is no better than always answering the most frequent class."""
+        if self._chance is None:
+            self._chance = chance_accuracy(self.task.val)
+        return accuracy <= self._chance + max(CHANCE_MARGIN, 2 / max(len(self.task.val), 1))  # type: ignore[arg-type]
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = suggest(trial, self.spec)
@@ -79,7 +89,8 @@ class Objective:
             return retrying(trial.should_prune, f"asking the pruner about trial {trial.number}")
 
         result = run_job(self.task, config, self.teacher, on_epoch=report)
-        retrying(lambda: _record(trial, result), f"recording trial {trial.number}")
+        at_chance = self.at_chance(result.best_accuracy)
+        retrying(lambda: _record(trial, result, at_chance), f"recording trial {trial.number}")
         if result.stopped_early:
             raise optuna.TrialPruned(f"pruned after epoch {result.epochs_run} at {result.final_accuracy:.4f}")
         if self.spec.artifacts is not None and result.model is not None and _beats_best(trial, result.final_accuracy):
@@ -110,7 +121,7 @@ class ReplicateObjective(Objective):
         assert correct is not None
 
         def record() -> None:
-            _record(trial, result)
+            _record(trial, result, self.at_chance(result.best_accuracy))
             trial.set_user_attr("seed", config.seed)
             trial.set_user_attr("test_accuracy", result.test_accuracy)
             trial.set_user_attr("test_split", result.test_split)
@@ -129,7 +140,9 @@ def _beats_best(trial: optuna.Trial, value: float) -> bool:
         return True
 
 
-def _record(trial: optuna.Trial, result: JobResult) -> None:
+def _record(trial: optuna.Trial, result: JobResult, at_chance: bool) -> None:
+    if at_chance:  # a trial that learned nothing (lr far too high or low) is said to be one
+        trial.set_user_attr("at_chance", True)
     trial.set_user_attr("job_seconds", round(result.seconds, 4))
     trial.set_user_attr("epochs_run", result.epochs_run)
     trial.set_user_attr("device", result.device)

@@ -4,6 +4,12 @@
   baseline), for pruners. It is a real :class:`optuna.Study` over a storage that filters
   ``get_all_trials``, so that pruners which build studies of their own from ``study._storage``
   (Hyperband's brackets) see the same group.
+* :class:`AtomicClaimStorage`: Optuna's RDB storage, whose start of a queued trial (WAITING →
+  RUNNING) is one conditional UPDATE. Optuna reads the state, then writes it, relying on
+  ``SELECT … FOR UPDATE``, which SQLite ignores: two SQLite workers could both start the same
+  queued trial. A conditional UPDATE is atomic on every backend.
+* :func:`contains`: whether a value is one a distribution could have suggested (a check of
+  exported params).
 * :func:`claim_waiting`: start a queued trial, or None when the queue is empty, without ever
   creating a fresh trial as ``Study.ask`` does (the queue of verification work must never grow
   an unplanned, param-less trial).
@@ -11,10 +17,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container
+import datetime
+from collections.abc import Callable, Container, Sequence
 from typing import Any
 
 import optuna
+from optuna.distributions import BaseDistribution
+from optuna.storages._rdb import models
+from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.study.study import _ThreadLocalStudyAttribute
 from optuna.trial import FrozenTrial, TrialState
 
@@ -34,6 +44,28 @@ class _FilteredStorage:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+class AtomicClaimStorage(optuna.storages.RDBStorage):
+    """An RDB storage on which exactly one of the workers racing for a queued trial gets it."""
+
+    def set_trial_state_values(
+        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
+    ) -> bool:
+        if state != TrialState.RUNNING or values is not None:
+            return super().set_trial_state_values(trial_id, state, values)
+        with _create_scoped_session(self.scoped_session) as session:
+            claimed = (
+                session.query(models.TrialModel)
+                .filter(models.TrialModel.trial_id == trial_id, models.TrialModel.state == TrialState.WAITING)
+                .update({"state": TrialState.RUNNING, "datetime_start": datetime.datetime.now()},
+                        synchronize_session=False)
+            )
+        if claimed:
+            return True
+        if self.get_trial(trial_id).state.is_finished():  # what Optuna's own method raises then
+            raise optuna.exceptions.UpdateFinishedTrialError(f"trial {trial_id} has already finished")
+        return False  # another worker started it first
 
 
 def group_view(study: optuna.Study, baseline: bool) -> optuna.Study:
@@ -56,6 +88,14 @@ def claim_waiting(study: optuna.Study) -> optuna.Trial | None:
     study._thread_local.cached_all_trials = None  # noqa: SLF001
     trial_id = study._pop_waiting_trial_id()  # noqa: SLF001
     return None if trial_id is None else optuna.Trial(study, trial_id)
+
+
+def contains(distribution: BaseDistribution, value: Any) -> bool:
+    """True if ``value`` is one that ``distribution`` could have suggested."""
+    try:
+        return bool(distribution._contains(distribution.to_internal_repr(value)))  # noqa: SLF001
+    except (ValueError, TypeError):
+        return False
 
 
 def trial_id(trial: optuna.Trial | FrozenTrial) -> int:

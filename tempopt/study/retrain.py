@@ -12,6 +12,7 @@ import torch
 
 from tempopt.distill import JobResult, prepare_teacher, run_job
 from tempopt.distill.device import limit_cpu_threads
+from tempopt.errors import SpecError, TempoptError
 from tempopt.study.export import read_export, versions
 from tempopt.study.objective import job_config
 from tempopt.study.runner import load_spec_task
@@ -63,6 +64,9 @@ def retrain(
     ``test_accuracy``) and ``config.yaml`` to ``out_dir``.
     """
     data, spec = read_export(export_path)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"--out {str(out)!r} is a file; give a folder for student.pt and metrics.json.")
     limit_cpu_threads(spec.cpu_threads)  # the same threads as the study: the same rounding, the same student
     if device is not None:
         spec = spec.model_copy(update={"device": device})
@@ -73,8 +77,10 @@ def retrain(
     if config.kd_weight > 0:
         teacher = prepare_teacher(task, spec.cache_dir, device=config.device, seed=spec.teacher.seed)
     result = run_job(task, config, teacher, on_epoch=on_epoch, measure_test=True)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TempoptError(f"cannot create {str(out)!r} ({e.strerror or e}); pass --out with a writable folder.") from e
     assert result.model is not None
     torch.save({k: v.detach().cpu() for k, v in result.model.state_dict().items()}, out / "student.pt")
     metrics: dict[str, Any] = {

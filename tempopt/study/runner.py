@@ -48,7 +48,8 @@ COMPARED_KEYS = (
 )
 """Spec keys that change what a trial computes: a resumed study must have the same ones (a
 key that the stored spec lacks, written by an older tempopt, is not compared)."""
-SPEC_WAIT = 30.0
+SPEC_WAIT = 10.0
+"""Seconds a worker waits for the spec of a study another worker has just created."""
 
 
 @dataclass
@@ -80,7 +81,7 @@ def load_spec_task(spec: StudySpec) -> Task:
     return task
 
 
-def check_compatible(storage: optuna.storages.BaseStorage, spec: StudySpec, wait: float = SPEC_WAIT) -> bool:
+def check_compatible(storage: optuna.storages.BaseStorage, spec: StudySpec, wait: float | None = None) -> bool:
     """True if the study exists. Raises SpecError if it exists with another search or task.
 
     A study that another worker has just created gets its spec a moment later: an empty study
@@ -90,7 +91,15 @@ def check_compatible(storage: optuna.storages.BaseStorage, spec: StudySpec, wait
         study_id = storage.get_study_id_from_name(spec.name)
     except KeyError:
         return False
-    stored = _stored_spec(storage, study_id, wait)
+    found = storage.get_study_name_from_id(study_id)
+    if found != spec.name:  # MariaDB's default collation: names equal but for case or trailing spaces
+        raise SpecError(
+            f"study name {spec.name!r} clashes with the existing study {found!r} (this database compares "
+            "names without case); choose a name that differs in more than case."
+        )
+    stored = _stored_spec(storage, study_id, SPEC_WAIT if wait is None else wait)
+    if stored is None and _remove_orphan(storage, study_id, spec.name):
+        return False
     if stored is None:
         raise SpecError(
             f"study {spec.name!r} already exists but was not made by tempopt (it has no 'spec' attribute); "
@@ -103,6 +112,22 @@ def check_compatible(storage: optuna.storages.BaseStorage, spec: StudySpec, wait
                 f"study {spec.name!r} already exists with a different {key!r} "
                 f"({stored.get(key)!r}); restore it in the file or give the study a new name."
             )
+    return True
+
+
+def _remove_orphan(storage: optuna.storages.BaseStorage, study_id: int, name: str) -> bool:
+    """Delete a study left empty by a worker that died creating it; True if it was removed.
+
+    An orphan has no user attributes and no trials; tempopt writes its spec right after the
+    insert, so one still without it after the wait will never get it.
+    """
+    if storage.get_study_user_attrs(study_id) or storage.get_all_trials(study_id, deepcopy=False):
+        return False
+    log.warning("study %r was left empty by a worker that died creating it; creating it again", name)
+    try:
+        storage.delete_study(study_id)
+    except KeyError:
+        pass  # another worker removed it first
     return True
 
 
@@ -128,11 +153,15 @@ def create_or_resume(
     """
     if not check_compatible(storage, spec):
         try:
-            storage.create_new_study([StudyDirection.MAXIMIZE], spec.name)
+            study_id = storage.create_new_study([StudyDirection.MAXIMIZE], spec.name)
         except optuna.exceptions.DuplicatedStudyError:
             check_compatible(storage, spec)  # created by another worker meanwhile
         else:
-            _write_new_study(spec, storage)
+            try:
+                _write_new_study(spec, storage)
+            except BaseException:  # all or nothing: no half-made study is left behind
+                storage.delete_study(study_id)
+                raise
     seed = spec.seed if sampler_seed is None else sampler_seed
     sampler = BaselineRouter(make_sampler(spec, seed), spec, spec.seed)
     return optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler, pruner=make_pruner(spec))
@@ -318,14 +347,16 @@ def prepare_study(
         StorageError: the storage is unreachable.
     """
     from tempopt.distill import prepare_teacher
+    from tempopt.distill.teacher import ensure_cache_dir
     from tempopt.study.storage import FailureHandling, open_storage
 
+    task = load_spec_task(spec)  # a task or cache folder that cannot be used: nothing is written
+    ensure_cache_dir(spec.cache_dir)
     failure = FailureHandling(
         spec.failure.heartbeat_interval, spec.failure.grace_period, spec.failure.max_retry
     )
     storage = open_storage(storage_url, failure=failure)
     exists = retrying(lambda: check_compatible(storage, spec), "reading the study")
-    task = load_spec_task(spec)
     try:
         with (stop or StopFlag()).interruptible():
             teacher = prepare_teacher(

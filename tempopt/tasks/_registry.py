@@ -100,7 +100,16 @@ def load_task(ref: str, args: dict[str, Any] | None = None) -> Task:
     """
     args = args or {}
     check_task_args(ref, args)
-    task = resolve_factory(ref)(**args)
+    try:
+        task = resolve_factory(ref)(**args)
+    except TaskError:
+        raise
+    except Exception as e:  # a factory's own error (a bad value in task_args, a missing file…)
+        given = f" with task_args {args}" if args else ""
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise TaskError(
+            f"task {ref!r} failed to build{given} ({type(e).__name__}: {why}); fix the task_args or the task factory."
+        ) from e
     if not isinstance(task, Task):
         raise TaskError(f"task {ref!r} returned {type(task).__name__}, not a tempopt.Task; return Task(...).")
     if task.name == "custom":

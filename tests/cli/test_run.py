@@ -225,3 +225,18 @@ def test_best_checkpoints_are_trial_artifacts_that_reproduce_the_value(tmp_path,
     out = tmp_path / "best.yaml"
     assert cli("export", "--study", "tiny", "--storage", _url(tmp_path), "--out", out).exit_code == 0
     assert yaml.safe_load(out.read_text())["checkpoint"]["artifact_id"] == metas[0].artifact_id
+
+
+def test_a_trial_that_learns_nothing_is_flagged_at_chance_in_its_attrs_and_the_report(tmp_path, cli):
+    spec = write_spec(tmp_path, trials=3, verify={"seeds": 0},
+                      search={"temperature": {"low": 1.0, "high": 20.0, "log": True},
+                              "kd_weight": {"low": 0.0, "high": 1.0}, "lr": {"choices": [1.0e3, 1.0e-2]}})
+    assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
+    trials = _load(tmp_path).get_trials(states=(TrialState.COMPLETE,))
+    flagged = {t.number for t in trials if t.user_attrs.get("at_chance")}
+    assert flagged == {t.number for t in trials if t.params["lr"] == 1.0e3} != set()
+    assert all(t.value < 0.25 for t in trials if t.number in flagged)
+    assert cli("report", "--study", "tiny", "--storage", _url(tmp_path), "--out", tmp_path / "r",
+               "--bootstrap", "0").exit_code == 0
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert f"{len(flagged)} trial" in text and "never beat chance level" in text

@@ -27,7 +27,7 @@ from tempopt.study import (
     write_export,
 )
 from tempopt.study.liveness import retrying
-from tempopt.study.retrain import retrain
+from tempopt.study.retrain import check_retrain, retrain
 from tempopt.study.runner import best_trial, prepare_study, run_worker
 from tempopt.study.spec import StudySpec
 from tempopt.study.storage import load_study, open_existing_storage
@@ -272,6 +272,7 @@ def train_command(
     ),
 ) -> None:
     """Retrain the student from an exported config and save its state_dict and metrics."""
+    check_retrain(config, out_dir)  # a bad export or --out: one sentence before any progress bar
     with _progress(False) as progress:
         bar = progress.add_task("retraining", total=None)
 

@@ -16,6 +16,7 @@ from tempopt.errors import SpecError, TempoptError
 from tempopt.study.export import read_export, versions
 from tempopt.study.objective import job_config
 from tempopt.study.runner import load_spec_task
+from tempopt.study.spec import StudySpec
 
 
 @dataclass
@@ -47,6 +48,19 @@ def expected_value(data: dict[str, Any], seed: int) -> float | None:
     return None
 
 
+def check_retrain(export_path: str | Path, out_dir: str | Path) -> tuple[dict[str, Any], StudySpec]:
+    """The export read and checked, and ``out_dir`` usable: before any training starts.
+
+    Raises:
+        SpecError: a bad export, or ``out_dir`` is a file.
+    """
+    data, spec = read_export(export_path)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"--out {str(out)!r} is a file; give a folder for student.pt and metrics.json.")
+    return data, spec
+
+
 def retrain(
     export_path: str | Path,
     out_dir: str | Path,
@@ -63,10 +77,8 @@ def retrain(
     Writes ``student.pt`` (the state_dict), ``metrics.json`` (with ``val_accuracy`` and
     ``test_accuracy``) and ``config.yaml`` to ``out_dir``.
     """
-    data, spec = read_export(export_path)
+    data, spec = check_retrain(export_path, out_dir)
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise SpecError(f"--out {str(out)!r} is a file; give a folder for student.pt and metrics.json.")
     limit_cpu_threads(spec.cpu_threads)  # the same threads as the study: the same rounding, the same student
     if device is not None:
         spec = spec.model_copy(update={"device": device})

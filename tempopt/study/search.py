@@ -12,8 +12,9 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from tempopt.study.dimensions import Dimension
 from tempopt.study.optuna_compat import group_view
-from tempopt.study.spec import Dimension, StudySpec
+from tempopt.study.spec import StudySpec
 
 INT_DIMENSIONS = {"batch_size"}
 

@@ -6,122 +6,55 @@ CLI exits with code 2.
 
 from __future__ import annotations
 
-import math
+import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tempopt.distill.losses import loss_names
 from tempopt.errors import SpecError, TaskError
+from tempopt.study.dimensions import Float, Int, Search, Seed, _Strict
+from tempopt.study.spec_file import read_study_file
 from tempopt.tasks import builtin_tasks
 from tempopt.tasks._registry import check_task_args
 
+SPEC_JSON_LIMIT = 60_000
+"""The spec is a study user attribute; MariaDB keeps those in a 64 KB TEXT column."""
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Dimension(_Strict):
-    """One searched hyperparameter: a float or int range, or a list of choices."""
-
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    step: float | None = None
-    choices: list[float | int | str] | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> Dimension:
-        if self.choices is not None:
-            if self.low is not None or self.high is not None:
-                raise ValueError("give either choices or low/high, not both")
-            if not self.choices:
-                raise ValueError("choices must not be empty")
-            return self
-        if self.low is None or self.high is None:
-            raise ValueError("needs both low and high (or a list of choices)")
-        if not (math.isfinite(self.low) and math.isfinite(self.high)):
-            raise ValueError("low and high must be finite numbers")
-        if self.low > self.high:
-            raise ValueError(f"low={self.low:g} is greater than high={self.high:g}; swap them")
-        if self.log and self.low <= 0:
-            raise ValueError(f"log: true needs low > 0, got low={self.low:g}; raise low or set log: false")
-        if self.log and self.step is not None:
-            raise ValueError("step cannot be combined with log: true; drop one of them")
-        return self
-
-    def middle(self) -> float | int | str:
-        """The centre of the range (geometric for log ranges), or the first choice."""
-        if self.choices is not None:
-            return self.choices[0]
-        assert self.low is not None and self.high is not None
-        return math.sqrt(self.low * self.high) if self.log else (self.low + self.high) / 2
-
-
-class Search(_Strict):
-    """The search space. ``temperature``, ``kd_weight`` and ``lr`` are required."""
-
-    temperature: Dimension
-    kd_weight: Dimension
-    lr: Dimension
-    weight_decay: Dimension | None = None
-    batch_size: Dimension | None = None
-
-    @field_validator("temperature")
-    @classmethod
-    def _positive_t(cls, d: Dimension) -> Dimension:
-        if d.choices is None and (d.low is None or d.low <= 0):
-            raise ValueError(f"low must be > 0 (a temperature), got {d.low}; use e.g. low: 1.0")
-        return d
-
-    @field_validator("kd_weight")
-    @classmethod
-    def _unit_interval(cls, d: Dimension) -> Dimension:
-        values = d.choices if d.choices is not None else [d.low, d.high]
-        if any(not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0 for v in values):
-            raise ValueError("kd_weight must lie within [0, 1]; use low: 0.0 and high: 1.0")
-        if d.log:
-            raise ValueError("kd_weight cannot be log-scaled (it may be 0); set log: false")
-        return d
-
-    @field_validator("lr")
-    @classmethod
-    def _positive_lr(cls, d: Dimension) -> Dimension:
-        if d.choices is None and (d.low is None or d.low <= 0):
-            raise ValueError(f"low must be > 0 (a learning rate), got {d.low}; use e.g. low: 1.0e-4")
-        return d
-
-    def dimensions(self) -> dict[str, Dimension]:
-        """Searched dimensions by Optuna parameter name, in a fixed order."""
-        return {k: v for k, v in self if v is not None}
-
+STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+"""Study names also name folders (the launcher's logs), so: no spaces, no slashes, no leading dot."""
 
 class Pruner(_Strict):
     """How trials that fall behind are stopped early."""
 
     name: Literal["median", "successive_halving", "hyperband", "none"] = "median"
-    warmup_epochs: int | None = Field(default=None, ge=0)
-    startup_trials: int = Field(default=5, ge=0)
-    min_resource: int = Field(default=2, ge=1)
-    reduction_factor: int = Field(default=3, ge=2)
+    warmup_epochs: Int | None = Field(default=None, ge=0)
+    startup_trials: Int = Field(default=5, ge=0)
+    min_resource: Int = Field(default=2, ge=1)
+    reduction_factor: Int = Field(default=3, ge=2)
 
 
 class Sampler(_Strict):
     """Which Optuna sampler proposes the hyperparameters."""
 
     name: Literal["tpe", "random", "qmc", "gp"] = "tpe"
-    startup_trials: int = Field(default=10, ge=0)
+    startup_trials: Int = Field(default=10, ge=0)
     multivariate: bool = True
 
 
 class Failure(_Strict):
     """Heartbeats and retries for trials whose worker died."""
 
-    heartbeat_interval: int = Field(default=60, ge=1)
-    grace_period: int = Field(default=300, ge=2)
-    max_retry: int = Field(default=3, ge=0)
+    heartbeat_interval: Int = Field(default=60, ge=1)
+    grace_period: Int = Field(default=300, ge=2)
+    max_retry: Int = Field(default=3, ge=0)
 
     @model_validator(mode="after")
     def _grace(self) -> Failure:
@@ -137,9 +70,9 @@ class Teacher(_Strict):
     """Overrides of the task's teacher; ``seed`` is the teacher's own (never the students')."""
 
     checkpoint: str | None = None
-    epochs: int | None = Field(default=None, ge=0)
-    lr: float | None = Field(default=None, gt=0)
-    seed: int = Field(default=0, ge=0, lt=2**63)
+    epochs: Int | None = Field(default=None, ge=0)
+    lr: Float | None = Field(default=None, gt=0)
+    seed: Seed = 0
 
 
 class Verify(_Strict):
@@ -150,40 +83,50 @@ class Verify(_Strict):
     ``seeds: 0`` turns verification off (the verdict then says so).
     """
 
-    top_k: int = Field(default=3, ge=1, le=20)
-    seeds: int = Field(default=3, ge=0, le=20)
+    top_k: Int = Field(default=3, ge=1, le=20)
+    seeds: Int = Field(default=3, ge=0, le=20)
 
 
 class StudySpec(_Strict):
     """A validated study file."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str
     task: str
-    epochs: int = Field(ge=1)
-    trials: int = Field(ge=1)
+    epochs: Int = Field(ge=1)
+    trials: Int = Field(ge=1)
     search: Search
     task_args: dict[str, Any] = Field(default_factory=dict)
-    seed: int = Field(default=0, ge=0, lt=2**62)
-    batch_size: int = Field(default=128, ge=1)
-    weight_decay: float = Field(default=0.0, ge=0)
+    seed: Seed = 0
+    batch_size: Int = Field(default=128, ge=1)
+    weight_decay: Float = Field(default=0.0, ge=0)
     optimizer: Literal["adamw", "sgd"] = "adamw"
     schedule: Literal["cosine", "constant"] = "cosine"
     loss: str = "kd"
     device: str = "auto"
     mixed_precision: bool = True
-    num_workers: int = Field(default=0, ge=0)
-    cpu_threads: int | None = Field(default=None, ge=1)
+    num_workers: Int = Field(default=0, ge=0)
+    cpu_threads: Int | None = Field(default=None, ge=1)
     sampler: Sampler = Sampler()
     pruner: Pruner = Pruner()
     baseline: bool = True
-    baseline_lrs: list[float] | None = Field(default=None, min_length=1, max_length=10)
-    baseline_share: float = Field(default=0.25, gt=0.0, le=0.5)
+    baseline_lrs: list[Float] | None = Field(default=None, min_length=1, max_length=10)
+    baseline_share: Float = Field(default=0.25, gt=0.0, le=0.5)
     verify: Verify = Verify()
     storage: str | None = None
     cache_dir: str = ".tempopt-cache"
     artifacts: str | None = None
     teacher: Teacher = Teacher()
     failure: Failure = Failure()
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        if not STUDY_NAME.fullmatch(name):
+            raise ValueError(
+                f"study name {name!r} may only hold letters, digits, '_', '.' and '-' (at most 100, the first a "
+                "letter or digit) since it also names folders; rename it, e.g. 'my-study'"
+            )
+        return name
 
     @field_validator("loss")
     @classmethod
@@ -220,6 +163,23 @@ class StudySpec(_Strict):
                     f"baseline_lrs value {value:g} lies outside search.lr [{lr.low:g}, {lr.high:g}]; "
                     "move it into the range"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _fits_a_study_attribute(self) -> StudySpec:
+        try:
+            data = self.to_dict()
+        except ValueError:  # pydantic cannot serialise it, e.g. !!binary bytes that are not UTF-8
+            raise ValueError(
+                "key 'task_args' holds a value JSON cannot store; use numbers, strings, lists and mappings"
+            ) from None
+        size = len(json.dumps(data))
+        if size > SPEC_JSON_LIMIT:
+            biggest = max(data, key=lambda key: len(json.dumps(data[key])))
+            raise ValueError(
+                f"the spec takes {size:,} bytes as JSON, over the {SPEC_JSON_LIMIT:,}-byte limit of a study "
+                f"attribute (a 64 KB TEXT column on MariaDB); shrink key {biggest!r}"
+            )
         return self
 
     @property
@@ -260,17 +220,7 @@ def load_spec(path: str | Path) -> StudySpec:
     Raises:
         SpecError: missing file, bad YAML, or a bad key or value (one sentence).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"study file {str(path)!r} does not exist; give the path of a .yaml study file.")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        where = getattr(e, "problem_mark", None)
-        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
-        problem = getattr(e, "problem", None) or "invalid syntax"
-        raise SpecError(f"{path} is not valid YAML{at} ({problem}); fix the syntax there.") from None
-    return parse_spec(data, source=str(path))
+    return parse_spec(read_study_file(Path(path)), source=str(path))
 
 
 def _describe(error: ValidationError) -> str:
@@ -283,4 +233,8 @@ def _describe(error: ValidationError) -> str:
     if kind == "missing":
         return f"key {loc!r} is missing; add it"
     msg = first["msg"].removeprefix("Value error, ")
+    if kind != "value_error":  # pydantic's own words: add the value and what to do
+        got = repr(first["input"])
+        got = got if len(got) <= 60 else got[:57] + "..."
+        msg = f"{msg[:1].lower()}{msg[1:]}, not {got}; change the value there"
     return f"key {loc!r}: {msg}" if loc else msg

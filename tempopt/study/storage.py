@@ -9,6 +9,7 @@ unmasked: use :func:`redact_url` for anything shown or saved.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import sqlite3
@@ -18,12 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import optuna
 import sqlalchemy.exc
 from sqlalchemy.engine import make_url
 
 from tempopt.errors import StorageError
+from tempopt.study.optuna_compat import AtomicClaimStorage
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +35,17 @@ DEFAULT_HEARTBEAT_INTERVAL = 60
 DEFAULT_GRACE_PERIOD = 300
 DEFAULT_MAX_RETRY = 3
 CONNECT_PATIENCE = 5.0
-_PASSWORD = re.compile(r"(//[^:/@?#]*:).*@")  # "//user:" up to the last "@"
-_BARE_PASSWORD = re.compile(r"(^[^:/@?#]*:).*@")  # the same without a scheme
+_PASSWORD = re.compile(r"(//[^:/@?#]*:).*@", re.DOTALL)  # "//user:" up to the last "@"
+_BARE_PASSWORD = re.compile(r"(^[^:/@?#]*:).*@", re.DOTALL)  # the same without a scheme
+# One ``key=value`` of a query: the value runs to the next ``&key=`` (or ``;key=``), so a raw
+# ``&`` or ``;`` inside a value that is not followed by another key stays part of it.
+_QUERY_PAIR = re.compile(r"([?&;])([^?&;=]*)=(.*?)(?=[&;][^&;=]*=|\Z)", re.DOTALL)
+# Query keys whose values are credentials (password, passwd, pwd, sslpassword, sslkey, token,
+# secret, api_key, access_token, client_secret, credentials, auth...): matched anywhere in the
+# key, case-insensitively, after percent-decoding it (``pass%77ord`` is ``password`` to SQLAlchemy).
+_SECRET_KEY = re.compile(r"pass|pwd|secret|token|key|credential|auth", re.IGNORECASE)
+MASK = "***"
+_PORT = re.compile(r"\d*(?:[/?]|\Z)")  # "5432/" after "//db:": a port, so no user and no password
 _DRIVERS = {
     "postgres": "postgresql+psycopg",
     "postgresql": "postgresql+psycopg",
@@ -72,13 +84,41 @@ def normalise_url(url: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """The URL as given with its password masked, for logs, reports and exports.
+    """The URL as given with every credential masked, for logs, reports and exports.
+
+    Masks the password of the ``user:password@`` part and the value of every query parameter
+    whose key names a credential (``?password=``, ``sslpassword``, ``sslkey``, ``token``,
+    ``secret``, ``api_key``, ...; the key is kept, the value becomes ``***``). Host, port,
+    database and harmless parameters such as ``sslmode`` stay as they are.
 
     Works on the text, not on a parse: a malformed URL, or a password with an unescaped ``@``,
-    is masked all the same (everything from the user's ``:`` to the last ``@``).
+    is masked all the same (everything from the user's ``:`` to the last ``@``). Ambiguous text
+    is masked rather than shown: a non-secret query value with an ``@`` after a ``user:password``
+    part may hide the host too.
     """
-    pattern = _PASSWORD if "//" in url else _BARE_PASSWORD
-    return pattern.sub(r"\1***@", url, count=1)
+    password = _PASSWORD if "//" in url else _BARE_PASSWORD
+    cut = url.find("?")
+    masked = url if cut < 0 else url[:cut] + _redact_query(url[cut:])
+    if password.search(masked):
+        return password.sub(rf"\1{MASK}@", masked, count=1)
+    user = password.search(url)
+    if user and not _PORT.match(url, user.end(1)):  # the password's "@" was in a masked value:
+        return url[: user.end(1)] + MASK  # it had a "?" in it, so what follows is no query
+    return masked
+
+
+def _redact_query(query: str) -> str:
+    """``query`` (from its ``?``) with the values of credential keys masked."""
+
+    def mask(match: re.Match[str]) -> str:
+        sep, key, value = match.groups()
+        if not value:
+            return match.group(0)
+        if _SECRET_KEY.search(unquote_plus(key)):
+            return f"{sep}{key}={MASK}"
+        return f"{sep}{key}={_redact_query(value)}"  # a value may hide "?password=..." itself
+
+    return _QUERY_PAIR.sub(mask, query)
 
 
 def is_sqlite(url: str) -> bool:
@@ -131,7 +171,13 @@ def open_storage(
     url = normalise_url(url)
     sqlite = make_url(url).get_backend_name() == "sqlite"
     if sqlite:
-        _prepare_sqlite(url)
+        try:
+            _prepare_sqlite(url)
+        except (OSError, sqlite3.Error) as e:
+            raise StorageError(
+                f"cannot open the SQLite database {shown} ({getattr(e, 'strerror', None) or e}); "
+                "pass --storage with a path in a writable folder."
+            ) from e
     if failure is None:
         failure = FailureHandling() if not sqlite else FailureHandling(None, None, 0)
     kwargs: dict[str, Any] = {"engine_kwargs": engine_kwargs(url)}
@@ -143,7 +189,7 @@ def open_storage(
             kwargs["heartbeat_stale_trial_callback"] = optuna.storages.RetryHeartbeatStaleTrialCallback(
                 max_retry=failure.max_retry
             )
-        return _with_retries(lambda: optuna.storages.RDBStorage(url, **kwargs), shown, attempts, patience)
+        return _with_retries(lambda: AtomicClaimStorage(url, **kwargs), shown, attempts, patience)
 
 
 def _with_retries(
@@ -185,6 +231,8 @@ def _prepare_sqlite(url: str) -> None:
     if not database or database == ":memory:":
         return
     path = Path(database)
+    if path.is_file() and not os.access(path, os.W_OK):
+        return  # a read-only file is only read: no WAL switch (a write), and no folder to make
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path, timeout=120) as conn:
         conn.execute("PRAGMA journal_mode=WAL")

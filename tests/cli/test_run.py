@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import optuna
+import pytest
 import yaml
 from optuna.trial import TrialState
 
@@ -240,3 +241,35 @@ def test_a_trial_that_learns_nothing_is_flagged_at_chance_in_its_attrs_and_the_r
                "--bootstrap", "0").exit_code == 0
     text = (tmp_path / "r" / "report.md").read_text()
     assert f"{len(flagged)} trial" in text and "never beat chance level" in text
+
+
+CHANGED = [
+    ("optimizer", {"optimizer": "sgd"}),
+    ("schedule", {"schedule": "constant"}),
+    ("weight_decay", {"weight_decay": 0.01}),
+    ("teacher", {"teacher": {"epochs": 150, "lr": 0.01}}),
+    ("teacher", {"teacher": {"epochs": 200, "lr": 0.01, "seed": 3}}),
+    ("baseline_lrs", {"baseline_lrs": [2.0e-2]}),
+    ("baseline_share", {"baseline_share": 0.5}),
+    ("verify", {"verify": {"top_k": 1, "seeds": 2}}),
+    ("seed", {"seed": 1}),
+]
+
+
+@pytest.mark.parametrize("key, change", CHANGED, ids=[f"{k}-{i}" for i, (k, _) in enumerate(CHANGED)])
+def test_resuming_with_anything_that_changes_what_a_trial_computes_is_refused(tmp_path, cli, key, change):
+    first = write_spec(tmp_path, trials=1, verify={"seeds": 0})
+    assert cli("run", first, "--storage", _url(tmp_path), "-q").exit_code == 0
+    changed = write_spec(tmp_path, "changed.yaml", trials=2, **{"verify": {"seeds": 0}, **change})
+    result = cli("run", changed, "--storage", _url(tmp_path), "-q")
+    assert result.exit_code == 2 and f"already exists with a different {key!r}" in result.output
+    assert len(_load(tmp_path).get_trials()) == 1
+
+
+def test_how_a_study_runs_may_change_on_resume(tmp_path, cli):
+    first = write_spec(tmp_path, trials=1, verify={"seeds": 0})
+    assert cli("run", first, "--storage", _url(tmp_path), "-q").exit_code == 0
+    changed = write_spec(tmp_path, "changed.yaml", trials=2, verify={"seeds": 0}, cpu_threads=1, num_workers=0,
+                         device="cpu", failure={"heartbeat_interval": 5, "grace_period": 20, "max_retry": 1})
+    assert cli("run", changed, "--storage", _url(tmp_path), "-q").exit_code == 0
+    assert len(_load(tmp_path).get_trials()) == 2

@@ -76,6 +76,92 @@ def test_redaction_masks_the_password_and_keeps_the_rest(url, expected):
     assert redact_url(url) == expected
 
 
+PG = "postgresql://postgres@127.0.0.1:5432/db"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (f"{PG}?password=Qz1Qz2", f"{PG}?password=***"),
+        (f"{PG}?passwd=Qz1Qz2", f"{PG}?passwd=***"),
+        (f"{PG}?pwd=Qz1Qz2", f"{PG}?pwd=***"),
+        (f"{PG}?sslpassword=Qz1Qz2", f"{PG}?sslpassword=***"),
+        (f"{PG}?sslkey=/keys/Qz1Qz2.key", f"{PG}?sslkey=***"),  # a key file's path tells where the key is
+        (f"{PG}?token=Qz1Qz2", f"{PG}?token=***"),
+        (f"{PG}?secret=Qz1Qz2", f"{PG}?secret=***"),
+        (f"{PG}?api_key=Qz1Qz2", f"{PG}?api_key=***"),
+        (f"{PG}?access_token=Qz1Qz2", f"{PG}?access_token=***"),
+        (f"{PG}?client_secret=Qz1Qz2", f"{PG}?client_secret=***"),
+        (f"{PG}?PassWord=Qz1Qz2", f"{PG}?PassWord=***"),  # keys match whatever their case
+        (f"{PG}?SSLPASSWORD=Qz1Qz2", f"{PG}?SSLPASSWORD=***"),
+        (f"{PG}?pass%77ord=Qz1Qz2", f"{PG}?pass%77ord=***"),  # SQLAlchemy decodes the key to "password"
+        (f"{PG}?password=Qz1%26Qz%40Qz2%25", f"{PG}?password=***"),  # an encoded value is masked whole
+        (f"{PG}?password=Qz1@Qz2", f"{PG}?password=***"),  # an unescaped @ in a query password
+        (f"{PG}?password=Qz1&Qz2&sslmode=require", f"{PG}?password=***&sslmode=require"),  # a raw & in it
+        (f"{PG}?password=Qz1#Qz2", f"{PG}?password=***"),  # a raw # is no fragment here
+        (
+            f"{PG}?sslmode=require&password=Qz1Qz2&connect_timeout=10",
+            f"{PG}?sslmode=require&password=***&connect_timeout=10",
+        ),
+        (
+            f"{PG}?sslmode=verify-full&sslcert=/c/client.crt&sslkey=/c/Qz1Qz2.key&sslpassword=Qz1Qz2",
+            f"{PG}?sslmode=verify-full&sslcert=/c/client.crt&sslkey=***&sslpassword=***",  # a cert is public
+        ),
+        (
+            "postgresql://u:Qz1Qz2@db:5432/x?sslmode=require&sslpassword=Qz1Qz2",
+            "postgresql://u:***@db:5432/x?sslmode=require&sslpassword=***",
+        ),
+        ("postgresql://u:Qz1@Qz2@db/x?password=Qz1@Qz2", "postgresql://u:***@db/x?password=***"),
+        ("postgresql://db:5432/x?password=Qz1@Qz2", "postgresql://db:5432/x?password=***"),  # no user at all
+        ("postgresql://u:Qz1?Qz2@db/x", "postgresql://u:***@db/x"),  # an unescaped ? in the password
+        ("postgresql://u:Qz1?token=Qz2@db/x", "postgresql://u:***"),  # ... that even looks like a query
+        (
+            "postgresql+psycopg://u@db/x?options=-c%20a%3Db?password=Qz1Qz2",
+            "postgresql+psycopg://u@db/x?options=-c%20a%3Db?password=***",
+        ),
+        (
+            "mysql+pymysql://root@127.0.0.1:3306/x?charset=utf8mb4&password=Qz1Qz2",
+            "mysql+pymysql://root@127.0.0.1:3306/x?charset=utf8mb4&password=***",
+        ),
+        ("grpc://127.0.0.1:13000?token=Qz1Qz2", "grpc://127.0.0.1:13000?token=***"),
+        ("grpc://u:Qz1Qz2@127.0.0.1:13000", "grpc://u:***@127.0.0.1:13000"),
+        ("postgresql//u@db/x?password=Qz1Qz2", "postgresql//u@db/x?password=***"),  # malformed: no ":" after the scheme
+        ("postgresql://u@db:notaport/x?password=Qz1Qz2", "postgresql://u@db:notaport/x?password=***"),
+        ("u:Qz1Qz2@db/x?token=Qz1Qz2", "u:***@db/x?token=***"),  # no scheme at all
+        ("postgresql://u@db/x?password=", "postgresql://u@db/x?password="),  # nothing to mask
+        ("sqlite:////data/password/study.db", "sqlite:////data/password/study.db"),  # only a folder's name
+        ("sqlite:////data/password=x/token.db?mode=ro", "sqlite:////data/password=x/token.db?mode=ro"),
+        (
+            "sqlite:///file:/data/passwords/study.db?mode=ro&password=Qz1Qz2&uri=true",
+            "sqlite:///file:/data/passwords/study.db?mode=ro&password=***&uri=true",
+        ),
+    ],
+)
+def test_redaction_masks_every_credential_and_keeps_the_rest(url, expected):
+    shown = redact_url(url)
+    assert shown == expected
+    assert "Qz" not in shown  # no piece of the secret, whatever it holds
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{PG}?sslmode=require&connect_timeout=10&application_name=tempopt",
+        "postgresql://u@db:5432/x?keepalives=1&target_session_attrs=read-write&sslrootcert=/c/ca.crt",
+        "mysql+pymysql://root@127.0.0.1:3306/x?charset=utf8mb4",
+        "sqlite:///file:/data/study.db?mode=ro&uri=true",
+    ],
+)
+def test_harmless_query_parameters_are_left_alone(url):
+    assert redact_url(url) == url
+
+
+def test_an_at_sign_in_a_harmless_value_may_hide_the_host_but_never_the_password():
+    # "everything up to the last @" is the password when the text is ambiguous
+    shown = redact_url("postgresql://u:Qz1Qz2@db/x?application_name=me@box")
+    assert "Qz1Qz2" not in shown and shown.startswith("postgresql://u:***@")
+
+
 @pytest.mark.parametrize("url", ["postgresql+psycopg://u@db/x", "mysql+pymysql://u@db/x"])
 def test_server_databases_ping_pooled_connections_and_time_out(url):
     kwargs = engine_kwargs(url)

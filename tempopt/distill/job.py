@@ -67,6 +67,7 @@ class JobResult:
     test_accuracy: float | None = None
     test_split: str | None = None  # "test", or "val" for a task without a test split
     test_correct: Tensor | None = field(default=None, repr=False)  # (N,) bool, per held-out example
+    error: str | None = None  # why a member of a batched run failed (fit_members); None when it did not
 
 
 class TeacherSignal:
@@ -140,14 +141,7 @@ def fit(
     generator = seed_everything(config.seed)
     model = model.to(device)
     loss_fn = make_loss(config.loss)
-    labelled = BatchSource(task.train if train is None else train, config.batch_size, device,
-                           num_workers=config.num_workers)
-    transfer = None
-    if teacher is not None and task.transfer is not None and len(task.transfer) > 0:  # type: ignore[arg-type]
-        per_step = -(-len(task.transfer) // labelled.num_batches())  # type: ignore[arg-type]
-        transfer = BatchSource(task.transfer, per_step, device, labelled=False, num_workers=config.num_workers)
-    transfer_order = torch.Generator().manual_seed(config.seed + TRANSFER_STREAM)
-    val = BatchSource(task.val, max(config.batch_size, 1024), device)
+    labelled, transfer, transfer_order, val = sources(task, config, device, teacher is not None, train)
     optimizer = _make_optimizer(config, list(model.parameters()) + loss_fn.parameters())
     scheduler = _make_scheduler(config, optimizer)
     amp = config.mixed_precision
@@ -188,6 +182,23 @@ def fit(
         stopped_early=stopped,
         model=model,
     )
+
+
+def sources(
+    task: Task, config: JobConfig, device: torch.device, with_teacher: bool, train: Dataset | None = None
+) -> tuple[BatchSource, BatchSource | None, torch.Generator, BatchSource]:
+    """The labelled, transfer (None without a teacher or a transfer set) and validation batches
+    of a job, and the transfer order's own generator: one epoch is one pass over each."""
+    labelled = BatchSource(task.train if train is None else train, config.batch_size, device,
+                           num_workers=config.num_workers)
+    transfer = None
+    unlabelled = task.transfer
+    if with_teacher and unlabelled is not None and len(unlabelled) > 0:  # type: ignore[arg-type]
+        per_step = -(-len(unlabelled) // labelled.num_batches())  # type: ignore[arg-type]
+        transfer = BatchSource(unlabelled, per_step, device, labelled=False, num_workers=config.num_workers)
+    transfer_order = torch.Generator().manual_seed(config.seed + TRANSFER_STREAM)
+    val = BatchSource(task.val, max(config.batch_size, 1024), device)
+    return labelled, transfer, transfer_order, val
 
 
 def _step_loss(

@@ -1,0 +1,282 @@
+"""K students of one architecture trained together: one data stream, one teacher lookup per batch.
+
+T and λ only change the loss and lr only the optimizer step, so K jobs that share everything
+else (task, epochs, batch size, seed, optimizer, schedule) can run as one: the K students are
+stacked (``torch.func.stack_module_state``) and run with ``vmap`` over ``functional_call``,
+each with its own temperature, kd_weight and learning rate as ``(K,)`` tensors; the optimizer
+step is vectorised over the members with per-member state (AdamW, SGD with Nesterov momentum);
+the cosine schedule scales every member's own lr. Each member trains exactly as
+:func:`tempopt.distill.job.run_job` would train it alone (the same init, batches, order and
+arithmetic), up to floating-point rounding of the batched matrix products.
+
+Members can stop after any epoch (``on_epoch`` returns the indices to stop): the stack is
+compacted, so a stopped member costs nothing more.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from tempopt.distill.data import BatchSource
+from tempopt.distill.device import autocast, resolve_device
+from tempopt.distill.job import JobConfig, JobResult, TeacherSignal, sources
+from tempopt.distill.seeding import seed_everything
+from tempopt.errors import SpecError
+from tempopt.tasks import Task
+
+MembersCallback = Callable[[int, list[int], list[float]], set[int]]
+"""``on_epoch(epoch, members, accuracies)``: the running members' indices and val accuracies
+after an epoch; returns the indices (of the original list) to stop."""
+
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+SGD_MOMENTUM = 0.9
+
+
+@dataclass(frozen=True)
+class Member:
+    """What differs between the members of one batch."""
+
+    temperature: float
+    kd_weight: float
+    lr: float
+
+
+def can_batch(task: Task) -> str | None:
+    """Why the students of ``task`` cannot share a pass (None if they can)."""
+    kinds = {type(m) for m in task.student().modules()}
+    if any(issubclass(k, nn.modules.batchnorm._BatchNorm) for k in kinds):
+        return "the student has BatchNorm, whose running statistics vmap cannot keep per member"
+    if any(issubclass(k, nn.Dropout) for k in kinds):
+        return "the student has Dropout, whose random masks would differ from a lone job's"
+    if task.augment is not None:
+        return "the task augments its batches at random"
+    return None
+
+
+def fit_members(
+    task: Task,
+    base: JobConfig,
+    members: list[Member],
+    teacher: TeacherSignal | None,
+    on_epoch: MembersCallback | None = None,
+) -> list[JobResult]:
+    """Train one student per member, together, and return one result per member (in order).
+
+    A member whose loss becomes NaN or infinite leaves the stack with ``error`` set on its
+    result; the others are not affected.
+
+    Raises:
+        SpecError: the members cannot share a pass (:func:`can_batch`), or none are given.
+    """
+    reason = can_batch(task)
+    if reason is not None:
+        raise SpecError(f"these trials cannot be batched: {reason}; set batch_trials: 1.")
+    if not members:
+        raise SpecError("fit_members needs at least one member.")
+    if teacher is None and any(m.kd_weight > 0 for m in members):
+        raise SpecError("a member with kd_weight > 0 needs a teacher; pass prepare_teacher(task).")
+    start = time.perf_counter()
+    device = resolve_device(base.device)
+    students = []
+    for _ in members:  # every member starts where a lone job with this seed starts
+        seed_everything(base.seed)
+        students.append(task.student().to(device))
+    generator = seed_everything(base.seed)
+    params, _ = stack_module_state(students)  # {name: (K, ...)}
+    template = students[0]
+    labelled, transfer, transfer_order, val = sources(task, base, device, teacher is not None)
+    state = _State.new(members, params, device)
+    optimizer = _Optimizer(base)
+    forward = vmap(lambda p, x: functional_call(template, p, (x,)), in_dims=(0, None))
+    history: dict[int, list[float]] = {i: [] for i in range(len(members))}
+    stopped: set[int] = set()
+    errors: dict[int, str] = {}
+    for epoch in range(1, base.epochs + 1):
+        factor = _schedule(base, epoch - 1)
+        transfer_batches = transfer.batches(transfer_order) if transfer is not None else None
+        losses = []
+        for batch in labelled.batches(generator):
+            extra = next(transfer_batches, None) if transfer_batches is not None else None
+            with autocast(device, base.mixed_precision):
+                logits = forward(state.params, batch.x)  # (K, B, C)
+                t_logits = teacher.logits("train", batch, batch.x) if teacher is not None else None  # (B, C)
+                if extra is not None:
+                    assert teacher is not None and t_logits is not None
+                    logits = torch.cat([logits, forward(state.params, extra.x)], dim=1)  # (K, B + B_t, C)
+                    t_logits = torch.cat([t_logits, teacher.logits("transfer", extra, extra.x)])  # (B + B_t, C)
+            loss = member_losses(logits.float(), t_logits, batch.y, state.temperature, state.kd_weight)  # (K,)
+            grads = torch.autograd.grad(loss.sum(), list(state.params.values()))
+            optimizer.step(state, grads, factor)
+            losses.append(loss.detach())
+        per_member = torch.stack(losses).sum(0)  # (K,)
+        accuracies = _evaluate(forward, state.params, val, base.mixed_precision)
+        for i, member in enumerate(state.members):
+            history[member].append(accuracies[i])
+        for i, value in enumerate(per_member.tolist()):
+            if not math.isfinite(value):  # this member fails alone; the others go on
+                m = members[state.members[i]]
+                errors[state.members[i]] = (
+                    f"The loss became {value} in epoch {epoch} with T={m.temperature:g}, kd_weight={m.kd_weight:g}, "
+                    f"lr={m.lr:g}; lower lr or the temperature range."
+                )
+        running = [m for m in state.members if m not in errors]
+        stop = set()
+        if on_epoch is not None and running:
+            stop = on_epoch(epoch, running, [accuracies[state.members.index(m)] for m in running])
+        stopped |= stop & set(running)
+        leaving = stop | set(errors)
+        if leaving & set(state.members) and epoch < base.epochs:
+            state.keep([i for i, m in enumerate(state.members) if m not in leaving])
+            if not state.members:
+                break
+    seconds = time.perf_counter() - start
+    return [
+        JobResult(final_accuracy=h[-1], best_accuracy=max(h), epochs_run=len(h), seconds=seconds,
+                  device=str(device), history=h, stopped_early=i in stopped, error=errors.get(i))
+        for i, h in history.items()
+    ]
+
+
+def member_losses(
+    logits: Tensor, teacher_logits: Tensor | None, targets: Tensor | None, temperature: Tensor, kd_weight: Tensor
+) -> Tensor:
+    """Every member's ``(1 - λ)·CE + λ·T²·KL``, the loss :class:`tempopt.distill.KDLoss` computes.
+
+    Args:
+        logits: ``(K, N, C)`` member logits; the first ``B = len(targets)`` rows are labelled.
+        teacher_logits: ``(N, C)``, shared by the members (None when every λ is 0).
+        targets: ``(B,)`` labels.
+        temperature, kd_weight: ``(K,)``.
+
+    Returns:
+        ``(K,)`` losses.
+    """
+    k, _, c = logits.shape
+    zero = torch.zeros(k, device=logits.device)
+    hard = zero
+    if targets is not None:
+        b = len(targets)
+        ce = F.cross_entropy(logits[:, :b].reshape(k * b, c), targets.repeat(k), reduction="none")
+        hard = ce.view(k, b).mean(1)  # (K,)
+    if teacher_logits is None:
+        return (1 - kd_weight) * hard
+    t = temperature.view(k, 1, 1)
+    log_s = F.log_softmax(logits / t, dim=-1)  # (K, N, C)
+    log_t = F.log_softmax(teacher_logits.detach().float().unsqueeze(0) / t, dim=-1)  # (K, N, C)
+    kl = (log_t.exp() * (log_t - log_s)).sum(-1).mean(1)  # (K,): batchmean
+    return (1 - kd_weight) * hard + kd_weight * kl * temperature**2
+
+
+@dataclass
+class _State:
+    """The running members: their stacked params, per-member values and optimizer state."""
+
+    members: list[int]
+    params: dict[str, Tensor]
+    temperature: Tensor  # (K,)
+    kd_weight: Tensor  # (K,)
+    lr: Tensor  # (K,)
+    slots: dict[str, dict[str, Tensor]]
+    step: int = 0
+
+    @classmethod
+    def new(cls, members: list[Member], params: dict[str, Tensor], device: torch.device) -> _State:
+        as_tensor = lambda values: torch.tensor(values, dtype=torch.float32, device=device)  # noqa: E731
+        return cls(
+            members=list(range(len(members))),
+            params={k: v.detach().clone().requires_grad_(True) for k, v in params.items()},
+            temperature=as_tensor([m.temperature for m in members]),
+            kd_weight=as_tensor([m.kd_weight for m in members]),
+            lr=torch.tensor([m.lr for m in members], dtype=torch.float64, device=device),
+            slots={},
+        )
+
+    def keep(self, rows: list[int]) -> None:
+        """Keep only the members at ``rows`` (positions in the current stack)."""
+        index = torch.tensor(rows, dtype=torch.long, device=self.temperature.device)
+        self.members = [self.members[r] for r in rows]
+        self.params = {k: v.detach().index_select(0, index).requires_grad_(True) for k, v in self.params.items()}
+        self.temperature, self.kd_weight = self.temperature[index], self.kd_weight[index]
+        self.lr = self.lr[index]
+        self.slots = {k: {n: s.index_select(0, index) for n, s in v.items()} for k, v in self.slots.items()}
+
+
+class _Optimizer:
+    """AdamW or SGD (Nesterov momentum 0.9) over stacked params, with per-member lr."""
+
+    def __init__(self, base: JobConfig) -> None:
+        if base.optimizer not in ("adamw", "sgd"):
+            raise SpecError(f"optimizer {base.optimizer!r} is not known; use adamw or sgd.")
+        self.kind = base.optimizer
+        self.weight_decay = base.weight_decay
+
+    @torch.no_grad()
+    def step(self, state: _State, grads: tuple[Tensor, ...], factor: float) -> None:
+        state.step += 1
+        lr = state.lr * factor  # (K,) float64, as torch's schedulers keep lr as a Python float
+        for (name, p), g in zip(state.params.items(), grads, strict=True):
+            shape = (-1,) + (1,) * (p.dim() - 1)
+            if self.kind == "adamw":
+                self._adamw(state, name, p, g, lr, shape)
+            else:
+                self._sgd(state, name, p, g, lr, shape)
+
+    def _adamw(self, state: _State, name: str, p: Tensor, g: Tensor, lr: Tensor, shape: tuple[int, ...]) -> None:
+        beta1, beta2 = ADAM_BETAS
+        slots = state.slots.setdefault(name, {"m": torch.zeros_like(p), "v": torch.zeros_like(p)})
+        if self.weight_decay:
+            p.mul_((1 - lr * self.weight_decay).to(p.dtype).view(shape))
+        slots["m"].lerp_(g, 1 - beta1)
+        slots["v"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        bias1 = 1 - beta1**state.step
+        bias2_sqrt = math.sqrt(1 - beta2**state.step)
+        step_size = (lr / bias1).to(p.dtype).view(shape)
+        denom = (slots["v"].sqrt() / bias2_sqrt).add_(ADAM_EPS)
+        p.sub_(step_size * (slots["m"] / denom))
+
+    def _sgd(self, state: _State, name: str, p: Tensor, g: Tensor, lr: Tensor, shape: tuple[int, ...]) -> None:
+        if self.weight_decay:
+            g = g.add(p, alpha=self.weight_decay)
+        slots = state.slots.get(name)
+        if slots is None:
+            slots = state.slots[name] = {"buf": g.detach().clone()}
+        else:
+            slots["buf"].mul_(SGD_MOMENTUM).add_(g)
+        update = g.add(slots["buf"], alpha=SGD_MOMENTUM)  # Nesterov
+        p.sub_(lr.to(p.dtype).view(shape) * update)
+
+
+def _schedule(base: JobConfig, epoch: int) -> float:
+    """The lr factor of ``epoch`` (0-based): torch's CosineAnnealingLR to zero, or 1."""
+    if base.schedule == "constant":
+        return 1.0
+    if base.schedule != "cosine":
+        raise SpecError(f"schedule {base.schedule!r} is not known; use cosine or constant.")
+    return (1 + math.cos(math.pi * epoch / max(base.epochs, 1))) / 2
+
+
+@torch.no_grad()
+def _evaluate(forward: Callable, params: dict[str, Tensor], source: BatchSource, amp: bool) -> list[float]:
+    """Every member's top-1 validation accuracy."""
+    correct = None
+    for batch in source.batches():
+        with autocast(source.device, amp):
+            logits = forward(params, batch.x)  # (K, B, C)
+        hits = (logits.argmax(-1) == batch.y).sum(1)  # (K,)
+        correct = hits if correct is None else correct + hits
+    assert correct is not None
+    return (correct.double() / max(len(source), 1)).tolist()
+
+
+def member_config(base: JobConfig, member: Member) -> JobConfig:
+    """The lone job a member trains like."""
+    return replace(base, temperature=member.temperature, kd_weight=member.kd_weight, lr=member.lr)

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from tempopt.distill import JobConfig, prepare_teacher, run_job
-from tempopt.distill.members import Member, can_batch, fit_members, member_config, member_losses
 from tempopt.distill.losses import kd_loss
+from tempopt.distill.members import Member, can_batch, fit_members, member_config, member_losses
 from tempopt.errors import SpecError
 from tempopt.tasks import load_task
 

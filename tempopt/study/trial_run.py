@@ -8,6 +8,8 @@ the worker.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import warnings
 from collections.abc import Callable
@@ -48,35 +50,67 @@ def run_trial(
     hooks: RunHooks,
 ) -> FrozenTrial:
     """Run ``objective`` on a started trial and tell Optuna how it ended."""
-    retrying(lambda: trial.set_user_attr("worker", worker_id()), "starting a trial")
-    _notify(hooks.on_trial_start, trial)
+    def one(trials: list[optuna.Trial]) -> list[float | BaseException]:
+        return [objective(trials[0])]
+
+    return run_trials(study, [trial], one, stop, hooks)[0]
+
+
+def run_trials(
+    study: optuna.Study,
+    trials: list[optuna.Trial],
+    objective: Callable[[list[optuna.Trial]], list[float | BaseException]],
+    stop: StopFlag,
+    hooks: RunHooks,
+) -> list[FrozenTrial]:
+    """Run ``objective`` on started trials (one, or a batch trained together) and tell Optuna
+    how each ended: its value, or the exception that ended it (``TrialPruned``, an error).
+
+    A signal or a database outage during the objective ends every trial of the batch: each is
+    failed and queued again with the same params.
+    """
+    for trial in trials:
+        retrying(functools.partial(trial.set_user_attr, "worker", worker_id()), "starting a trial")
+        _notify(hooks.on_trial_start, trial)
+    with contextlib.ExitStack() as beats:
+        for trial in trials:
+            beats.enter_context(heartbeat(study, trial))
+        try:
+            with stop.interruptible():
+                outcomes: list[float | BaseException] = objective(trials)
+        except (Exception, WorkerStopped) as e:  # a signal, the database, a bug: the whole batch ends so
+            outcomes = [e] * len(trials)
+    return [_tell(study, trial, outcome, hooks) for trial, outcome in zip(trials, outcomes, strict=True)]
+
+
+def _tell(study: optuna.Study, trial: optuna.Trial, outcome: float | BaseException, hooks: RunHooks) -> FrozenTrial:
+    """Tell Optuna how one trial ended; a trial stopped by no fault of its own is queued again."""
     value: float | None = None
     state = TrialState.COMPLETE
     requeued = False
-    with heartbeat(study, trial):
-        try:
-            with stop.interruptible():
-                value = objective(trial)
-        except optuna.TrialPruned:
-            state = TrialState.PRUNED
-        except WorkerStopped as e:
-            state, requeued = TrialState.FAIL, True
-            _note_failure(trial, f"worker {e}")
-        except optuna.exceptions.UpdateFinishedTrialError:
-            state = TrialState.FAIL
-            log.warning(
-                "trial %d was failed by another worker (no heartbeat within the grace period); "
-                "its retry runs instead", trial.number,
-            )
-        except Exception as e:  # a failed trial must not stop the study
-            state = TrialState.FAIL
-            if is_transient(e):  # not the trial's fault: run it again once the database is back
-                requeued = True
-                _note_failure(trial, "database unreachable")
-                log.warning("trial %d stopped: the database is unreachable; it will be run again", trial.number)
-            else:
-                _note_failure(trial, str(e) or type(e).__name__)
-                log.warning("trial %d failed: %s", trial.number, e, exc_info=not isinstance(e, TempoptError))
+    if not isinstance(outcome, BaseException):
+        value = outcome
+    elif isinstance(outcome, optuna.TrialPruned):
+        state = TrialState.PRUNED
+    elif isinstance(outcome, WorkerStopped):
+        state, requeued = TrialState.FAIL, True
+        _note_failure(trial, f"worker {outcome}")
+    elif isinstance(outcome, optuna.exceptions.UpdateFinishedTrialError):
+        state = TrialState.FAIL
+        log.warning(
+            "trial %d was failed by another worker (no heartbeat within the grace period); "
+            "its retry runs instead", trial.number,
+        )
+    else:  # a failed trial must not stop the study
+        state = TrialState.FAIL
+        if is_transient(outcome):  # not the trial's fault: run it again once the database is back
+            requeued = True
+            _note_failure(trial, "database unreachable")
+            log.warning("trial %d stopped: the database is unreachable; it will be run again", trial.number)
+        else:
+            _note_failure(trial, str(outcome) or type(outcome).__name__)
+            log.warning("trial %d failed: %s", trial.number, outcome,
+                        exc_info=outcome if not isinstance(outcome, TempoptError) else None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         frozen = retrying(

@@ -60,10 +60,14 @@ def run_command(
         0, "--worker-index", min=0, help="This worker's index among workers started together (varies the sampler seed)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    batch_trials: int | None = typer.Option(
+        None, "--batch-trials", min=1, max=256, help="Trials trained together in one pass (overrides the file)."
+    ),
 ) -> None:
     """Create or resume a study and run trials until it has its total of finished trials."""
     spec = load_spec(study_file)
-    updates = {k: v for k, v in {"trials": trials, "device": device}.items() if v is not None}
+    updates = {k: v for k, v in {"trials": trials, "device": device, "batch_trials": batch_trials}.items()
+               if v is not None}
     spec = spec.model_copy(update=updates)
     apply_thread_limit(spec.cpu_threads)
     url = storage_url(storage, spec)
@@ -145,7 +149,10 @@ def _hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> RunHooks
     def on_wait(message: str) -> None:
         progress.update(epoch_bar, visible=True, description=message, completed=0)
 
-    return RunHooks(on_trial_start, on_epoch, on_trial_end, on_wait)
+    def on_note(message: str) -> None:
+        progress.console.print(f"[yellow]note:[/] {message}", highlight=False, soft_wrap=True)
+
+    return RunHooks(on_trial_start, on_epoch, on_trial_end, on_wait, on_note)
 
 
 def _print_summary(study: optuna.Study, summary: WorkerSummary) -> None:

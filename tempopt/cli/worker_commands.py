@@ -28,10 +28,14 @@ def launch_command(
     gpus: str | None = typer.Option(None, "--gpus", help="Comma-separated GPU ids; workers are spread over them."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda (overrides the file)."),
     log_dir: Path | None = typer.Option(None, "--log-dir", help="Worker logs (default .tempopt-logs/STUDY)."),
+    batch_trials: int | None = typer.Option(
+        None, "--batch-trials", min=1, max=256, help="Trials each worker trains together (overrides the file)."
+    ),
 ) -> None:
     """Run N workers on this host for one study, with live progress; Ctrl-C stops them cleanly."""
     spec = load_spec(study_file)
-    updates = {k: v for k, v in {"trials": trials, "device": device}.items() if v is not None}
+    updates = {k: v for k, v in {"trials": trials, "device": device, "batch_trials": batch_trials}.items()
+               if v is not None}
     spec = spec.model_copy(update=updates)
     gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
     if gpus is not None and not gpu_list:
@@ -46,7 +50,7 @@ def launch_command(
     console.print(f"study [bold]{spec.name}[/] · {workers} workers · storage {redact_url(url)}", highlight=False)
     with StopFlag().installed() as stop:
         prepared = prepare_study(spec, url, stop=stop)  # a signal in the teacher's training: exit 130/143
-        result, logs = _launch(prepared, study_file, url, workers, gpu_list, device, log_dir, stop)
+        result, logs = _launch(prepared, study_file, url, workers, gpu_list, device, log_dir, stop, batch_trials)
     _report(prepared, result, logs)
 
 
@@ -59,6 +63,7 @@ def _launch(
     device: str | None,
     log_dir: Path | None,
     stop: StopFlag,
+    batch_trials: int | None = None,
 ) -> tuple[LaunchResult, Path]:
     """Run the workers with a progress bar until the study is done or ``stop`` is set."""
     spec = prepared.spec
@@ -66,7 +71,7 @@ def _launch(
         console.print(f"teacher: val accuracy {prepared.teacher.accuracy:.4f} ({prepared.teacher.source})")
     logs = log_dir or Path(".tempopt-logs") / spec.name
     launcher = Launcher(
-        prepared.study, study_file.resolve(), url, spec.trials, plan_workers(workers, gpus), logs, device
+        prepared.study, study_file.resolve(), url, spec.trials, plan_workers(workers, gpus), logs, device, batch_trials
     )
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from collections.abc import Callable
@@ -13,6 +14,8 @@ import optuna
 
 from tempopt.distill import JobConfig, JobResult, Teacher, run_job
 from tempopt.distill.data import chance_accuracy
+from tempopt.distill.members import Member, can_batch, fit_members
+from tempopt.errors import TrainingError
 from tempopt.study.artifacts import attach_checkpoint
 from tempopt.study.liveness import retrying
 from tempopt.study.per_example import encode_correct
@@ -147,3 +150,56 @@ def _record(trial: optuna.Trial, result: JobResult, at_chance: bool) -> None:
     trial.set_user_attr("epochs_run", result.epochs_run)
     trial.set_user_attr("device", result.device)
     trial.set_user_attr("best_val_accuracy", result.best_accuracy)
+
+
+class BatchObjective(Objective):
+    """K trials of one student trained together (:func:`tempopt.distill.members.fit_members`).
+
+    Every member reports its validation accuracy each epoch and is pruned on its own; a pruned
+    member leaves the stack. Returns, per trial, its final accuracy or the exception that
+    ended it (``TrialPruned``, a ``TrainingError`` for a member whose loss exploded).
+    """
+
+    def batch(self, trials: list[optuna.Trial]) -> list[float | BaseException]:
+        params = [suggest(trial, self.spec) for trial in trials]
+        configs = [job_config(self.spec, p) for p in params]
+        members = [Member(c.temperature, c.kd_weight, c.lr) for c in configs]
+        numbers = [t.number for t in trials]
+        for trial, config in zip(trials, configs, strict=True):
+            retrying(functools.partial(trial.set_user_attr, "seed", config.seed), f"starting trial {trial.number}")
+            retrying(functools.partial(trial.set_user_attr, "batch", numbers), f"starting trial {trial.number}")
+
+        def on_epoch(epoch: int, running: list[int], accuracies: list[float]) -> set[int]:
+            stop = set()
+            for index, accuracy in zip(running, accuracies, strict=True):
+                trial = trials[index]
+                retrying(functools.partial(trial.report, accuracy, step=epoch), f"reporting trial {trial.number}")
+                if self.on_epoch is not None:
+                    self.on_epoch(trial, epoch, accuracy)
+                if epoch < self.spec.epochs and retrying(trial.should_prune, f"asking the pruner about {trial.number}"):
+                    stop.add(index)
+            return stop
+
+        teacher = self.teacher if any(m.kd_weight > 0 for m in members) else None
+        results = fit_members(self.task, configs[0], members, teacher, on_epoch)
+        outcomes: list[float | BaseException] = []
+        for trial, result in zip(trials, results, strict=True):
+            chance = self.at_chance(result.best_accuracy)
+            retrying(functools.partial(_record, trial, result, chance), f"recording trial {trial.number}")
+            if result.error is not None:
+                outcomes.append(TrainingError(result.error))
+            elif result.stopped_early:
+                outcomes.append(optuna.TrialPruned(f"pruned after epoch {result.epochs_run}"))
+            else:
+                outcomes.append(result.final_accuracy)
+        return outcomes
+
+
+def batch_fallback(spec: StudySpec, task: Task) -> str | None:
+    """Why this study's trials cannot be trained together (None if they can)."""
+    searched = [k for k in ("batch_size", "weight_decay") if k in spec.search.dimensions()]
+    if searched:
+        return f"search.{searched[0]} is searched, and members of a batch share it"
+    if spec.artifacts is not None:
+        return "artifacts are kept per trial, from a model each trial owns"
+    return can_batch(task)

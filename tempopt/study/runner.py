@@ -31,11 +31,11 @@ from tempopt.distill import Teacher
 from tempopt.errors import SpecError, TempoptError
 from tempopt.study.baseline import BaselineRouter, baseline_slots
 from tempopt.study.liveness import fail_dead_trials, retrying
-from tempopt.study.objective import Objective
+from tempopt.study.objective import BatchObjective, Objective, batch_fallback
 from tempopt.study.search import make_pruner, make_sampler
 from tempopt.study.spec import StudySpec
 from tempopt.study.stopping import Interrupted, StopFlag, WorkerStopped
-from tempopt.study.trial_run import FAIL_REASON, MAX_CONSECUTIVE_FAILURES, RunHooks, run_trial
+from tempopt.study.trial_run import FAIL_REASON, MAX_CONSECUTIVE_FAILURES, RunHooks, run_trial, run_trials
 from tempopt.study.verify import VerifySummary, run_verification
 from tempopt.tasks import Task, load_task
 
@@ -222,6 +222,8 @@ def run_worker(
     stop = stop or StopFlag()
     hooks = hooks or RunHooks()
     objective = Objective(spec, task, teacher, on_epoch=hooks.on_epoch)
+    together = BatchObjective(spec, task, teacher, on_epoch=hooks.on_epoch)
+    batch = _batch_size(spec, task, hooks)
     summary = WorkerSummary(study_name=study.study_name, total=total)
     failures = 0
     while not stop.is_set():
@@ -235,14 +237,17 @@ def run_worker(
                 hooks.on_wait(f"waiting for {counts['RUNNING']} running trial(s) of other workers")
             stop.wait(poll_seconds)
             continue
-        trial = retrying(lambda: _ask(study), "starting a trial")
-        if retrying(functools.partial(_surplus, study, trial, total), "counting trials"):
-            _return_to_queue(study, trial)
+        trials = _ask_within_budget(study, min(batch, total - finished - counts["RUNNING"]), total)
+        if not trials:
             continue
-        frozen = run_trial(study, trial, objective, stop, hooks)
-        summary.ran += 1
-        reason = frozen.user_attrs.get(FAIL_REASON) if frozen.state == TrialState.FAIL else None
-        failures = failures + 1 if reason else 0  # a trial failed by another worker does not count
+        if len(trials) == 1:
+            done = [run_trial(study, trials[0], objective, stop, hooks)]
+        else:
+            done = run_trials(study, trials, together.batch, stop, hooks)
+        summary.ran += len(done)
+        for frozen in done:
+            reason = frozen.user_attrs.get(FAIL_REASON) if frozen.state == TrialState.FAIL else None
+            failures = failures + 1 if reason else 0  # a trial failed by another worker does not count
         if failures >= MAX_CONSECUTIVE_FAILURES and not stop.is_set():
             raise TempoptError(
                 f"{failures} trials in a row failed in this worker (last: {reason}); "
@@ -256,6 +261,32 @@ def run_worker(
     summary.stopped_by = _signal_name(stop)
     summary.best = retrying(lambda: best_trial(study), "reading the best trial")
     return summary
+
+
+def _batch_size(spec: StudySpec, task: Task, hooks: RunHooks) -> int:
+    """``batch_trials``, or 1 (said once, with the reason) when the trials cannot share a pass."""
+    if spec.batch_trials == 1:
+        return 1
+    reason = batch_fallback(spec, task)
+    if reason is None:
+        return spec.batch_trials
+    note = f"batch_trials: {spec.batch_trials} falls back to one trial at a time: {reason}."
+    log.warning(note)
+    if hooks.on_note is not None:
+        hooks.on_note(note)
+    return 1
+
+
+def _ask_within_budget(study: optuna.Study, n: int, total: int) -> list[optuna.Trial]:
+    """Up to ``n`` started trials; one that would exceed the budget goes back to the queue."""
+    trials = []
+    for _ in range(max(n, 1)):
+        trial = retrying(lambda: _ask(study), "starting a trial")
+        if retrying(functools.partial(_surplus, study, trial, total), "counting trials"):
+            _return_to_queue(study, trial)
+            break
+        trials.append(trial)
+    return trials
 
 
 def _ask(study: optuna.Study) -> optuna.Trial:

@@ -105,6 +105,7 @@ class StudySpec(_Strict):
     device: str = "auto"
     mixed_precision: bool = True
     num_workers: Int = Field(default=0, ge=0)
+    batch_trials: Int = Field(default=1, ge=1, le=256)
     cpu_threads: Int | None = Field(default=None, ge=1)
     sampler: Sampler = Sampler()
     pruner: Pruner = Pruner()

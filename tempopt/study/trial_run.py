@@ -40,6 +40,7 @@ class RunHooks:
     on_epoch: EpochHook | None = None
     on_trial_end: Callable[[FrozenTrial], None] | None = None
     on_wait: Callable[[str], None] | None = None
+    on_note: Callable[[str], None] | None = None
 
 
 def run_trial(

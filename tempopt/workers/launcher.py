@@ -115,6 +115,7 @@ class Launcher:
         plans: list[WorkerPlan],
         log_dir: Path,
         device: str | None = None,
+        batch_trials: int | None = None,
     ) -> None:
         self.study = study
         self.study_file = study_file
@@ -123,6 +124,7 @@ class Launcher:
         self.plans = plans
         self.log_dir = log_dir
         self.device = device
+        self.batch_trials = batch_trials
         self.procs: dict[int, subprocess.Popen] = {}
         self._restarts: dict[int, int] = {p.index: 0 for p in plans}
 
@@ -134,6 +136,8 @@ class Launcher:
         ]
         if self.device:
             cmd += ["--device", self.device]
+        if self.batch_trials:
+            cmd += ["--batch-trials", str(self.batch_trials)]
         return cmd
 
     def environment(self, plan: WorkerPlan) -> dict[str, str]:

@@ -1,0 +1,60 @@
+"""Batched trials through Optuna: K trials trained together, each reported, pruned and told alone."""
+
+from __future__ import annotations
+
+import optuna
+from optuna.trial import TrialState
+
+from tempopt.distill import prepare_teacher, run_job
+from tempopt.study.objective import job_config
+from tempopt.study.runner import load_spec_task
+from tempopt.study.spec import parse_spec
+
+from .conftest import tiny_spec, write_spec
+
+
+def _url(tmp_path):
+    return f"sqlite:///{tmp_path / 'studies.db'}"
+
+
+def _study(tmp_path):
+    return optuna.load_study(study_name="tiny", storage=_url(tmp_path))
+
+
+def test_a_batched_study_has_its_budget_and_each_member_is_the_lone_trial(tmp_path, cli):
+    spec = write_spec(tmp_path, trials=7, verify={"seeds": 0}, batch_trials=4)
+    result = cli("run", spec, "--storage", _url(tmp_path), "-q")
+    assert result.exit_code == 0, result.output
+    trials = _study(tmp_path).trials
+    assert len(trials) == 7 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert [t.user_attrs["batch"] for t in trials] == [[0, 1, 2, 3]] * 4 + [[4, 5, 6]] * 3
+    parsed = parse_spec(tiny_spec(tmp_path, trials=7))
+    task = load_spec_task(parsed)  # with the study's teacher recipe
+    teacher = prepare_teacher(task, parsed.cache_dir, device="cpu", seed=parsed.teacher.seed)
+    for t in trials:  # trained together, each is exactly the trial it would have been alone
+        config = job_config(parsed, t.params)
+        alone = run_job(task, config, teacher if config.kd_weight > 0 else None)
+        assert alone.history == [t.intermediate_values[e] for e in sorted(t.intermediate_values)]
+        assert alone.final_accuracy == t.value
+
+
+def test_pruned_members_leave_the_batch_with_their_last_step(tmp_path, cli):
+    spec = write_spec(tmp_path, trials=12, epochs=6, verify={"seeds": 0}, batch_trials=6, baseline=False,
+                      sampler={"name": "random"}, pruner={"name": "median", "warmup_epochs": 1, "startup_trials": 2})
+    assert cli("run", "--batch-trials", "6", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
+    trials = _study(tmp_path).trials
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    assert pruned and len([t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]) == 12
+    for t in pruned:
+        assert t.last_step == t.user_attrs["epochs_run"] < 6 and len(t.intermediate_values) == t.last_step
+    assert all(len(t.intermediate_values) == 6 for t in trials if t.state == TrialState.COMPLETE)
+
+
+def test_trials_that_cannot_share_a_pass_run_one_at_a_time_and_say_why_once(tmp_path, cli):
+    search = {**tiny_spec(tmp_path)["search"], "batch_size": {"choices": [32, 64]}}
+    spec = write_spec(tmp_path, trials=3, verify={"seeds": 0}, batch_trials=4, search=search)
+    result = cli("run", spec, "--storage", _url(tmp_path))
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert text.count("batch_trials: 4 falls back to one trial at a time: search.batch_size is searched") == 1
+    assert not any("batch" in t.user_attrs for t in _study(tmp_path).trials)

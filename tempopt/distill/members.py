@@ -68,8 +68,12 @@ def fit_members(
     members: list[Member],
     teacher: TeacherSignal | None,
     on_epoch: MembersCallback | None = None,
+    measure_test: bool = False,
 ) -> list[JobResult]:
     """Train one student per member, together, and return one result per member (in order).
+
+    With ``measure_test``, every member that trained to the end is also measured on the held-out
+    split example by example, as :func:`tempopt.distill.run_job` does.
 
     A member whose loss becomes NaN or infinite leaves the stack with ``error`` set on its
     result; the others are not affected.
@@ -138,12 +142,24 @@ def fit_members(
             state.keep([i for i, m in enumerate(state.members) if m not in leaving])
             if not state.members:
                 break
-    seconds = time.perf_counter() - start
-    return [
-        JobResult(final_accuracy=h[-1], best_accuracy=max(h), epochs_run=len(h), seconds=seconds,
+    results = [
+        JobResult(final_accuracy=h[-1], best_accuracy=max(h), epochs_run=len(h), seconds=0.0,
                   device=str(device), history=h, stopped_early=i in stopped, error=errors.get(i))
         for i, h in history.items()
     ]
+    if measure_test and state.members:
+        held_out = task.test if task.test is not None else task.val
+        correct = _correct(forward, state.params, BatchSource(held_out, 1024, device), base.mixed_precision)
+        for row, member in enumerate(state.members):
+            if member not in errors:
+                r = results[member]
+                r.test_correct = correct[row]
+                r.test_accuracy = correct[row].float().mean().item() if correct.shape[1] else 0.0
+                r.test_split = "test" if task.test is not None else "val"
+    seconds = time.perf_counter() - start
+    for r in results:
+        r.seconds = seconds
+    return results
 
 
 def member_losses(
@@ -275,6 +291,18 @@ def _evaluate(forward: Callable, params: dict[str, Tensor], source: BatchSource,
         correct = hits if correct is None else correct + hits
     assert correct is not None
     return (correct.double() / max(len(source), 1)).tolist()
+
+
+@torch.no_grad()
+def _correct(forward: Callable, params: dict[str, Tensor], source: BatchSource, amp: bool) -> Tensor:
+    """``(K, N)`` bool on the CPU: whether each member classifies each example right."""
+    parts = []
+    for batch in source.batches():
+        with autocast(source.device, amp):
+            logits = forward(params, batch.x)  # (K, B, C)
+        parts.append((logits.argmax(-1) == batch.y).cpu())
+    k = next(iter(params.values())).shape[0]
+    return torch.cat(parts, dim=1) if parts else torch.zeros((k, 0), dtype=torch.bool)
 
 
 def member_config(base: JobConfig, member: Member) -> JobConfig:

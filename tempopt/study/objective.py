@@ -120,19 +120,48 @@ class ReplicateObjective(Objective):
             return False
 
         result = run_job(self.task, config, self.teacher if config.kd_weight > 0 else None, report, measure_test=True)
+        retrying(functools.partial(self._record, trial, result, config.seed), f"recording replicate {trial.number}")
+        return result.final_accuracy
+
+    def batch(self, trials: list[optuna.Trial]) -> list[float | BaseException]:
+        """Replicates of one student seed trained together (:func:`fit_members`)."""
+        seeds = {int(t.user_attrs["student_seed"]) for t in trials}
+        assert len(seeds) == 1, "a batch of replicates shares its student seed"
+        seed = seeds.pop()
+        configs = [replace(job_config(self.spec, suggest(t, self.spec)), seed=seed) for t in trials]
+        members = [Member(c.temperature, c.kd_weight, c.lr) for c in configs]
+        numbers = [t.number for t in trials]
+        for trial in trials:
+            retrying(functools.partial(trial.set_user_attr, "batch", numbers), f"starting replicate {trial.number}")
+
+        def on_epoch(epoch: int, running: list[int], accuracies: list[float]) -> set[int]:
+            for index, accuracy in zip(running, accuracies, strict=True):
+                trial = trials[index]
+                retrying(functools.partial(trial.report, accuracy, step=epoch), f"reporting replicate {trial.number}")
+                if self.on_epoch is not None:
+                    self.on_epoch(trial, epoch, accuracy)
+            return set()
+
+        teacher = self.teacher if any(m.kd_weight > 0 for m in members) else None
+        results = fit_members(self.task, configs[0], members, teacher, on_epoch, measure_test=True)
+        outcomes: list[float | BaseException] = []
+        for trial, result, config in zip(trials, results, configs, strict=True):
+            if result.error is not None:
+                outcomes.append(TrainingError(result.error))
+                continue
+            retrying(functools.partial(self._record, trial, result, config.seed), f"recording replicate {trial.number}")
+            outcomes.append(result.final_accuracy)
+        return outcomes
+
+    def _record(self, trial: optuna.Trial, result: JobResult, seed: int) -> None:
         correct = result.test_correct
         assert correct is not None
-
-        def record() -> None:
-            _record(trial, result, self.at_chance(result.best_accuracy))
-            trial.set_user_attr("seed", config.seed)
-            trial.set_user_attr("test_accuracy", result.test_accuracy)
-            trial.set_user_attr("test_split", result.test_split)
-            trial.set_user_attr("test_examples", len(correct))
-            trial.set_user_attr("test_correct", encode_correct(correct.numpy()))
-
-        retrying(record, f"recording replicate {trial.number}")
-        return result.final_accuracy
+        _record(trial, result, self.at_chance(result.best_accuracy))
+        trial.set_user_attr("seed", seed)
+        trial.set_user_attr("test_accuracy", result.test_accuracy)
+        trial.set_user_attr("test_split", result.test_split)
+        trial.set_user_attr("test_examples", len(correct))
+        trial.set_user_attr("test_correct", encode_correct(correct.numpy()))
 
 
 def _beats_best(trial: optuna.Trial, value: float) -> bool:

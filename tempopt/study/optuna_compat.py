@@ -98,6 +98,16 @@ def contains(distribution: BaseDistribution, value: Any) -> bool:
         return False
 
 
+def claim_trial(study: optuna.Study, trial: FrozenTrial) -> optuna.Trial | None:
+    """Start one particular queued trial; None if another worker started it first."""
+    try:
+        claimed = study._storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING)  # noqa: SLF001
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return None
+    study._thread_local.cached_all_trials = None  # noqa: SLF001
+    return optuna.Trial(study, trial._trial_id) if claimed else None  # noqa: SLF001
+
+
 def trial_id(trial: optuna.Trial | FrozenTrial) -> int:
     """The storage id of a trial."""
     return trial._trial_id  # noqa: SLF001

@@ -254,7 +254,7 @@ def run_worker(
                 "fix the cause and run again to resume."
             )
     if not stop.is_set() and spec.verify.seeds > 0:
-        summary.verification = run_verification(study, spec, task, teacher, stop, hooks, poll_seconds)
+        summary.verification = run_verification(study, spec, task, teacher, stop, hooks, poll_seconds, batch)
         if summary.verification.done:
             retrying(lambda: _refresh_note(study), "updating the dashboard note")
     summary.counts = retrying(lambda: state_counts(study), "counting trials")

@@ -17,6 +17,7 @@ study left without a plan by a worker that died in between is removed and planne
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -32,10 +33,10 @@ from tempopt.errors import TempoptError
 from tempopt.study.baseline import is_baseline
 from tempopt.study.liveness import fail_dead_trials, retrying
 from tempopt.study.objective import ReplicateObjective
-from tempopt.study.optuna_compat import claim_waiting
+from tempopt.study.optuna_compat import claim_trial, claim_waiting
 from tempopt.study.spec import StudySpec
 from tempopt.study.stopping import StopFlag
-from tempopt.study.trial_run import FAIL_REASON, MAX_CONSECUTIVE_FAILURES, RunHooks, run_trial
+from tempopt.study.trial_run import FAIL_REASON, MAX_CONSECUTIVE_FAILURES, RunHooks, run_trial, run_trials
 from tempopt.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -90,8 +91,8 @@ def plan_replicates(trials: list[FrozenTrial], spec: StudySpec) -> list[Replicat
     baseline = next((t for t in done if is_baseline(t)), None)
     if baseline is not None:
         configs.append((BASELINE, 0, baseline))
-    return [Replicate(role, rank, t.number, dict(t.params), seed)
-            for role, rank, t in configs for seed in student_seeds(spec)]
+    return [Replicate(role, rank, t.number, dict(t.params), seed)  # seed by seed: a seed's replicates can batch
+            for seed in student_seeds(spec) for role, rank, t in configs]
 
 
 def load_verification(search: optuna.Study) -> optuna.Study | None:
@@ -166,6 +167,33 @@ def pending(study: optuna.Study) -> tuple[int, int, int]:
     return len(plan), len(complete & set(plan)), open_
 
 
+def _claim(study: optuna.Study, n: int) -> list[optuna.Trial]:
+    """Up to ``n`` queued replicates of one student seed (the first queued one's), started."""
+    if n == 1:
+        trial = retrying(lambda: claim_waiting(study), "starting a replicate")
+        return [] if trial is None else [trial]
+    waiting = retrying(lambda: study.get_trials(deepcopy=False, states=(TrialState.WAITING,)), "reading the queue")
+    if not waiting:
+        return []
+    seed = waiting[0].user_attrs.get("student_seed")
+    claimed = []
+    for frozen in (t for t in waiting if t.user_attrs.get("student_seed") == seed):
+        trial = retrying(functools.partial(claim_trial, study, frozen), "starting a replicate")
+        if trial is not None:
+            claimed.append(trial)
+        if len(claimed) == n:
+            break
+    return claimed
+
+
+def _by_seed(trials: list[optuna.Trial]) -> list[list[optuna.Trial]]:
+    """Replicates grouped by student seed (only replicates of one seed share a pass)."""
+    groups: dict[int, list[optuna.Trial]] = {}
+    for t in trials:
+        groups.setdefault(int(t.user_attrs["student_seed"]), []).append(t)
+    return list(groups.values())
+
+
 def run_verification(
     search: optuna.Study,
     spec: StudySpec,
@@ -174,16 +202,18 @@ def run_verification(
     stop: StopFlag,
     hooks: RunHooks,
     poll_seconds: float = 1.0,
+    batch: int = 1,
 ) -> VerifySummary:
-    """Run replicates of the finished search until none is left or a stop is requested."""
+    """Run replicates of the finished search until none is left or a stop is requested; with
+    ``batch`` > 1, up to that many replicates of one student seed train together."""
     study = retrying(lambda: open_verification(search, spec), "planning verification")
     objective = ReplicateObjective(spec, task, teacher, on_epoch=hooks.on_epoch)
     summary = VerifySummary(study_name=study.study_name)
     failures = 0
     while not stop.is_set():
         retrying(lambda: fail_dead_trials(study), "checking for dead replicates")
-        trial = retrying(lambda: claim_waiting(study), "starting a replicate")
-        if trial is None:
+        claimed = _claim(study, batch)
+        if not claimed:
             planned, complete, open_ = retrying(lambda: pending(study), "counting replicates")
             if open_ == 0:
                 break
@@ -191,10 +221,16 @@ def run_verification(
                 hooks.on_wait(f"waiting for {open_} replicate(s) of other workers")
             stop.wait(poll_seconds)
             continue
-        frozen = run_trial(study, trial, objective, stop, hooks)
-        summary.ran += 1
-        reason = frozen.user_attrs.get(FAIL_REASON) if frozen.state == TrialState.FAIL else None
-        failures = failures + 1 if reason else 0
+        done = []
+        for group in _by_seed(claimed):
+            if len(group) == 1:
+                done.append(run_trial(study, group[0], objective, stop, hooks))
+            else:
+                done += run_trials(study, group, objective.batch, stop, hooks)
+        summary.ran += len(done)
+        for frozen in done:
+            reason = frozen.user_attrs.get(FAIL_REASON) if frozen.state == TrialState.FAIL else None
+            failures = failures + 1 if reason else 0
         if failures >= MAX_CONSECUTIVE_FAILURES and not stop.is_set():
             raise TempoptError(
                 f"{failures} replicates in a row failed in this worker (last: {reason}); "

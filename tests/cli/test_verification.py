@@ -46,9 +46,9 @@ def test_the_plan_is_the_top_k_distinct_distilled_configs_and_the_best_baseline(
         t.number = i
     plan = plan_replicates(trials, spec)
     assert student_seeds(spec) == [8, 9, 10]  # never the search's own seed
-    assert [(r.role, r.rank, r.source_trial) for r in plan[::3]] == [
+    assert [(r.role, r.rank, r.source_trial) for r in plan[:3]] == [
         ("distilled", 1, 2), ("distilled", 2, 5), ("baseline", 0, 1)]
-    assert [r.student_seed for r in plan] == [8, 9, 10] * 3
+    assert [r.student_seed for r in plan] == [8, 8, 8, 9, 9, 9, 10, 10, 10]  # seed by seed: they can batch
     assert len({r.key for r in plan}) == 9
 
 
@@ -108,7 +108,7 @@ def test_a_verification_study_left_without_a_plan_is_planned_again(tmp_path):
         search.add_trial(t)
     optuna.create_study(study_name="tiny:verify-2", storage=storage)  # its planner died right here
     study = open_verification(search, spec, wait=0.5)
-    assert study.user_attrs["plan"] == ["distilled-1-seed1", "distilled-1-seed2", "baseline-0-seed1",
+    assert study.user_attrs["plan"] == ["distilled-1-seed1", "baseline-0-seed1", "distilled-1-seed2",
                                         "baseline-0-seed2"]
     assert len(study.get_trials(states=(TrialState.WAITING,))) == 4
     assert open_verification(search, spec).study_name == study.study_name  # planned once: joined
@@ -121,3 +121,19 @@ def test_per_example_correctness_round_trips():
     bits = np.random.default_rng(0).random(1001) < 0.9
     assert (decode_correct(encode_correct(bits), 1001) == bits).all()
     assert len(encode_correct(np.ones(10_000, dtype=bool))) < 1700
+
+
+def test_batched_replicates_are_the_replicates_tempopt_train_reproduces(tmp_path, cli):
+    spec = write_spec(tmp_path, trials=5, batch_trials=4, verify={"top_k": 2, "seeds": 2})
+    assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
+    verify = optuna.load_study(study_name="tiny:verify-5", storage=_url(tmp_path))
+    assert sorted(tuple(t.user_attrs["batch"]) for t in verify.trials) == [(0, 1, 2)] * 3 + [(3, 4, 5)] * 3
+    best = tmp_path / "best.yaml"
+    assert cli("export", "--study", "tiny", "--storage", _url(tmp_path), "--out", best).exit_code == 0
+    verdict = yaml.safe_load(best.read_text())["verdict"]
+    for i, seed in enumerate(verdict["seeds"]):
+        out = tmp_path / f"seed{seed}"
+        assert cli("train", best, "--out", out, "--seed", seed).exit_code == 0
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert abs(metrics["val_accuracy"] - verdict["distilled"]["val"][i]) <= 1 / 359  # one example
+        assert abs(metrics["test_accuracy"] - verdict["distilled"]["test"][i]) <= 1 / 539

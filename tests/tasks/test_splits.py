@@ -250,15 +250,15 @@ def _read_raw(*folders: Path) -> set[bytes]:
 
 
 def _raw_rows(task: Task, split: str, mean: torch.Tensor, std: torch.Tensor) -> set[bytes]:
-    """A standardised split mapped back to raw pixels, rounded onto the 1/255 grid."""
+    """A standardised split mapped back to raw pixels, as whole 0-255 levels (no -0.0, no float noise)."""
     x = getattr(task, split).tensors[0] * std + mean  # (N, 3, H, W)
-    return {r.numpy().tobytes() for r in (torch.round(x * 255) / 255).flatten(1)}
+    return {r.numpy().tobytes() for r in torch.round(x * 255).to(torch.int16).flatten(1)}
 
 
 def _grid(rows: set[bytes]) -> set[bytes]:
-    """Rows re-rounded onto the 1/255 grid exactly as ``_raw_rows`` does."""
+    """Rows as whole 0-255 levels, exactly as ``_raw_rows`` gives them."""
     x = torch.stack([torch.from_numpy(np.frombuffer(r, dtype=np.float32).copy()) for r in rows])
-    return {r.numpy().tobytes() for r in torch.round(x * 255) / 255}
+    return {r.numpy().tobytes() for r in torch.round(x * 255).to(torch.int16)}
 
 
 def _train_statistics(root: Path) -> tuple[torch.Tensor, torch.Tensor]:
@@ -304,7 +304,7 @@ def test_image_folder_with_one_val_image_and_no_test_folder_is_a_task_error(tmp_
 
 def _as_rows(images: np.ndarray) -> set[bytes]:
     x = torch.from_numpy(images.astype(np.float32) / 255.0).permute(0, 3, 1, 2)  # (N, 3, 8, 8)
-    return {r.numpy().tobytes() for r in (torch.round(x * 255) / 255).flatten(1)}
+    return {r.numpy().tobytes() for r in torch.round(x * 255).to(torch.int16).flatten(1)}
 
 
 def test_torchvision_val_comes_from_the_official_train_split_and_test_is_the_official_test_split(tmp_path):

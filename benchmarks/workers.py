@@ -44,7 +44,7 @@ from optuna.trial import TrialState
 
 from tempopt.distill import prepare_teacher
 from tempopt.study import load_spec
-from tempopt.study.runner import load_spec_task
+from tempopt.study.creation import load_spec_task
 from tempopt.study.storage import normalise_url
 from tempopt.workers.launcher import available_cores
 

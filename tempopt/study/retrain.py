@@ -13,9 +13,9 @@ import torch
 from tempopt.distill import JobResult, prepare_teacher, run_job
 from tempopt.distill.device import limit_cpu_threads
 from tempopt.errors import SpecError, TempoptError
+from tempopt.study.creation import load_spec_task
 from tempopt.study.export import read_export, versions
 from tempopt.study.objective import job_config
-from tempopt.study.runner import load_spec_task
 from tempopt.study.spec import StudySpec
 
 

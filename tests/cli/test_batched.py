@@ -6,8 +6,8 @@ import optuna
 from optuna.trial import TrialState
 
 from tempopt.distill import prepare_teacher, run_job
+from tempopt.study.creation import load_spec_task
 from tempopt.study.objective import job_config
-from tempopt.study.runner import load_spec_task
 from tempopt.study.spec import parse_spec
 
 from .conftest import tiny_spec, write_spec

@@ -9,8 +9,8 @@ import pytest
 from optuna.trial import TrialState
 
 from tempopt.study.baseline import BaselineRouter, baseline_count, baseline_slots, start_lrs
+from tempopt.study.creation import create_or_resume
 from tempopt.study.optuna_compat import claim_waiting, group_view
-from tempopt.study.runner import create_or_resume
 from tempopt.study.search import make_pruner, suggest
 from tempopt.study.spec import parse_spec
 

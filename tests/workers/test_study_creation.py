@@ -6,8 +6,8 @@ import optuna
 import pytest
 
 from tempopt.errors import SpecError
-from tempopt.study import runner
-from tempopt.study.runner import create_or_resume
+from tempopt.study import creation
+from tempopt.study.creation import create_or_resume
 from tempopt.study.spec import parse_spec
 from tempopt.study.storage import open_storage
 from tests.workers.harness import BACKENDS, fresh_database, study_dict
@@ -29,14 +29,14 @@ def test_a_failure_while_creating_leaves_no_study_and_an_orphan_is_recreated(bac
         def broken(spec):
             raise RuntimeError("the database went away mid-creation")
 
-        monkeypatch.setattr(runner, "baseline_slots", broken)
+        monkeypatch.setattr(creation, "baseline_slots", broken)
         with pytest.raises(RuntimeError):
             create_or_resume(spec, storage)
         assert optuna.get_all_study_names(storage) == []  # nothing half-made is left
         monkeypatch.undo()
 
         optuna.create_study(study_name="it", storage=storage)  # a worker killed right after the insert
-        monkeypatch.setattr(runner, "SPEC_WAIT", 0.5)
+        monkeypatch.setattr(creation, "SPEC_WAIT", 0.5)
         study = create_or_resume(spec, storage)
         assert study.user_attrs["spec"]["name"] == "it"
         assert len(study.get_trials(deepcopy=False)) == 2  # its baseline trials: made anew, once

@@ -83,7 +83,11 @@ def read_study_file(path: Path) -> Any:
     """
     text = _read_text(path)
     try:
-        return yaml.load(text, Loader=StudyLoader)
+        loader = StudyLoader(text)  # a yaml.SafeLoader: what yaml.safe_load uses, and stricter
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except _Refused as e:
         raise SpecError(f"{path} {e.what} (line {e.line}); {e.fix}.") from None
     except yaml.reader.ReaderError as e:  # e.character: a code point

@@ -30,14 +30,20 @@ def test_bring_your_own_task_example_is_the_shipped_file():
     assert yaml_block.strip() == (ROOT / "examples" / "my_task.yaml").read_text().strip()
 
 
-def test_bring_your_own_task_example_runs(tmp_path, monkeypatch):
-    monkeypatch.chdir(ROOT)  # the example's module is found from the working directory
+def _run_example(tmp_path, monkeypatch, extra: str = ""):
+    """``tempopt run`` on the shipped example study (6 trials), its module found from the repository root."""
+    monkeypatch.chdir(ROOT)
     url = f"sqlite:///{tmp_path / 'blobs.db'}"
     spec = tmp_path / "blobs.yaml"
     text = (ROOT / "examples" / "my_task.yaml").read_text()
-    spec.write_text(text + f"cache_dir: {tmp_path / 'cache'}\ndevice: cpu\n")
+    spec.write_text(text + f"cache_dir: {tmp_path / 'cache'}\ndevice: cpu\n{extra}")
     result = CliRunner().invoke(app, ["run", str(spec), "--storage", url, "--trials", "6", "-q"])
     assert result.exit_code == 0, result.output
+    return url, result
+
+
+def test_bring_your_own_task_example_runs(tmp_path, monkeypatch):
+    url, result = _run_example(tmp_path, monkeypatch)
     study = optuna.load_study(study_name="blobs", storage=url)
     assert len(study.get_trials()) == 6
     assert study.user_attrs["teacher_accuracy"] > 0.85
@@ -48,14 +54,8 @@ def test_bring_your_own_task_example_runs(tmp_path, monkeypatch):
 def test_a_task_without_a_test_split_gets_a_verdict_that_says_it_is_optimistic(tmp_path, monkeypatch):
     import examples.my_task as example
 
-    monkeypatch.chdir(ROOT)
     monkeypatch.setattr(example, "make_task", lambda make=example.make_task: _without_test(make()))
-    url = f"sqlite:///{tmp_path / 'blobs.db'}"
-    spec = tmp_path / "blobs.yaml"
-    text = (ROOT / "examples" / "my_task.yaml").read_text()
-    spec.write_text(text + f"cache_dir: {tmp_path / 'cache'}\ndevice: cpu\nverify: {{top_k: 1, seeds: 2}}\n")
-    result = CliRunner().invoke(app, ["run", str(spec), "--storage", url, "--trials", "6", "-q"])
-    assert result.exit_code == 0, result.output
+    _, result = _run_example(tmp_path, monkeypatch, "verify: {top_k: 1, seeds: 2}\n")
     output = " ".join(result.output.split())
     assert "validation (no test split: optimistic, the search selected on it) accuracy" in output
 

@@ -106,8 +106,3 @@ def claim_trial(study: optuna.Study, trial: FrozenTrial) -> optuna.Trial | None:
         return None
     study._thread_local.cached_all_trials = None  # noqa: SLF001
     return optuna.Trial(study, trial._trial_id) if claimed else None  # noqa: SLF001
-
-
-def trial_id(trial: optuna.Trial | FrozenTrial) -> int:
-    """The storage id of a trial."""
-    return trial._trial_id  # noqa: SLF001

@@ -26,13 +26,12 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.distill import Teacher
-from tempopt.errors import TempoptError
 from tempopt.study.creation import check_compatible, create_or_resume, load_spec_task, record_teacher, refresh_note
 from tempopt.study.liveness import fail_dead_trials, retrying
-from tempopt.study.objective import BatchObjective, Objective, batch_fallback
+from tempopt.study.objective import BatchObjective, batch_fallback
 from tempopt.study.spec import StudySpec
 from tempopt.study.stopping import Interrupted, StopFlag, WorkerStopped
-from tempopt.study.trial_run import FAIL_REASON, MAX_CONSECUTIVE_FAILURES, RunHooks, run_trial, run_trials
+from tempopt.study.trial_run import FailureStreak, RunHooks, run_one_or_batch
 from tempopt.study.verify import VerifySummary, run_verification
 from tempopt.tasks import Task
 
@@ -84,11 +83,10 @@ def run_worker(
     """
     stop = stop or StopFlag()
     hooks = hooks or RunHooks()
-    objective = Objective(spec, task, teacher, on_epoch=hooks.on_epoch)
-    together = BatchObjective(spec, task, teacher, on_epoch=hooks.on_epoch)
+    objective = BatchObjective(spec, task, teacher, on_epoch=hooks.on_epoch)  # one trial, or a batch
     batch = _batch_size(spec, task, hooks)
     summary = WorkerSummary(study_name=study.study_name, total=total)
-    failures = 0
+    failures = FailureStreak("trials")
     while not stop.is_set():
         retrying(lambda: fail_dead_trials(study), "checking for dead trials")
         counts = retrying(lambda: state_counts(study), "counting trials")
@@ -103,19 +101,9 @@ def run_worker(
         trials = _ask_within_budget(study, min(batch, total - finished - counts["RUNNING"]), total)
         if not trials:
             continue
-        if len(trials) == 1:
-            done = [run_trial(study, trials[0], objective, stop, hooks)]
-        else:
-            done = run_trials(study, trials, together.batch, stop, hooks)
+        done = run_one_or_batch(study, trials, objective, stop, hooks)
         summary.ran += len(done)
-        for frozen in done:
-            reason = frozen.user_attrs.get(FAIL_REASON) if frozen.state == TrialState.FAIL else None
-            failures = failures + 1 if reason else 0  # a trial failed by another worker does not count
-        if failures >= MAX_CONSECUTIVE_FAILURES and not stop.is_set():
-            raise TempoptError(
-                f"{failures} trials in a row failed in this worker (last: {reason}); "
-                "fix the cause and run again to resume."
-            )
+        failures.update(done, stop)
     if not stop.is_set() and spec.verify.seeds > 0:
         summary.verification = run_verification(study, spec, task, teacher, stop, hooks, poll_seconds, batch)
         if summary.verification.done:

@@ -153,3 +153,40 @@ def requeue(study: optuna.Study, frozen: FrozenTrial) -> None:
     attrs: dict[str, Any] = {k: v for k, v in frozen.user_attrs.items() if k in IDENTITY_ATTRS}
     attrs["retry_of"] = frozen.number
     study.enqueue_trial(dict(frozen.params), user_attrs=attrs)
+
+
+class FailureStreak:
+    """Trials in a row that failed in this worker by their own fault; too many stop the worker.
+
+    A trial failed by another worker (no reason recorded here) does not count.
+    """
+
+    def __init__(self, what: str = "trials") -> None:
+        self.what = what
+        self.count = 0
+
+    def update(self, done: list[FrozenTrial], stop: StopFlag) -> None:
+        """Count the ended trials; raise after :data:`MAX_CONSECUTIVE_FAILURES` in a row.
+
+        Raises:
+            TempoptError: too many failures in a row (unless a stop was requested).
+        """
+        reason = None
+        for frozen in done:
+            reason = frozen.user_attrs.get(FAIL_REASON) if frozen.state == TrialState.FAIL else None
+            self.count = self.count + 1 if reason else 0
+        if self.count >= MAX_CONSECUTIVE_FAILURES and not stop.is_set():
+            raise TempoptError(
+                f"{self.count} {self.what} in a row failed in this worker (last: {reason}); "
+                "fix the cause and run again to resume."
+            )
+
+
+def run_one_or_batch(
+    study: optuna.Study, trials: list[optuna.Trial], objective: Any, stop: StopFlag, hooks: RunHooks
+) -> list[FrozenTrial]:
+    """One trial through ``objective(trial)``, several trained together through ``objective.batch``."""
+    if len(trials) == 1:
+        return [run_trial(study, trials[0], objective, stop, hooks)]
+    return run_trials(study, trials, objective.batch, stop, hooks)
+

@@ -36,7 +36,7 @@ from tempopt.study.objective import ReplicateObjective
 from tempopt.study.optuna_compat import claim_trial, claim_waiting
 from tempopt.study.spec import StudySpec
 from tempopt.study.stopping import StopFlag
-from tempopt.study.trial_run import FAIL_REASON, MAX_CONSECUTIVE_FAILURES, RunHooks, run_trial, run_trials
+from tempopt.study.trial_run import FailureStreak, RunHooks, run_one_or_batch
 from tempopt.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -186,14 +186,6 @@ def _claim(study: optuna.Study, n: int) -> list[optuna.Trial]:
     return claimed
 
 
-def _by_seed(trials: list[optuna.Trial]) -> list[list[optuna.Trial]]:
-    """Replicates grouped by student seed (only replicates of one seed share a pass)."""
-    groups: dict[int, list[optuna.Trial]] = {}
-    for t in trials:
-        groups.setdefault(int(t.user_attrs["student_seed"]), []).append(t)
-    return list(groups.values())
-
-
 def run_verification(
     search: optuna.Study,
     spec: StudySpec,
@@ -209,7 +201,7 @@ def run_verification(
     study = retrying(lambda: open_verification(search, spec), "planning verification")
     objective = ReplicateObjective(spec, task, teacher, on_epoch=hooks.on_epoch)
     summary = VerifySummary(study_name=study.study_name)
-    failures = 0
+    failures = FailureStreak("replicates")
     while not stop.is_set():
         retrying(lambda: fail_dead_trials(study), "checking for dead replicates")
         claimed = _claim(study, batch)
@@ -221,20 +213,8 @@ def run_verification(
                 hooks.on_wait(f"waiting for {open_} replicate(s) of other workers")
             stop.wait(poll_seconds)
             continue
-        done = []
-        for group in _by_seed(claimed):
-            if len(group) == 1:
-                done.append(run_trial(study, group[0], objective, stop, hooks))
-            else:
-                done += run_trials(study, group, objective.batch, stop, hooks)
+        done = run_one_or_batch(study, claimed, objective, stop, hooks)  # claimed: one student seed
         summary.ran += len(done)
-        for frozen in done:
-            reason = frozen.user_attrs.get(FAIL_REASON) if frozen.state == TrialState.FAIL else None
-            failures = failures + 1 if reason else 0
-        if failures >= MAX_CONSECUTIVE_FAILURES and not stop.is_set():
-            raise TempoptError(
-                f"{failures} replicates in a row failed in this worker (last: {reason}); "
-                "fix the cause and run again to resume."
-            )
+        failures.update(done, stop)
     summary.planned, summary.complete, _ = retrying(lambda: pending(study), "counting replicates")
     return summary

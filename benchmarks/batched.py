@@ -7,7 +7,9 @@
 2. The whole quickstart study (30 trials, search only: ``verify.seeds: 0``), ``tempopt run``
    with ``--batch-trials 16`` against the default, on fresh SQLite files, alternating.
 
-Run: ``python benchmarks/batched.py [--repeats 3] [--threads 1]``. Prints ratios; asserts nothing.
+Run: ``python benchmarks/batched.py [--repeats 3] [--threads 1] [-k 16 64] [--device cuda]
+[--precision fp32 bf16] [--no-study]``. Prints ratios; asserts nothing. ``benchmarks/gpu_check.sh``
+runs it on a GPU.
 """
 
 from __future__ import annotations
@@ -37,27 +39,31 @@ def members(k: int, seed: int = 0) -> list[Member]:
     return [Member(10 ** rng.uniform(0, 1.3), rng.uniform(0, 1), 10 ** rng.uniform(-3, -1)) for _ in range(k)]
 
 
-def job_times(repeats: int, k: int, cache: str) -> tuple[float, float, float]:
+def job_times(repeats: int, k: int, cache: str, device: str = "cpu", bf16: bool = False) -> tuple[float, float, float]:
     """Median seconds of: one job alone, k jobs one after the other, k jobs together."""
     spec = yaml.safe_load(QUICKSTART.read_text())
     task = load_task(spec["task"], spec["task_args"])
-    teacher = prepare_teacher(task, cache, device="cpu")
+    teacher = prepare_teacher(task, cache, device=device)
     base = JobConfig(temperature=1.0, kd_weight=0.0, lr=0.01, epochs=spec["epochs"], batch_size=spec["batch_size"],
-                     device="cpu")
+                     device=device, mixed_precision=bf16)
     group = members(k)
+    run_job(task, member_config(base, group[1]), teacher)  # warm-up: lazy initialisation, kernels
+    fit_members(task, base, group, teacher)
     one, sequential, together = [], [], []
     for _ in range(repeats):
-        start = time.perf_counter()
-        run_job(task, member_config(base, group[1]), teacher)
-        one.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        for m in group:
-            run_job(task, member_config(base, m), teacher if m.kd_weight > 0 else None)
-        sequential.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        fit_members(task, base, group, teacher)
-        together.append(time.perf_counter() - start)
+        one.append(_seconds(lambda: run_job(task, member_config(base, group[1]), teacher), device))
+        sequential.append(_seconds(lambda: [run_job(task, member_config(base, m), teacher if m.kd_weight > 0 else None)
+                                            for m in group], device))
+        together.append(_seconds(lambda: fit_members(task, base, group, teacher), device))
     return statistics.median(one), statistics.median(sequential), statistics.median(together)
+
+
+def _seconds(work, device: str) -> float:
+    start = time.perf_counter()
+    work()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
 
 
 def study_seconds(batch: int, folder: Path, threads: int) -> float:
@@ -78,25 +84,41 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("-k", type=int, default=16)
+    parser.add_argument("-k", type=int, nargs="+", default=[16], help="batch sizes K to measure, e.g. -k 16 64")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
+                        help="bf16 autocast applies on CUDA only")
+    parser.add_argument("--no-study", action="store_true", help="skip the whole-study comparison (CPU)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s), K = {args.k}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s), device {args.device}"
+          + (f" ({torch.cuda.get_device_name()})" if args.device.startswith("cuda") else ""))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        one, sequential, together = job_times(args.repeats, args.k, str(folder / "cache"))
-        print(f"quickstart job: 1 alone {one:.3f} s, {args.k} one after the other {sequential:.3f} s, "
-              f"{args.k} together {together:.3f} s")
-        print(f"  {args.k} together / 1 alone = {together / one:.2f}x (goal <= 3x); trials per hour "
-              f"{args.k} together / one at a time = {sequential / together:.2f}x")
+        alone: dict[str, float] = {}
+        for precision in args.precision:
+            for k in args.k:
+                one, sequential, together = job_times(args.repeats, k, str(folder / "cache"), args.device,
+                                                      precision == "bf16")
+                alone[precision] = one
+                print(f"[{precision}] quickstart job: 1 alone {one:.3f} s, {k} one after the other {sequential:.3f} s, "
+                      f"{k} together {together:.3f} s")
+                print(f"  {k} together / 1 alone = {together / one:.2f}x (goal <= 3x at K = 16); trials per hour: "
+                      f"{k} together / one at a time = {sequential / together:.2f}x, "
+                      f"/ 1 alone = {k * one / together:.2f}x ({k * 3600 / together:,.0f} against {3600 / one:,.0f})")
+        if {"fp32", "bf16"} <= alone.keys():
+            print(f"1 alone, bf16 / fp32 wall time = {alone['bf16'] / alone['fp32']:.2f}x")
+        if args.no_study:
+            return
+        k = max(args.k)
         study_seconds(1, folder, args.threads)  # the teacher is trained and cached once, not timed
         plain, batched = [], []
         for i in range(args.repeats):  # alternating, so drift cancels
-            for batch in (1, args.k) if i % 2 == 0 else (args.k, 1):
+            for batch in (1, k) if i % 2 == 0 else (k, 1):
                 (plain if batch == 1 else batched).append(study_seconds(batch, folder, args.threads))
         p, b = statistics.median(plain), statistics.median(batched)
         print(f"quickstart study, 30 trials (search only): one at a time {p:.1f} s ({30 * 3600 / p:,.0f} trials/h), "
-              f"--batch-trials {args.k} {b:.1f} s ({30 * 3600 / b:,.0f} trials/h): {p / b:.2f}x trials per hour")
+              f"--batch-trials {k} {b:.1f} s ({30 * 3600 / b:,.0f} trials/h): {p / b:.2f}x trials per hour")
 
 
 if __name__ == "__main__":

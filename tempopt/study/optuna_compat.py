@@ -10,6 +10,9 @@
   queued trial. A conditional UPDATE is atomic on every backend.
 * :func:`contains`: whether a value is one a distribution could have suggested (a check of
   exported params).
+* :func:`prune_decisions`: the pruner's answer for several running trials of one study from one
+  read of its trials (a batch of K trials asks after every epoch; ``Trial.should_prune`` would
+  read every trial of the study K times).
 * :func:`claim_waiting`: start a queued trial, or None when the queue is empty, without ever
   creating a fresh trial as ``Study.ask`` does (the queue of verification work must never grow
   an unplanned, param-less trial).
@@ -17,6 +20,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 from collections.abc import Callable, Container, Sequence
 from typing import Any
@@ -77,6 +81,38 @@ def group_view(study: optuna.Study, baseline: bool) -> optuna.Study:
     )
     view._thread_local = _ThreadLocalStudyAttribute()  # its own trial cache, never the real study's
     return view
+
+
+class _SnapshotStorage:
+    """A storage whose ``get_all_trials`` for one study answers from a single read."""
+
+    def __init__(self, storage: Any, study_id: int) -> None:
+        self._inner = storage
+        self._study_id = study_id
+        self.trials = storage.get_all_trials(study_id, deepcopy=False)
+
+    def get_all_trials(
+        self, study_id: int, deepcopy: bool = True, states: Container[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        if study_id != self._study_id:
+            return self._inner.get_all_trials(study_id, deepcopy=deepcopy, states=states)
+        trials = [t for t in self.trials if states is None or t.state in states]
+        return copy.deepcopy(trials) if deepcopy else trials
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def prune_decisions(study: optuna.Study, trials: Sequence[optuna.Trial]) -> list[bool]:
+    """What ``trial.should_prune()`` would answer for each of ``trials``, after their reports,
+    from one read of the study's trials instead of one per trial."""
+    snapshot = _SnapshotStorage(study._storage, study._study_id)  # noqa: SLF001
+    view = object.__new__(optuna.Study)
+    view.__dict__.update(study.__dict__)
+    view._storage = snapshot  # type: ignore[assignment]
+    view._thread_local = _ThreadLocalStudyAttribute()
+    by_id = {t._trial_id: t for t in snapshot.trials}  # noqa: SLF001
+    return [bool(study.pruner.prune(view, copy.deepcopy(by_id[t._trial_id]))) for t in trials]  # noqa: SLF001
 
 
 def claim_waiting(study: optuna.Study) -> optuna.Trial | None:

@@ -14,7 +14,7 @@ import re
 
 from tempopt.analysis._figures import ReportFigure
 from tempopt.analysis._importance import EVALUATOR_LABELS
-from tempopt.analysis._markdown import chance_line
+from tempopt.analysis._markdown import VARIANT_HEADER, chance_line, variant_cells
 from tempopt.analysis._study_analysis import StudyAnalysis
 from tempopt.analysis._verdict import HELPED
 
@@ -44,7 +44,7 @@ def render_html(
     """
     e = html.escape
     body = [f"<h1>tempopt report: {e(analysis.study_name)}</h1>", _facts(analysis, storage)]
-    body += _best(analysis) + _kd(analysis) + _importances(analysis) + _grid(analysis)
+    body += _best(analysis) + _kd(analysis) + _variants(analysis) + _importances(analysis) + _grid(analysis)
     body.append("<h2>What to try next</h2><ul>"
                 + "".join(f"<li>{e(s)}</li>" for s in analysis.next_steps) + "</ul>")
     body += _figure_sections(figures)
@@ -70,6 +70,19 @@ def _facts(a: StudyAnalysis, storage: str | None) -> str:
         facts.append(f"storage {storage}")
     chance = f"<p class=\"missing\">{html.escape(chance_line(a.at_chance))}</p>" if a.at_chance else ""
     return "<p>" + html.escape(" · ".join(facts)) + "</p>" + chance
+
+
+def _variants(a: StudyAnalysis) -> list[str]:
+    if not a.compares_variants:
+        return []
+    out = ["<h2>Loss variants</h2><p class=\"caption\">Distilled trials by loss variant; verified test accuracy "
+           "is the mean over the student seeds of the variant's best verified config.</p>",
+           _table(VARIANT_HEADER, [variant_cells(r) for r in a.variants])]
+    for r in a.variants:
+        if r.trajectory:
+            path = " → ".join(f"{t:.3g}" for t in r.trajectory)
+            out.append(f"<p>Learned temperature of trial #{r.best_trial} per epoch: {html.escape(path)}</p>")
+    return out
 
 
 def _best(a: StudyAnalysis) -> list[str]:

@@ -198,7 +198,9 @@ def compute_importances(
     done = complete_trials(all_trials)
     trials = [t for t in done if not is_baseline(t)]
     n_pruned, n_baseline = count_trials(all_trials).pruned, len(done) - len(trials)
-    space = {n: d for n, d in search_space(trials).items() if not d.single()}
+    full = {n: d for n, d in search_space(trials).items() if not d.single()}
+    space = {n: d for n, d in full.items() if all(n in t.params for t in trials)}
+    conditional = sorted(set(full) - set(space))  # one variant's args, or T where some variants take none
     log10_params = [n for n, d in space.items() if is_log(d)]
     empty = ImportanceAnalysis(len(trials), n_pruned, n_bootstrap, {}, [], log10_params,
                                n_baseline=n_baseline)
@@ -208,8 +210,11 @@ def compute_importances(
 
     fits = _Fits(trials, space, study.direction, seed, progress, n_bootstrap)
     evaluators = {name: fits.evaluate(name) for name in EVALUATORS}
-    return replace(empty, evaluators=evaluators, agreement=_agreement(evaluators),
-                   notes=_notes(len(trials), n_pruned, n_baseline, log10_params))
+    notes = _notes(len(trials), n_pruned, n_baseline, log10_params)
+    if conditional:
+        notes.append("conditional params (" + ", ".join(conditional) + ") are absent from some trials and are not "
+                     "ranked here; the loss variants table compares the variants.")
+    return replace(empty, evaluators=evaluators, agreement=_agreement(evaluators), notes=notes)
 
 
 def _no_importance_reason(

@@ -8,6 +8,7 @@ from tempopt.analysis._importance import EVALUATOR_LABELS, ImportanceAnalysis
 from tempopt.analysis._sensitivity import TemperatureSensitivity
 from tempopt.analysis._study_analysis import StudyAnalysis
 from tempopt.analysis._trial_summary import TrialSummary
+from tempopt.analysis._variants import VariantRow
 from tempopt.analysis._verdict import Verdict
 
 
@@ -23,6 +24,7 @@ def render_markdown(analysis: StudyAnalysis, storage: str | None = None) -> str:
         _header(analysis, storage),
         _best(analysis.best),
         verdict_markdown(analysis.verdict),
+        *([variants_markdown(analysis.variants)] if analysis.compares_variants else []),
         _importance_section(analysis.importances),
         _temperature_section(analysis.temperature),
         "## What to try next\n\n" + "\n".join(f"- {s}" for s in analysis.next_steps),
@@ -78,6 +80,31 @@ def verdict_markdown(v: Verdict) -> str:
             figures += f"; {v.split} {', '.join(f'{x:.4f}' for x in side.test)}"
         lines.append(f"- {label}: trial #{side.trial} ({params}): {figures}")
     return "\n".join(lines).rstrip()
+
+
+def variant_cells(r: VariantRow) -> list[str]:
+    """One row of the per-variant table (shared by the Markdown and HTML reports)."""
+    best = f"{r.best_val:.4f} (#{r.best_trial})" if r.best_val is not None else "–"
+    spread = f"{r.val_sd:.4f}" if r.val_sd is not None else "–"
+    test = f"{r.verified_test:.4f} ({r.verified_seeds} seeds)" if r.verified_test is not None else "not verified"
+    learned = f"{r.learned_temperature:.3g}" if r.learned_temperature is not None else ""
+    return [r.variant, f"{r.trials} ({r.complete})", best, spread, test, learned]
+
+
+VARIANT_HEADER = ["variant", "trials (complete)", "best val", "val sd", "verified test", "learned T"]
+
+
+def variants_markdown(rows: list[VariantRow]) -> str:
+    """The per-variant comparison, and each learned temperature's trajectory."""
+    lines = ["## Loss variants", "",
+             "Distilled trials by loss variant. Verified test accuracy is the mean over the student seeds "
+             "of the variant's best verified config (only the top configs are verified).", "",
+             table(VARIANT_HEADER, [variant_cells(r) for r in rows])]
+    for r in rows:
+        if r.trajectory:
+            path = " → ".join(f"{t:.3g}" for t in r.trajectory)
+            lines += ["", f"Learned temperature of trial #{r.best_trial} per epoch: {path}"]
+    return "\n".join(lines)
 
 
 def _importance_section(imp: ImportanceAnalysis) -> str:

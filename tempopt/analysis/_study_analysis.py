@@ -13,6 +13,7 @@ from tempopt.analysis._importance import ImportanceAnalysis, ProgressCallback, c
 from tempopt.analysis._sensitivity import TemperatureSensitivity, temperature_sensitivity
 from tempopt.analysis._trial_summary import TrialSummary, summarise_trial
 from tempopt.analysis._trials import TrialCounts, complete_trials, count_trials, is_baseline, search_space
+from tempopt.analysis._variants import VariantRow, variant_comparison
 from tempopt.analysis._verdict import Verdict, compute_verdict
 
 
@@ -32,6 +33,7 @@ class StudyAnalysis:
         best_baseline: the best complete baseline trial of the search (the student alone).
         at_chance: numbers of the trials that never beat chance level (user attr ``at_chance``).
         attrs: the study's user attrs (``spec``, ``task``, ``teacher_accuracy``, …).
+        variants: the per-variant comparison (one row per loss variant the trials used).
     """
 
     study_name: str
@@ -45,6 +47,12 @@ class StudyAnalysis:
     best_baseline: TrialSummary | None = None
     at_chance: list[int] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
+    variants: list[VariantRow] = field(default_factory=list)
+
+    @property
+    def compares_variants(self) -> bool:
+        """True when the study used a loss variant other than plain ``kd`` (or several)."""
+        return len(self.variants) > 1 or any(r.variant != "kd" for r in self.variants)
 
     @property
     def spec(self) -> dict[str, Any] | None:
@@ -105,4 +113,5 @@ def analyse_study(
         best_baseline=summarise_trial(baseline) if baseline is not None else None,
         at_chance=[t.number for t in trials if t.user_attrs.get("at_chance") is True],
         attrs=dict(study.user_attrs),
+        variants=variant_comparison(study),
     )

@@ -10,6 +10,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -43,13 +44,15 @@ class JobConfig:
     schedule: str = "cosine"
     seed: int = 0
     loss: str = "kd"
+    loss_args: dict[str, Any] = field(default_factory=dict)  # the variant's own args (validated in the spec)
     device: str = "auto"
     mixed_precision: bool = True
     num_workers: int = 0
 
     def describe(self) -> str:
         """``T=…, λ=…, lr=…``: how errors name a job."""
-        return f"T={self.temperature:g}, kd_weight={self.kd_weight:g}, lr={self.lr:g}"
+        variant = "" if self.loss == "kd" else f"loss={self.loss}, "
+        return f"{variant}T={self.temperature:g}, kd_weight={self.kd_weight:g}, lr={self.lr:g}"
 
 
 @dataclass
@@ -68,6 +71,7 @@ class JobResult:
     test_split: str | None = None  # "test", or "val" for a task without a test split
     test_correct: Tensor | None = field(default=None, repr=False)  # (N,) bool, per held-out example
     error: str | None = None  # why a member of a batched run failed (fit_members); None when it did not
+    learned: dict[str, list[float]] = field(default_factory=dict)  # a variant's learned values, per epoch
 
 
 class TeacherSignal:
@@ -140,25 +144,32 @@ def fit(
     device = resolve_device(config.device)
     generator = seed_everything(config.seed)
     model = model.to(device)
-    loss_fn = make_loss(config.loss)
+    loss_fn = make_loss(config.loss, config.loss_args, device)
     labelled, transfer, transfer_order, val = sources(task, config, device, teacher is not None, train)
-    optimizer = _make_optimizer(config, list(model.parameters()) + loss_fn.parameters())
+    optimizer = _make_optimizer(config, list(model.parameters()), loss_fn.parameters())
     scheduler = _make_scheduler(config, optimizer)
     amp = config.mixed_precision
+    last_step = max(config.epochs * labelled.num_batches() - 1, 1)
 
     history: list[float] = []
+    learned: dict[str, list[float]] = {}
     stopped = False
+    step = 0
     for epoch in range(1, config.epochs + 1):
         model.train()
         losses: list[Tensor] = []  # summed once per epoch: an add per batch costs a kernel launch
         transfer_batches = transfer.batches(transfer_order) if transfer is not None else None
         for batch in labelled.batches(generator):
             extra = next(transfer_batches, None) if transfer_batches is not None else None
-            loss = _step_loss(model, task, loss_fn, teacher, batch, extra, config)
+            loss = _step_loss(model, task, loss_fn, teacher, batch, extra, config, step / last_step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             losses.append(loss.detach())
+            step += 1
+        if teacher is not None and config.kd_weight > 0:
+            for name, value in loss_fn.learned()[0].items():
+                learned.setdefault(name, []).append(value)
         if scheduler is not None:
             scheduler.step()
         loss_sum = torch.stack(losses).sum().item() if losses else 0.0
@@ -181,6 +192,7 @@ def fit(
         history=history,
         stopped_early=stopped,
         model=model,
+        learned=learned,
     )
 
 
@@ -209,6 +221,7 @@ def _step_loss(
     batch: Batch,
     extra: Batch | None,
     config: JobConfig,
+    progress: float,
 ) -> Tensor:
     """The loss of one optimizer step: a labelled batch, plus a transfer batch when given.
 
@@ -227,7 +240,7 @@ def _step_loss(
         teacher_logits = torch.cat([teacher_logits, teacher.logits("transfer", extra, xt)])  # (B + B_t, C)
         with autocast(x.device, config.mixed_precision):
             student_logits = torch.cat([student_logits, model(xt)])  # (B + B_t, C)
-    return loss_fn(student_logits, teacher_logits, batch.y, config.temperature, config.kd_weight)
+    return loss_fn(student_logits, teacher_logits, batch.y, config.temperature, config.kd_weight, progress)
 
 
 @torch.no_grad()
@@ -258,12 +271,16 @@ def evaluate(model: nn.Module, source: BatchSource, mixed_precision: bool = True
     return correct.item() / max(len(source), 1)
 
 
-def _make_optimizer(config: JobConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+def _make_optimizer(config: JobConfig, params: list[nn.Parameter], loss_state: list[Tensor]) -> torch.optim.Optimizer:
+    """The student's optimizer; a loss variant's state (a learned T) in a group without weight decay."""
+    groups: list[dict[str, Any]] = [{"params": params}]
+    if loss_state:
+        groups.append({"params": loss_state, "weight_decay": 0.0})
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "sgd":
         return torch.optim.SGD(
-            params, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay
+            groups, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay
         )
     raise SpecError(f"optimizer {config.optimizer!r} is not known; use adamw or sgd.")
 

@@ -18,17 +18,20 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import stack_module_state
 
 from tempopt.distill.data import BatchSource
 from tempopt.distill.device import autocast, resolve_device
 from tempopt.distill.job import JobConfig, JobResult, TeacherSignal, sources
+from tempopt.distill.losses import loss_class
+from tempopt.distill.member_loss import MemberLoss
 from tempopt.distill.seeding import seed_everything
+from tempopt.distill.stacked import stacked_forward
 from tempopt.errors import SpecError
 from tempopt.tasks import Task
 
@@ -48,6 +51,8 @@ class Member:
     temperature: float
     kd_weight: float
     lr: float
+    loss: str = "kd"
+    loss_args: dict[str, Any] = field(default_factory=dict)
 
 
 def can_batch(task: Task) -> str | None:
@@ -81,7 +86,8 @@ def fit_members(
     Raises:
         SpecError: the members cannot share a pass (:func:`can_batch`), or none are given.
     """
-    reason = can_batch(task)
+    reason = can_batch(task) or next(
+        (r for r in (loss_class(m.loss).batch_refusal for m in members) if r is not None), None)
     if reason is not None:
         raise SpecError(f"these trials cannot be batched: {reason}; set batch_trials: 1.")
     if not members:
@@ -100,10 +106,13 @@ def fit_members(
     labelled, transfer, transfer_order, val = sources(task, base, device, teacher is not None)
     state = _State.new(members, params, device)
     optimizer = _Optimizer(base)
-    forward = vmap(lambda p, x: functional_call(template, p, (x,)), in_dims=(0, None))
+    forward = stacked_forward(template)
     history: dict[int, list[float]] = {i: [] for i in range(len(members))}
+    learned: dict[int, dict[str, list[float]]] = {i: {} for i in range(len(members))}
     stopped: set[int] = set()
     errors: dict[int, str] = {}
+    last_step = max(base.epochs * labelled.num_batches() - 1, 1)
+    step = 0
     for epoch in range(1, base.epochs + 1):
         factor = _schedule(base, epoch - 1)
         transfer_batches = transfer.batches(transfer_order) if transfer is not None else None
@@ -117,14 +126,21 @@ def fit_members(
                     assert teacher is not None and t_logits is not None
                     logits = torch.cat([logits, forward(state.params, extra.x)], dim=1)  # (K, B + B_t, C)
                     t_logits = torch.cat([t_logits, teacher.logits("transfer", extra, extra.x)])  # (B + B_t, C)
-            loss = member_losses(logits.float(), t_logits, batch.y, state.temperature, state.kd_weight)  # (K,)
-            grads = torch.autograd.grad(loss.sum(), list(state.params.values()))
+            loss = state.loss(logits.float(), t_logits, batch.y, step / last_step)  # (K,)
+            grads = torch.autograd.grad(loss.sum(), state.trainable(), allow_unused=True)  # None: a variant's
+            # state that no member used this step (λ = 0 members only): left as it is
             optimizer.step(state, grads, factor)
             losses.append(loss.detach())
+            step += 1
         per_member = torch.stack(losses).sum(0)  # (K,)
         accuracies = _evaluate(forward, state.params, val, base.mixed_precision)
         for i, member in enumerate(state.members):
             history[member].append(accuracies[i])
+        if teacher is not None:
+            for member, values in zip(state.members, state.loss.learned(), strict=True):
+                if members[member].kd_weight > 0:
+                    for name, value in values.items():
+                        learned[member].setdefault(name, []).append(value)
         for i, value in enumerate(per_member.tolist()):
             if not math.isfinite(value):  # this member fails alone; the others go on
                 m = members[state.members[i]]
@@ -144,7 +160,7 @@ def fit_members(
                 break
     results = [
         JobResult(final_accuracy=h[-1], best_accuracy=max(h), epochs_run=len(h), seconds=0.0,
-                  device=str(device), history=h, stopped_early=i in stopped, error=errors.get(i))
+                  device=str(device), history=h, stopped_early=i in stopped, error=errors.get(i), learned=learned[i])
         for i, h in history.items()
     ]
     if measure_test and state.members:
@@ -162,68 +178,51 @@ def fit_members(
     return results
 
 
-def member_losses(
-    logits: Tensor, teacher_logits: Tensor | None, targets: Tensor | None, temperature: Tensor, kd_weight: Tensor
-) -> Tensor:
-    """Every member's ``(1 - λ)·CE + λ·T²·KL``, the loss :class:`tempopt.distill.KDLoss` computes.
-
-    Args:
-        logits: ``(K, N, C)`` member logits; the first ``B = len(targets)`` rows are labelled.
-        teacher_logits: ``(N, C)``, shared by the members (None when every λ is 0).
-        targets: ``(B,)`` labels.
-        temperature, kd_weight: ``(K,)``.
-
-    Returns:
-        ``(K,)`` losses.
-    """
-    k, _, c = logits.shape
-    zero = torch.zeros(k, device=logits.device)
-    hard = zero
-    if targets is not None:
-        b = len(targets)
-        ce = F.cross_entropy(logits[:, :b].reshape(k * b, c), targets.repeat(k), reduction="none")
-        hard = ce.view(k, b).mean(1)  # (K,)
-    if teacher_logits is None:
-        return (1 - kd_weight) * hard
-    t = temperature.view(k, 1, 1)
-    log_s = F.log_softmax(logits / t, dim=-1)  # (K, N, C)
-    log_t = F.log_softmax(teacher_logits.detach().float().unsqueeze(0) / t, dim=-1)  # (K, N, C)
-    kl = (log_t.exp() * (log_t - log_s)).sum(-1).mean(1)  # (K,): batchmean
-    return (1 - kd_weight) * hard + kd_weight * kl * temperature**2
-
-
 @dataclass
 class _State:
-    """The running members: their stacked params, per-member values and optimizer state."""
+    """The running members: their stacked params, per-member values, loss and optimizer state."""
 
     members: list[int]
     params: dict[str, Tensor]
-    temperature: Tensor  # (K,)
-    kd_weight: Tensor  # (K,)
     lr: Tensor  # (K,)
+    loss: MemberLoss
     slots: dict[str, dict[str, Tensor]]
     step: int = 0
 
     @classmethod
     def new(cls, members: list[Member], params: dict[str, Tensor], device: torch.device) -> _State:
         as_tensor = lambda values: torch.tensor(values, dtype=torch.float32, device=device)  # noqa: E731
+        loss = MemberLoss([m.loss for m in members], [m.loss_args for m in members],
+                          as_tensor([m.temperature for m in members]), as_tensor([m.kd_weight for m in members]))
         return cls(
             members=list(range(len(members))),
             params={k: v.detach().clone().requires_grad_(True) for k, v in params.items()},
-            temperature=as_tensor([m.temperature for m in members]),
-            kd_weight=as_tensor([m.kd_weight for m in members]),
             lr=torch.tensor([m.lr for m in members], dtype=torch.float64, device=device),
+            loss=loss,
             slots={},
         )
 
+    def trainable(self) -> list[Tensor]:
+        """The stacked params, then the loss variants' state (a learned T), in a fixed order."""
+        return list(self.params.values()) + list(self.loss.state().values())
+
+    def named(self) -> list[tuple[str, Tensor, Tensor | None]]:
+        """``(name, tensor, rows)`` in :meth:`trainable`'s order. The stacked params cover every
+        member (rows None) and decay; a variant's state covers its members' rows and never decays."""
+        rows = self.loss.state_rows()
+        return ([(k, v, None) for k, v in self.params.items()]
+                + [(f"loss.{k}", v, rows[k]) for k, v in self.loss.state().items()])
+
     def keep(self, rows: list[int]) -> None:
         """Keep only the members at ``rows`` (positions in the current stack)."""
-        index = torch.tensor(rows, dtype=torch.long, device=self.temperature.device)
+        index = torch.tensor(rows, dtype=torch.long, device=self.lr.device)
         self.members = [self.members[r] for r in rows]
         self.params = {k: v.detach().index_select(0, index).requires_grad_(True) for k, v in self.params.items()}
-        self.temperature, self.kd_weight = self.temperature[index], self.kd_weight[index]
         self.lr = self.lr[index]
-        self.slots = {k: {n: s.index_select(0, index) for n, s in v.items()} for k, v in self.slots.items()}
+        kept = {f"loss.{k}": local for k, local in self.loss.keep(rows).items()}  # per variant, its own rows
+        kept.update((k, index) for k in self.params)
+        self.slots = {k: {n: s.index_select(0, kept[k]) for n, s in v.items()} for k, v in self.slots.items()
+                      if k in kept}
 
 
 class _Optimizer:
@@ -236,21 +235,25 @@ class _Optimizer:
         self.weight_decay = base.weight_decay
 
     @torch.no_grad()
-    def step(self, state: _State, grads: tuple[Tensor, ...], factor: float) -> None:
+    def step(self, state: _State, grads: tuple[Tensor | None, ...], factor: float) -> None:
         state.step += 1
         lr = state.lr * factor  # (K,) float64, as torch's schedulers keep lr as a Python float
-        for (name, p), g in zip(state.params.items(), grads, strict=True):
+        for (name, p, rows), g in zip(state.named(), grads, strict=True):
+            if g is None:
+                continue
             shape = (-1,) + (1,) * (p.dim() - 1)
+            decay, lr_p = (self.weight_decay, lr) if rows is None else (0.0, lr.index_select(0, rows))
             if self.kind == "adamw":
-                self._adamw(state, name, p, g, lr, shape)
+                self._adamw(state, name, p, g, lr_p, shape, decay)
             else:
-                self._sgd(state, name, p, g, lr, shape)
+                self._sgd(state, name, p, g, lr_p, shape, decay)
 
-    def _adamw(self, state: _State, name: str, p: Tensor, g: Tensor, lr: Tensor, shape: tuple[int, ...]) -> None:
+    def _adamw(self, state: _State, name: str, p: Tensor, g: Tensor, lr: Tensor, shape: tuple[int, ...],
+               decay: float) -> None:
         beta1, beta2 = ADAM_BETAS
         slots = state.slots.setdefault(name, {"m": torch.zeros_like(p), "v": torch.zeros_like(p)})
-        if self.weight_decay:
-            p.mul_((1 - lr * self.weight_decay).to(p.dtype).view(shape))
+        if decay:
+            p.mul_((1 - lr * decay).to(p.dtype).view(shape))
         slots["m"].lerp_(g, 1 - beta1)
         slots["v"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
         bias1 = 1 - beta1**state.step
@@ -259,9 +262,10 @@ class _Optimizer:
         denom = (slots["v"].sqrt() / bias2_sqrt).add_(ADAM_EPS)
         p.sub_(step_size * (slots["m"] / denom))
 
-    def _sgd(self, state: _State, name: str, p: Tensor, g: Tensor, lr: Tensor, shape: tuple[int, ...]) -> None:
-        if self.weight_decay:
-            g = g.add(p, alpha=self.weight_decay)
+    def _sgd(self, state: _State, name: str, p: Tensor, g: Tensor, lr: Tensor, shape: tuple[int, ...],
+             decay: float) -> None:
+        if decay:
+            g = g.add(p, alpha=decay)
         slots = state.slots.get(name)
         if slots is None:
             slots = state.slots[name] = {"buf": g.detach().clone()}
@@ -307,4 +311,5 @@ def _correct(forward: Callable, params: dict[str, Tensor], source: BatchSource, 
 
 def member_config(base: JobConfig, member: Member) -> JobConfig:
     """The lone job a member trains like."""
-    return replace(base, temperature=member.temperature, kd_weight=member.kd_weight, lr=member.lr)
+    return replace(base, temperature=member.temperature, kd_weight=member.kd_weight, lr=member.lr,
+                   loss=member.loss, loss_args=dict(member.loss_args))

@@ -20,13 +20,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import optuna
-from optuna.distributions import BaseDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
 from optuna.samplers import BaseSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.study.search import INT_DIMENSIONS, distributions
 from tempopt.study.spec import StudySpec
+from tempopt.study.variants import LOSS, arg_distributions
 
 KD_ONLY = ("temperature", "kd_weight")
 """Dimensions that mean nothing to the student alone."""
@@ -64,7 +65,12 @@ def baseline_slots(spec: StudySpec) -> list[dict[str, Any]]:
     The first ones are complete (a start lr, the middle of every other range); the rest fix
     only ``kd_weight = 0`` and ``temperature``, and the router samples the others.
     """
-    fixed: dict[str, Any] = {"kd_weight": 0.0, "temperature": spec.search.temperature.middle()}
+    fixed: dict[str, Any] = {"kd_weight": 0.0}
+    if spec.search.temperature is not None:
+        fixed["temperature"] = spec.search.temperature.middle()
+    if spec.search.loss is not None:  # the student alone has no variant: fix the first, and its args
+        fixed[LOSS] = spec.search.loss.choices[0]
+        fixed.update({name: _middle(d) for name, d in arg_distributions(spec, fixed[LOSS]).items()})
     middle: dict[str, Any] = {}
     for name, dim in spec.search.dimensions().items():
         value = dim.middle()
@@ -72,6 +78,13 @@ def baseline_slots(spec: StudySpec) -> list[dict[str, Any]]:
     count = baseline_count(spec)
     starts = [{**middle, **fixed, "lr": lr} for lr in start_lrs(spec)][:count]
     return starts + [dict(fixed) for _ in range(count - len(starts))]
+
+
+def _middle(d: BaseDistribution) -> Any:
+    if isinstance(d, CategoricalDistribution):
+        return d.choices[0]
+    assert isinstance(d, FloatDistribution)
+    return math.sqrt(d.low * d.high) if d.log else (d.low + d.high) / 2
 
 
 def is_baseline(trial: FrozenTrial) -> bool:
@@ -91,7 +104,7 @@ class BaselineRouter(BaseSampler):
 
     def __init__(self, inner: BaseSampler, spec: StudySpec, seed: int) -> None:
         self._inner = inner
-        self._space = {k: d for k, d in distributions(spec).items() if k not in KD_ONLY}
+        self._space = {k: d for k, d in distributions(spec).items() if k not in KD_ONLY and k != LOSS and "." not in k}
         self._seed = seed
         self._proposals: dict[int, dict[str, Any]] = {}
 

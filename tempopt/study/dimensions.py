@@ -12,7 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 SEED_LIMIT = 2**62
 """Seeds stay below this so that the per-trial and per-worker seeds derived from them fit in int64."""
@@ -130,14 +139,49 @@ _FEEDS = {
 }
 
 
-class Search(_Strict):
-    """The search space. ``temperature``, ``kd_weight`` and ``lr`` are required."""
+class LossSearch(_Strict):
+    """``search.loss``: the loss variants to choose from, and under each variant's name its args,
+    each a dimension (searched, trial param ``variant.arg``) or a value (fixed). An arg not given
+    takes the variant's default. The variants' own checks run once their modules are imported
+    (:func:`tempopt.study.variants.check_losses`)."""
 
-    temperature: Dimension
+    choices: list[str] = Field(min_length=1)
+    args: dict[str, dict[str, Dimension | Float | str]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _variants_beside_choices(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        rest = {k: v for k, v in data.items() if k not in ("choices", "args")}
+        return {"choices": data.get("choices"), "args": {**data.get("args", {}), **rest}}
+
+    @model_validator(mode="after")
+    def _declared_variants_are_chosen(self) -> LossSearch:
+        if len(set(self.choices)) != len(self.choices):
+            raise ValueError("choices lists a variant twice; list each once")
+        for name in self.args:
+            if name not in self.choices:
+                raise ValueError(f"args are given for {name!r}, which is not among choices; add it to choices "
+                                 "or remove its args")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        return {"choices": data["choices"], **data.get("args", {})}
+
+
+class Search(_Strict):
+    """The search space. ``kd_weight`` and ``lr`` are required; ``temperature`` feeds the variants
+    that take one (without it they use their default T)."""
+
+    temperature: Dimension | None = None
     kd_weight: Dimension
     lr: Dimension
     weight_decay: Dimension | None = None
     batch_size: Dimension | None = None
+    loss: LossSearch | None = None
 
     @field_validator("temperature", "kd_weight", "lr", "weight_decay", "batch_size")
     @classmethod
@@ -147,6 +191,14 @@ class Search(_Strict):
             _FEEDS[info.field_name].check(d)
         return d
 
+    @model_serializer(mode="wrap")
+    def _without_loss_when_unsearched(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("loss") is None:  # as a study written before search.loss existed stored it
+            data.pop("loss", None)
+        return data
+
     def dimensions(self) -> dict[str, Dimension]:
-        """Searched dimensions by Optuna parameter name, in a fixed order."""
-        return {k: v for k, v in self if v is not None}
+        """Searched numeric dimensions by Optuna parameter name, in a fixed order (``loss`` and its
+        args, which are conditional, are :mod:`tempopt.study.variants`' business)."""
+        return {k: v for k, v in self if isinstance(v, Dimension)}

@@ -156,9 +156,9 @@ def check_params(params: dict[str, Any], spec: StudySpec, source: str) -> None:
         SpecError: a missing, unknown, non-numeric or out-of-range parameter (one sentence).
     """
     from tempopt.study.optuna_compat import contains
-    from tempopt.study.search import distributions
+    from tempopt.study.search import active_distributions
 
-    space = distributions(spec)
+    space = active_distributions(spec, params)
     for name in sorted(set(space) - set(params)):
         raise SpecError(f"{source}: params has no {name!r}; export it again or add the searched value.")
     for name in sorted(set(params) - set(space)):

@@ -18,9 +18,11 @@ from tempopt.distill.members import Member, can_batch, fit_members
 from tempopt.errors import TrainingError
 from tempopt.study.artifacts import attach_checkpoint
 from tempopt.study.liveness import retrying
+from tempopt.study.optuna_compat import prune_decisions
 from tempopt.study.per_example import encode_correct
 from tempopt.study.search import suggest
 from tempopt.study.spec import StudySpec
+from tempopt.study.variants import loss_settings
 from tempopt.tasks import Task
 
 EpochHook = Callable[[optuna.Trial, int, float], None]
@@ -35,8 +37,9 @@ def worker_id() -> str:
 
 def job_config(spec: StudySpec, params: dict[str, Any]) -> JobConfig:
     """The job a spec and a set of searched params describe."""
+    loss, loss_args, temperature = loss_settings(spec, params)
     base = JobConfig(
-        temperature=float(params["temperature"]),
+        temperature=temperature if temperature is not None else 1.0,  # unused by a variant without T
         kd_weight=float(params["kd_weight"]),
         lr=float(params["lr"]),
         epochs=spec.epochs,
@@ -45,7 +48,8 @@ def job_config(spec: StudySpec, params: dict[str, Any]) -> JobConfig:
         optimizer=spec.optimizer,
         schedule=spec.schedule,
         seed=spec.seed,
-        loss=spec.loss,
+        loss=loss,
+        loss_args=loss_args,
         device=spec.device,
         mixed_precision=spec.mixed_precision,
         num_workers=spec.num_workers,
@@ -129,7 +133,7 @@ class ReplicateObjective(Objective):
         assert len(seeds) == 1, "a batch of replicates shares its student seed"
         seed = seeds.pop()
         configs = [replace(job_config(self.spec, suggest(t, self.spec)), seed=seed) for t in trials]
-        members = [Member(c.temperature, c.kd_weight, c.lr) for c in configs]
+        members = [Member(c.temperature, c.kd_weight, c.lr, c.loss, c.loss_args) for c in configs]
         numbers = [t.number for t in trials]
         for trial in trials:
             retrying(functools.partial(trial.set_user_attr, "batch", numbers), f"starting replicate {trial.number}")
@@ -179,6 +183,9 @@ def _record(trial: optuna.Trial, result: JobResult, at_chance: bool) -> None:
     trial.set_user_attr("epochs_run", result.epochs_run)
     trial.set_user_attr("device", result.device)
     trial.set_user_attr("best_val_accuracy", result.best_accuracy)
+    for name, values in result.learned.items():  # e.g. learned_temperature: the final value, and per epoch
+        trial.set_user_attr(name, values[-1])
+        trial.set_user_attr(f"{name}_per_epoch", [round(v, 5) for v in values])
 
 
 class BatchObjective(Objective):
@@ -192,22 +199,23 @@ class BatchObjective(Objective):
     def batch(self, trials: list[optuna.Trial]) -> list[float | BaseException]:
         params = [suggest(trial, self.spec) for trial in trials]
         configs = [job_config(self.spec, p) for p in params]
-        members = [Member(c.temperature, c.kd_weight, c.lr) for c in configs]
+        members = [Member(c.temperature, c.kd_weight, c.lr, c.loss, c.loss_args) for c in configs]
         numbers = [t.number for t in trials]
         for trial, config in zip(trials, configs, strict=True):
             retrying(functools.partial(trial.set_user_attr, "seed", config.seed), f"starting trial {trial.number}")
             retrying(functools.partial(trial.set_user_attr, "batch", numbers), f"starting trial {trial.number}")
 
         def on_epoch(epoch: int, running: list[int], accuracies: list[float]) -> set[int]:
-            stop = set()
             for index, accuracy in zip(running, accuracies, strict=True):
                 trial = trials[index]
                 retrying(functools.partial(trial.report, accuracy, step=epoch), f"reporting trial {trial.number}")
                 if self.on_epoch is not None:
                     self.on_epoch(trial, epoch, accuracy)
-                if epoch < self.spec.epochs and retrying(trial.should_prune, f"asking the pruner about {trial.number}"):
-                    stop.add(index)
-            return stop
+            if epoch == self.spec.epochs:
+                return set()
+            asked = [trials[i] for i in running]  # one read of the study for every member's decision
+            prune = retrying(functools.partial(prune_decisions, trials[0].study, asked), "asking the pruner")
+            return {i for i, p in zip(running, prune, strict=True) if p}
 
         teacher = self.teacher if any(m.kd_weight > 0 for m in members) else None
         results = fit_members(self.task, configs[0], members, teacher, on_epoch)

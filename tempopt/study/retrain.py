@@ -108,6 +108,9 @@ def retrain(
         "device": result.device,
         "exported_value": expected_value(data, seed),
         "params": data["params"],
+        "loss": config.loss,
+        "loss_args": config.loss_args,
+        **{name: values[-1] for name, values in result.learned.items()},  # e.g. learned_temperature
         "study": data.get("study"),
         "teacher_accuracy": None if teacher is None else teacher.accuracy,
         "versions": versions(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import optuna
@@ -15,6 +16,7 @@ from optuna.distributions import (
 from tempopt.study.dimensions import Dimension
 from tempopt.study.optuna_compat import group_view
 from tempopt.study.spec import StudySpec
+from tempopt.study.variants import LOSS, arg_distributions, loss_distribution, uses_temperature
 
 INT_DIMENSIONS = {"batch_size"}
 
@@ -31,22 +33,54 @@ def distribution(name: str, dim: Dimension) -> BaseDistribution:
 
 
 def distributions(spec: StudySpec) -> dict[str, BaseDistribution]:
-    """Optuna distributions of every searched dimension, by parameter name."""
-    return {name: distribution(name, dim) for name, dim in spec.search.dimensions().items()}
+    """Optuna distributions of every parameter a trial of the study may have, by name: the
+    numeric dimensions, and with ``search.loss`` the ``loss`` choice and every variant's args."""
+    out = {name: distribution(name, dim) for name, dim in spec.search.dimensions().items()}
+    choice = loss_distribution(spec)
+    if choice is not None:
+        out[LOSS] = choice
+        for name in spec.search.loss.choices:  # type: ignore[union-attr]
+            out.update(arg_distributions(spec, name))
+    return out
+
+
+def active_distributions(spec: StudySpec, params: dict[str, Any]) -> dict[str, BaseDistribution]:
+    """The parameters a trial with ``params`` has: its variant's args only, and the temperature
+    only when its variant takes one."""
+    variant = str(params.get(LOSS, spec.loss)) if spec.search.loss is not None else spec.loss
+    space = {name: distribution(name, dim) for name, dim in spec.search.dimensions().items()}
+    if not uses_temperature(variant):
+        space.pop("temperature", None)
+    choice = loss_distribution(spec)
+    if choice is None:
+        return space
+    return {LOSS: choice, **space, **arg_distributions(spec, variant)}
 
 
 def suggest(trial: optuna.Trial, spec: StudySpec) -> dict[str, Any]:
-    """Ask the trial for every searched parameter; names are ``temperature``, ``kd_weight``, ``lr``…"""
+    """Ask the trial for every parameter it has; names are ``temperature``, ``kd_weight``, ``lr``…
+
+    With ``search.loss`` the variant is asked first, so that the rest can depend on it.
+    """
     params: dict[str, Any] = {}
-    for name, dist in distributions(spec).items():
-        if isinstance(dist, CategoricalDistribution):
-            params[name] = trial.suggest_categorical(name, dist.choices)
-        elif isinstance(dist, IntDistribution):
-            params[name] = trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
-        else:
-            assert isinstance(dist, FloatDistribution)
-            params[name] = trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    with warnings.catch_warnings():  # a baseline's kd_weight = 0 may lie below search.kd_weight's low: by design
+        warnings.filterwarnings("ignore", message="Fixed parameter kd_weight with value 0.0")
+        choice = loss_distribution(spec)
+        if choice is not None:
+            params[LOSS] = trial.suggest_categorical(LOSS, choice.choices)
+        for name, dist in active_distributions(spec, params).items():
+            if name not in params:
+                params[name] = _ask(trial, name, dist)
     return params
+
+
+def _ask(trial: optuna.Trial, name: str, dist: BaseDistribution) -> Any:
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(name, dist.choices)
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    assert isinstance(dist, FloatDistribution)
+    return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
 
 
 def make_sampler(spec: StudySpec, seed: int) -> optuna.samplers.BaseSampler:
@@ -58,9 +92,12 @@ def make_sampler(spec: StudySpec, seed: int) -> optuna.samplers.BaseSampler:
         return optuna.samplers.QMCSampler(seed=seed, scramble=True)
     if s.name == "gp":
         return optuna.samplers.GPSampler(seed=seed, n_startup_trials=s.startup_trials)
-    return optuna.samplers.TPESampler(
-        seed=seed, n_startup_trials=s.startup_trials, multivariate=s.multivariate, constant_liar=True
-    )
+    with warnings.catch_warnings():  # `group` is "experimental" in Optuna 5: said once per sampler, not useful
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(  # group: a variant's args are modelled among that variant's trials
+            seed=seed, n_startup_trials=s.startup_trials, multivariate=s.multivariate, constant_liar=True,
+            group=s.multivariate and spec.search.loss is not None,
+        )
 
 
 def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:

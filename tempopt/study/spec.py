@@ -18,7 +18,6 @@ from pydantic import (
     model_validator,
 )
 
-from tempopt.distill.losses import loss_names
 from tempopt.errors import SpecError, TaskError
 from tempopt.study.dimensions import Float, Int, Search, Seed, _Strict
 from tempopt.study.spec_file import read_study_file
@@ -102,6 +101,7 @@ class StudySpec(_Strict):
     optimizer: Literal["adamw", "sgd"] = "adamw"
     schedule: Literal["cosine", "constant"] = "cosine"
     loss: str = "kd"
+    loss_args: dict[str, Any] = Field(default_factory=dict)
     device: str = "auto"
     mixed_precision: bool = True
     num_workers: Int = Field(default=0, ge=0)
@@ -129,12 +129,12 @@ class StudySpec(_Strict):
             )
         return name
 
-    @field_validator("loss")
-    @classmethod
-    def _known_loss(cls, name: str) -> str:
-        if name not in loss_names():
-            raise ValueError(f"unknown loss {name!r}; use one of: {', '.join(loss_names())}")
-        return name
+    @model_validator(mode="after")
+    def _loss_fixed_or_searched(self) -> StudySpec:
+        if self.search.loss is not None and (self.loss != "kd" or self.loss_args):
+            raise ValueError("give either loss/loss_args (one variant) or search.loss (a choice of variants), "
+                             "not both; put the variant's args under search.loss.NAME")
+        return self
 
     @field_validator("task")
     @classmethod
@@ -209,9 +209,17 @@ def parse_spec(data: Any, source: str = "study file") -> StudySpec:
     except ValidationError as e:
         raise SpecError(f"{source}: {_describe(e)}.") from None
     try:
-        check_task_args(spec.task, spec.task_args)
+        check_task_args(spec.task, spec.task_args)  # imports a task module, which may register variants
     except TaskError as e:
         raise SpecError(f"{source}: key 'task': {e}") from None
+    from tempopt.study.variants import check_losses
+
+    try:
+        check_losses(spec)
+    except SpecError as e:
+        key = "search.loss" if spec.search.loss is not None else "loss"
+        text = str(e)
+        raise SpecError(f"{source}: {text if text.startswith('key ') else f'key {key!r}: {text}'}") from None
     return spec
 
 

@@ -93,3 +93,25 @@ def test_baseline_trials_are_left_out_and_counted():
     assert any(n.startswith("3 baseline trials") for n in imp.notes)
     for name in EVALUATORS:
         assert imp.evaluators[name].importances == plain.evaluators[name].importances
+
+
+def test_conditional_params_are_left_out_of_the_ranking_and_said_so():
+    """With search.loss each variant has its own args: a trial holds only its variant's."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    study = optuna.create_study(direction="maximize")
+    rng = __import__("random").Random(0)
+    for i in range(40):
+        variant = ["kd", "dkd"][i % 2]
+        lr = 10 ** rng.uniform(-3, -1)
+        params = {"loss": variant, "lr": lr, "kd_weight": rng.random()}
+        dists = {"loss": CategoricalDistribution(["kd", "dkd"]), "lr": FloatDistribution(1e-3, 1e-1, log=True),
+                 "kd_weight": FloatDistribution(0.0, 1.0)}
+        if variant == "dkd":
+            params["dkd.beta"], dists["dkd.beta"] = rng.uniform(1, 8), FloatDistribution(1.0, 8.0)
+        value = 0.5 + 0.1 * (variant == "dkd") + 0.05 * rng.random() - abs(lr - 0.01)
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=value))
+    imp = compute_importances(study, n_bootstrap=2)
+    assert imp.ok and set(imp.params) == {"loss", "lr", "kd_weight"}
+    assert any("conditional params (dkd.beta)" in note for note in imp.notes)

@@ -8,7 +8,8 @@ from torch import nn
 
 from tempopt.distill import JobConfig, prepare_teacher, run_job
 from tempopt.distill.losses import kd_loss
-from tempopt.distill.members import Member, can_batch, fit_members, member_config, member_losses
+from tempopt.distill.member_loss import MemberLoss
+from tempopt.distill.members import Member, can_batch, fit_members, member_config
 from tempopt.errors import SpecError
 from tempopt.tasks import load_task
 
@@ -73,7 +74,7 @@ def test_member_losses_are_the_kd_loss_per_member():
     logits, teacher = torch.randn(3, 10, 4), torch.randn(10, 4)
     targets = torch.randint(0, 4, (6,))  # 6 labelled rows, 4 transfer rows
     temps, weights = torch.tensor([1.0, 4.0, 2.5]), torch.tensor([0.0, 0.7, 1.0])
-    got = member_losses(logits, teacher, targets, temps, weights)
+    got = MemberLoss(["kd"] * 3, [{}] * 3, temps, weights)(logits, teacher, targets, 0.0)
     for k in range(3):
         want = kd_loss(logits[k], teacher, targets, float(temps[k]), float(weights[k]))
         assert got[k].item() == pytest.approx(want.item(), rel=1e-6)

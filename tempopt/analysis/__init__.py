@@ -30,7 +30,17 @@ from tempopt.analysis._sensitivity import (
 from tempopt.analysis._study_analysis import StudyAnalysis, analyse_study
 from tempopt.analysis._trial_summary import TrialSummary
 from tempopt.analysis._trials import TrialCounts, count_trials, log10_view, search_space
-from tempopt.analysis._verdict import HELPED, HURT, NO_EVIDENCE, Side, Verdict, compute_verdict, paired_interval
+from tempopt.analysis._verdict import (
+    HELPED,
+    HURT,
+    NO_EVIDENCE,
+    Side,
+    Verdict,
+    compute_verdict,
+    member_verdicts,
+    paired_interval,
+    unverified_verdict,
+)
 from tempopt.study.storage import load_study as read_study
 from tempopt.study.storage import open_existing_storage as read_storage
 
@@ -63,6 +73,8 @@ __all__ = [
     "importance_to_json",
     "is_exposed",
     "compute_verdict",
+    "member_verdicts",
+    "unverified_verdict",
     "paired_interval",
     "log10_view",
     "read_storage",

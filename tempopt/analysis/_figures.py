@@ -18,9 +18,11 @@ import plotly.express as px
 import plotly.graph_objects as go
 from optuna.trial import TrialState
 
+from tempopt.analysis._front import accuracy_view
 from tempopt.analysis._importance import EVALUATOR_LABELS, ProgressCallback
 from tempopt.analysis._study_analysis import StudyAnalysis
 from tempopt.analysis._trials import KD_WEIGHT, TEMPERATURE
+from tempopt.study.objectives import is_multi
 
 STATE_COLOURS = {
     "COMPLETE": "#1f77b4",
@@ -51,6 +53,10 @@ def report_figures(
         history, importances, temperature_profile, slices, contour, intermediate_values,
         timeline, parallel,
     ]
+    front = study if is_multi(study) else None
+    study = accuracy_view(study)
+    if front is not None:
+        builders.insert(0, lambda _s, a: pareto(front, a))
     figures = []
     for i, build in enumerate(builders, 1):
         with warnings.catch_warnings():
@@ -59,6 +65,13 @@ def report_figures(
         if progress is not None:
             progress("figures", i, len(builders))
     return figures
+
+
+def pareto(study: optuna.Study, a: StudyAnalysis) -> ReportFigure:
+    """A multi-objective study's trials, accuracy against cost, the front highlighted."""
+    fig = optuna.visualization.plot_pareto_front(study, target_names=["val accuracy", a.cost])
+    return ReportFigure("pareto", "Pareto front", f"Val accuracy against {a.cost}; the front is what "
+                        "`tempopt export --pareto` writes (its distilled members).", _sized(fig))
 
 
 def history(study: optuna.Study, a: StudyAnalysis) -> ReportFigure:

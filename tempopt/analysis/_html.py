@@ -14,7 +14,14 @@ import re
 
 from tempopt.analysis._figures import ReportFigure
 from tempopt.analysis._importance import EVALUATOR_LABELS
-from tempopt.analysis._markdown import VARIANT_HEADER, chance_line, variant_cells
+from tempopt.analysis._markdown import (
+    VARIANT_HEADER,
+    chance_line,
+    front_cells,
+    front_header,
+    trajectory_text,
+    variant_cells,
+)
 from tempopt.analysis._study_analysis import StudyAnalysis
 from tempopt.analysis._verdict import HELPED
 
@@ -44,7 +51,8 @@ def render_html(
     """
     e = html.escape
     body = [f"<h1>tempopt report: {e(analysis.study_name)}</h1>", _facts(analysis, storage)]
-    body += _best(analysis) + _kd(analysis) + _variants(analysis) + _importances(analysis) + _grid(analysis)
+    body += _best(analysis) + _kd(analysis) + _front(analysis) + _variants(analysis) + _importances(analysis)
+    body += _grid(analysis)
     body.append("<h2>What to try next</h2><ul>"
                 + "".join(f"<li>{e(s)}</li>" for s in analysis.next_steps) + "</ul>")
     body += _figure_sections(figures)
@@ -72,6 +80,14 @@ def _facts(a: StudyAnalysis, storage: str | None) -> str:
     return "<p>" + html.escape(" · ".join(facts)) + "</p>" + chance
 
 
+def _front(a: StudyAnalysis) -> list[str]:
+    if not a.front:
+        return []
+    return [f"<h2>Pareto front</h2><p class=\"caption\">Distilled trials no other beats on both val accuracy and "
+            f"{html.escape(a.cost)}; each verified member is compared with the student alone of the same size.</p>",
+            _table(front_header(a.cost), [front_cells(r) for r in a.front])]
+
+
 def _variants(a: StudyAnalysis) -> list[str]:
     if not a.compares_variants:
         return []
@@ -80,8 +96,8 @@ def _variants(a: StudyAnalysis) -> list[str]:
            _table(VARIANT_HEADER, [variant_cells(r) for r in a.variants])]
     for r in a.variants:
         if r.trajectory:
-            path = " → ".join(f"{t:.3g}" for t in r.trajectory)
-            out.append(f"<p>Learned temperature of trial #{r.best_trial} per epoch: {html.escape(path)}</p>")
+            path = trajectory_text(r.trajectory)
+            out.append(f"<p>Learned temperature of trial #{r.best_trial}: {html.escape(path)}</p>")
     return out
 
 

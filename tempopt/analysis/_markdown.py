@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tempopt.analysis._front import FrontRow
 from tempopt.analysis._importance import EVALUATOR_LABELS, ImportanceAnalysis
 from tempopt.analysis._sensitivity import TemperatureSensitivity
 from tempopt.analysis._study_analysis import StudyAnalysis
@@ -24,6 +25,7 @@ def render_markdown(analysis: StudyAnalysis, storage: str | None = None) -> str:
         _header(analysis, storage),
         _best(analysis.best),
         verdict_markdown(analysis.verdict),
+        *([front_markdown(analysis)] if analysis.front else []),
         *([variants_markdown(analysis.variants)] if analysis.compares_variants else []),
         _importance_section(analysis.importances),
         _temperature_section(analysis.temperature),
@@ -82,6 +84,28 @@ def verdict_markdown(v: Verdict) -> str:
     return "\n".join(lines).rstrip()
 
 
+def front_cells(r: FrontRow) -> list[str]:
+    """One row of the Pareto table (shared by the Markdown and HTML reports)."""
+    params = ", ".join(f"{k}={_fmt(v)}" for k, v in r.params.items())
+    test = f"{sum(r.test) / len(r.test):.4f} vs {sum(r.baseline_test) / len(r.baseline_test):.4f} alone" \
+        if r.test and r.baseline_test else "not verified"
+    return [f"#{r.trial}", f"{r.accuracy:.4f}", f"{r.cost:.4g}", test, r.verdict or "–", params]
+
+
+def front_header(cost: str) -> list[str]:
+    return ["trial", "val accuracy", cost, "verified test (mean over seeds)", "verdict", "config"]
+
+
+def front_markdown(a: StudyAnalysis) -> str:
+    """The distilled Pareto front: accuracy against cost, each verified member against the student
+    alone of the same size."""
+    return "\n".join(["## Pareto front", "",
+                      f"Distilled trials no other beats on both val accuracy and {a.cost}. Export them with "
+                      "`tempopt export --pareto --out DIR`; a verified member's verdict compares it with the "
+                      "student alone of the same size.", "",
+                      table(front_header(a.cost), [front_cells(r) for r in a.front])])
+
+
 def variant_cells(r: VariantRow) -> list[str]:
     """One row of the per-variant table (shared by the Markdown and HTML reports)."""
     best = f"{r.best_val:.4f} (#{r.best_trial})" if r.best_val is not None else "–"
@@ -89,6 +113,13 @@ def variant_cells(r: VariantRow) -> list[str]:
     test = f"{r.verified_test:.4f} ({r.verified_seeds} seeds)" if r.verified_test is not None else "not verified"
     learned = f"{r.learned_temperature:.3g}" if r.learned_temperature is not None else ""
     return [r.variant, f"{r.trials} ({r.complete})", best, spread, test, learned]
+
+
+def trajectory_text(values: list[float], points: int = 10) -> str:
+    """``epoch 1: 4.3 → epoch 7: 6.1 → …``: at most ``points`` epochs, the first and the last included."""
+    n = len(values)
+    epochs = sorted({round(i * (n - 1) / max(points - 1, 1)) for i in range(min(points, n))})
+    return " → ".join(f"epoch {e + 1}: {values[e]:.3g}" for e in epochs)
 
 
 VARIANT_HEADER = ["variant", "trials (complete)", "best val", "val sd", "verified test", "learned T"]
@@ -102,8 +133,7 @@ def variants_markdown(rows: list[VariantRow]) -> str:
              table(VARIANT_HEADER, [variant_cells(r) for r in rows])]
     for r in rows:
         if r.trajectory:
-            path = " → ".join(f"{t:.3g}" for t in r.trajectory)
-            lines += ["", f"Learned temperature of trial #{r.best_trial} per epoch: {path}"]
+            lines += ["", f"Learned temperature of trial #{r.best_trial}: {trajectory_text(r.trajectory)}"]
     return "\n".join(lines)
 
 

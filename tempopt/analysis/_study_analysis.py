@@ -9,6 +9,7 @@ import optuna
 from optuna.distributions import BaseDistribution
 
 from tempopt.analysis._advice import suggest_next_steps
+from tempopt.analysis._front import FrontRow, accuracy_view, front_rows
 from tempopt.analysis._importance import ImportanceAnalysis, ProgressCallback, compute_importances
 from tempopt.analysis._sensitivity import TemperatureSensitivity, temperature_sensitivity
 from tempopt.analysis._trial_summary import TrialSummary, summarise_trial
@@ -34,6 +35,8 @@ class StudyAnalysis:
         at_chance: numbers of the trials that never beat chance level (user attr ``at_chance``).
         attrs: the study's user attrs (``spec``, ``task``, ``teacher_accuracy``, …).
         variants: the per-variant comparison (one row per loss variant the trials used).
+        front: a multi-objective study's distilled Pareto front (empty otherwise); ``cost`` names
+            its second objective.
     """
 
     study_name: str
@@ -48,6 +51,8 @@ class StudyAnalysis:
     at_chance: list[int] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
     variants: list[VariantRow] = field(default_factory=list)
+    front: list[FrontRow] = field(default_factory=list)
+    cost: str = "accuracy"
 
     @property
     def compares_variants(self) -> bool:
@@ -93,6 +98,7 @@ def analyse_study(
         seed: seed of the importance forests and resampling.
         progress: called as ``progress(stage, done, total)``.
     """
+    real, study = study, accuracy_view(study)  # a multi-objective study: accuracy as the one value
     trials = study.get_trials(deepcopy=False)
     done = complete_trials(trials)
     baselines = [t for t in done if is_baseline(t)]
@@ -108,10 +114,12 @@ def analyse_study(
         space=search_space(done),
         importances=compute_importances(study, n_bootstrap=n_bootstrap, seed=seed,
                                         progress=progress),
-        verdict=compute_verdict(study),
+        verdict=compute_verdict(real),
         temperature=temperature_sensitivity(study),
         best_baseline=summarise_trial(baseline) if baseline is not None else None,
         at_chance=[t.number for t in trials if t.user_attrs.get("at_chance") is True],
         attrs=dict(study.user_attrs),
-        variants=variant_comparison(study),
+        variants=variant_comparison(real),
+        front=front_rows(real),
+        cost=(real.user_attrs.get("spec") or {}).get("objectives", ["accuracy"])[-1],
     )

@@ -8,7 +8,6 @@ Baselines (the student alone) have no variant and are left out.
 
 from __future__ import annotations
 
-import math
 import statistics
 from dataclasses import dataclass, field
 
@@ -16,6 +15,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.analysis._trials import is_distilled
+from tempopt.study.objectives import accuracy_of, complete_with_accuracy
 from tempopt.study.verify import DISTILLED, load_verification
 
 LEARNED = "learned_temperature"
@@ -55,15 +55,15 @@ def variant_comparison(study: optuna.Study) -> list[VariantRow]:
     rows = []
     for variant in sorted({variant_of(t, default) for t in ran}):
         mine = [t for t in ran if variant_of(t, default) == variant]
-        done = [t for t in mine if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
-        best = max(done, key=lambda t: (float(t.value), -t.number)) if done else None  # type: ignore[arg-type]
+        done = complete_with_accuracy(mine)
+        best = max(done, key=lambda t: (float(accuracy_of(t)), -t.number)) if done else None  # type: ignore[arg-type]
         tests = verified.get(variant)
         trajectory = [float(v) for v in (best.user_attrs.get(f"{LEARNED}_per_epoch") or [])] if best else []
         rows.append(VariantRow(
             variant=variant, trials=len(mine), complete=len(done),
-            best_val=float(best.value) if best is not None else None,  # type: ignore[arg-type]
+            best_val=accuracy_of(best) if best is not None else None,
             best_trial=best.number if best is not None else None,
-            val_sd=statistics.stdev(float(t.value) for t in done) if len(done) > 1 else None,  # type: ignore[arg-type]
+            val_sd=statistics.stdev(float(accuracy_of(t)) for t in done) if len(done) > 1 else None,  # type: ignore[arg-type]
             verified_test=statistics.fmean(tests) if tests else None, verified_seeds=len(tests or []),
             learned_temperature=float(best.user_attrs[LEARNED]) if best and LEARNED in best.user_attrs else None,
             trajectory=trajectory,

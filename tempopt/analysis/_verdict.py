@@ -17,7 +17,6 @@ missing, with the reason said.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from tempopt.study.objectives import accuracy_of, complete_with_accuracy
 from tempopt.study.per_example import decode_correct
 from tempopt.study.verify import BASELINE, DISTILLED, load_verification
 
@@ -72,6 +72,7 @@ class Verdict:
     reason: str | None = None
     examples: int = 0
     baseline_trials: int = 0
+    student: dict[str, Any] = field(default_factory=dict)  # searched task args both sides share
 
     @property
     def verified(self) -> bool:
@@ -84,7 +85,7 @@ class Verdict:
             "distilled": self.distilled.to_json() if self.distilled else None,
             "baseline": self.baseline.to_json() if self.baseline else None,
             "summary": self.summary, "reason": self.reason, "examples": self.examples,
-            "baseline_trials": self.baseline_trials,
+            "baseline_trials": self.baseline_trials, "student": self.student,
         }
 
 
@@ -132,29 +133,67 @@ def compute_verdict(study: optuna.Study, *, n_bootstrap: int = N_BOOTSTRAP) -> V
         return _no_evidence(base, missing)
     if seeds_wanted == 0:
         return _no_evidence(base, f"{off}, so the search's best validation values are not a measured gain")
+    replicates = _finished_replicates(study)
+    if isinstance(replicates, str):
+        return _no_evidence(base, replicates)
+    groups = _groups(replicates)
+    candidates = [(rank, g) for (role, rank), g in sorted(groups.items()) if role == DISTILLED]
+    if not candidates:
+        raise ValueError("verification has no distilled replicate")  # the plan always has one
+    rank, _ = max(candidates, key=lambda c: float(np.mean([t.value for t in c[1].values()])))  # first on ties
+    return _compare(groups, rank, n_baselines, n_bootstrap, _student_args(spec))
+
+
+def member_verdicts(study: optuna.Study, *, n_bootstrap: int = N_BOOTSTRAP) -> dict[int, Verdict]:
+    """Every verified distilled config's own verdict against its baseline, by its search trial
+    (in a multi-objective study: each Pareto member against the student alone of its size)."""
+    replicates = _finished_replicates(study)
+    if isinstance(replicates, str):
+        return {}
+    spec = study.user_attrs.get("spec") or {}
+    n_baselines = sum(1 for t in study.get_trials(deepcopy=False) if t.user_attrs.get("baseline") is True
+                      and t.state in (TrialState.COMPLETE, TrialState.PRUNED))
+    groups = _groups(replicates)
+    out = {}
+    for role, rank in sorted(groups):
+        if role == DISTILLED:
+            v = _compare(groups, rank, n_baselines, n_bootstrap, _student_args(spec))
+            assert v.distilled is not None
+            out[int(v.distilled.trial)] = v  # type: ignore[arg-type]
+    return out
+
+
+def unverified_verdict(reason: str, baseline_trials: int = 0) -> Verdict:
+    """A config's verdict when it has no verification of its own: no evidence, and why."""
+    return _no_evidence({"split": "val", "seeds": [], "gain": None, "distilled": None, "baseline": None,
+                         "baseline_trials": baseline_trials}, reason)
+
+
+def _student_args(spec: dict[str, Any]) -> list[str]:
+    return list((spec.get("search") or {}).get("task_args") or {})
+
+
+def _finished_replicates(study: optuna.Study) -> dict[str, FrozenTrial] | str:
+    """The complete replicates of the study's finished verification, or why there are none."""
     verification = load_verification(study)
     if verification is None:
-        return _no_evidence(base, "verification has not run yet (it starts when the search has its trials)")
+        return "verification has not run yet (it starts when the search has its trials)"
     plan = verification.user_attrs.get("plan") or []
     replicates = {k: t for k, t in _replicates(verification).items() if k in plan}
     if len(replicates) < len(plan) or not plan:
-        return _no_evidence(base, f"verification is not finished ({len(replicates)} of {len(plan)} replicates)")
-    return _verified(replicates, n_baselines, n_bootstrap)
-
-
-def _complete(t: FrozenTrial) -> bool:
-    return t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)
+        return f"verification is not finished ({len(replicates)} of {len(plan)} replicates)"
+    return replicates
 
 
 def _from_search(trials: list[FrozenTrial]) -> dict[str, Side | None]:
     """The best distilled and baseline trials of the search, by validation value."""
-    done = sorted((t for t in trials if _complete(t)), key=lambda t: (-float(t.value), t.number))  # type: ignore[arg-type]
+    done = sorted(complete_with_accuracy(trials), key=lambda t: (-float(accuracy_of(t)), t.number))  # type: ignore[arg-type]
     baseline = next((t for t in done if t.user_attrs.get("baseline") is True), None)
     distilled = next((t for t in done if t.user_attrs.get("baseline") is not True
                       and float(t.params.get("kd_weight", 0.0)) > 0.0), None)
 
     def side(t: FrozenTrial | None) -> Side | None:
-        return None if t is None else Side(dict(t.params), t.number, [float(t.value)], [])  # type: ignore[arg-type]
+        return None if t is None else Side(dict(t.params), t.number, [float(accuracy_of(t))], [])  # type: ignore[arg-type]
 
     return {"distilled": side(distilled), "baseline": side(baseline)}
 
@@ -169,16 +208,23 @@ def _replicates(verification: optuna.Study) -> dict[str, FrozenTrial]:
     return out
 
 
-def _verified(replicates: dict[str, FrozenTrial], n_baselines: int, n_bootstrap: int) -> Verdict:
-    groups: dict[tuple[str, int], dict[int, FrozenTrial]] = {}
+Groups = dict[tuple[str, int], dict[int, FrozenTrial]]
+
+
+def _groups(replicates: dict[str, FrozenTrial]) -> Groups:
+    """Replicates by (role, rank), then by student seed."""
+    groups: Groups = {}
     for t in replicates.values():
         groups.setdefault((t.user_attrs["role"], int(t.user_attrs["rank"])), {})[int(t.user_attrs["student_seed"])] = t
-    baseline = groups.get((BASELINE, 0))
-    candidates = [g for (role, _), g in sorted(groups.items()) if role == DISTILLED]
-    if baseline is None or not candidates:
-        missing = "baseline" if baseline is None else "distilled"
-        raise ValueError(f"verification has no {missing} replicate")  # the plan always has both
-    best = max(candidates, key=lambda g: float(np.mean([t.value for t in g.values()])))  # first on ties
+    return groups
+
+
+def _compare(groups: Groups, rank: int, n_baselines: int, n_bootstrap: int, student_args: list[str]) -> Verdict:
+    """The distilled config of ``rank`` against its baseline, paired over seeds and examples."""
+    best = groups[(DISTILLED, rank)]
+    baseline = groups.get((BASELINE, rank), groups.get((BASELINE, 0)))  # multi-objective: the same student
+    if baseline is None:
+        raise ValueError("verification has no baseline replicate")
     seeds = sorted(set(best) & set(baseline))
     n = int(best[seeds[0]].user_attrs["test_examples"])
     d = np.stack([decode_correct(best[s].user_attrs["test_correct"], n) for s in seeds])  # (S, N)
@@ -194,8 +240,10 @@ def _verified(replicates: dict[str, FrozenTrial], n_baselines: int, n_bootstrap:
                     [float(g[s].user_attrs["test_accuracy"]) for s in seeds])
 
     dist, base = side(best), side(baseline)
+    student = {name: dist.params[name] for name in student_args if name in dist.params}
     result = Verdict(verdict=verdict, split=split, seeds=seeds, gain={"mean": mean, "low": low, "high": high},
-                     distilled=dist, baseline=base, summary="", examples=n, baseline_trials=n_baselines)
+                     distilled=dist, baseline=base, summary="", examples=n, baseline_trials=n_baselines,
+                     student=student)
     return _with_summary(result)
 
 
@@ -217,9 +265,10 @@ def summary_sentence(v: Verdict) -> str:
     split = "test" if v.split == "test" else "validation (no test split: optimistic, the search selected on it)"
     seeds = ", ".join(str(s) for s in v.seeds)
     plural = "" if v.baseline_trials == 1 else "s"
+    same = ", the same student: " + ", ".join(f"{k}={x}" for k, x in v.student.items()) if v.student else ""
     figures = (f"{v.gain['mean']:+.4f} {split} accuracy, 95 % interval [{v.gain['low']:+.4f}, {v.gain['high']:+.4f}]: "
                f"distilled (trial #{v.distilled.trial}) {d:.4f} vs the student alone tuned over "
-               f"{v.baseline_trials} baseline trial{plural} (trial #{v.baseline.trial}) {b:.4f}, "
+               f"{v.baseline_trials} baseline trial{plural} (trial #{v.baseline.trial}{same}) {b:.4f}, "
                f"paired over student seeds {seeds} and {v.examples} examples")
     head = {HELPED: "Distillation helped", HURT: "Distillation hurt",
             NO_EVIDENCE: "No evidence that distillation helped"}[v.verdict]

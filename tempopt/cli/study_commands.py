@@ -15,6 +15,7 @@ from rich.table import Table
 from tempopt.analysis import compute_verdict
 from tempopt.cli.app import STORAGE_HELP, command, console, out
 from tempopt.distill.device import limit_cpu_threads
+from tempopt.errors import SpecError
 from tempopt.study import (
     DEFAULT_STORAGE,
     RunHooks,
@@ -26,7 +27,9 @@ from tempopt.study import (
     state_counts,
     write_export,
 )
+from tempopt.study.export import export_pareto
 from tempopt.study.liveness import retrying
+from tempopt.study.objectives import accuracy_of, is_multi, pareto_front
 from tempopt.study.retrain import check_retrain, retrain
 from tempopt.study.runner import best_trial, prepare_study, run_worker
 from tempopt.study.spec import StudySpec
@@ -139,8 +142,9 @@ def _hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> RunHooks
             progress.update(verify_bar, visible=True, advance=1 if frozen.state == TrialState.COMPLETE else 0)
             progress.update(epoch_bar, visible=False)
             return
-        if frozen.state == TrialState.COMPLETE and frozen.value is not None:
-            best.append(frozen.value)
+        accuracy = accuracy_of(frozen) if frozen.state == TrialState.COMPLETE else None
+        if accuracy is not None:
+            best.append(accuracy)
         c = state_counts(study)
         label = f"trials  best {max(best):.4f}" if best else "trials"
         progress.update(trials_bar, completed=min(c["COMPLETE"] + c["PRUNED"], spec.trials), description=label)
@@ -178,7 +182,9 @@ def print_best(study: optuna.Study, best: FrozenTrial | None) -> None:
         out.print("no completed trial yet.")
         return
     verdict = retrying(lambda: compute_verdict(study), "reading the verdict")
-    title = f"best search trial #{best.number}: val accuracy {best.value:.4f}"
+    if is_multi(study):
+        print_front(study)
+    title = f"best search trial #{best.number}: val accuracy {accuracy_of(best):.4f}"
     params = best.params
     if verdict.verified and verdict.distilled is not None:
         d = verdict.distilled
@@ -198,6 +204,19 @@ def print_best(study: optuna.Study, best: FrozenTrial | None) -> None:
         out.print(f"teacher: val {teacher:.4f}" + (f", test {test:.4f}" if test is not None else ""), highlight=False)
     colour = {"helped": "green", "hurt": "red"}.get(verdict.verdict, "yellow")
     out.print(f"verdict: [bold {colour}]{verdict.verdict}[/] — {verdict.summary}", highlight=False, soft_wrap=True)
+
+
+def print_front(study: optuna.Study) -> None:
+    """A multi-objective study's Pareto front of distilled trials: accuracy against the cost."""
+    front = pareto_front(study)
+    cost = (study.user_attrs.get("spec") or {}).get("objectives", ["accuracy", "cost"])[-1]
+    table = Table(title=f"Pareto front: {len(front)} distilled trial(s), val accuracy against {cost}")
+    for col in ("trial", "val accuracy", cost, "config"):
+        table.add_column(col, justify="left" if col == "config" else "right")
+    for t in front:
+        params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())
+        table.add_row(str(t.number), f"{t.values[0]:.4f}", f"{t.values[1]:.4g}", params)
+    out.print(table)
 
 
 @command("status")
@@ -256,9 +275,14 @@ def export_command(
     out_path: Path = typer.Option(Path("best.yaml"), "--out", help="File to write."),
     fmt: str | None = typer.Option(None, "--format", help="yaml or json (default: from --out's suffix)."),
     top_k: int = typer.Option(1, "--top-k", min=1, help="Also list the K best trials."),
+    pareto: bool = typer.Option(False, "--pareto", help="Multi-objective study: write every Pareto front member "
+                                "as --out DIR/trial-N.yaml (--out is then a folder)."),
 ) -> None:
     """Write the best configuration (params, value, task, epochs, seed, teacher, versions)."""
     url = storage_url(storage)
+    if pareto:
+        _export_front(load_study(study, url), url, out_path, fmt)
+        return
     data = export_best(load_study(study, url), url, top_k=top_k)
     existed = out_path.is_file()
     path = write_export(data, out_path, fmt)
@@ -266,6 +290,17 @@ def export_command(
     out.print(f"{verb} {path}: trial #{data['trial']} val accuracy {data['value']:.4f}", highlight=False)
     verdict = data["verdict"]
     out.print(f"verdict: {verdict['verdict']} — {verdict['summary']}", highlight=False, soft_wrap=True)
+
+
+def _export_front(study: optuna.Study, url: str, folder: Path, fmt: str | None) -> None:
+    members = export_pareto(study, url)
+    if folder.exists() and not folder.is_dir():
+        raise SpecError(f"--out {str(folder)!r} is a file; with --pareto give a folder for the front's files.")
+    suffix = "." + (fmt or "yaml")
+    for stem, data in members.items():
+        path = write_export(data, folder / f"{stem}{suffix}", fmt)
+        values = ", ".join(f"{k} {v:.4g}" for k, v in data["values"].items())
+        out.print(f"wrote {path}: {values} · verdict {data['verdict']['verdict']}", highlight=False)
 
 
 @command("train")

@@ -25,6 +25,7 @@ from optuna.samplers import BaseSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
+from tempopt.study.objectives import accuracy_of
 from tempopt.study.search import INT_DIMENSIONS, distributions
 from tempopt.study.spec import StudySpec
 from tempopt.study.variants import LOSS, arg_distributions
@@ -156,9 +157,9 @@ class BaselineRouter(BaseSampler):
             params = {k: v for k, v in t.params.items() if k in self._space}
             if set(params) != set(self._space):
                 continue  # still being sampled
-            if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value):
+            if t.state == TrialState.COMPLETE and accuracy_of(t) is not None:  # the baseline's own TPE: accuracy
                 memory.add_trial(optuna.trial.create_trial(
-                    params=params, distributions=self._space_of(params), value=t.value))
+                    params=params, distributions=self._space_of(params), value=accuracy_of(t)))
             elif t.state == TrialState.PRUNED and t.intermediate_values:
                 memory.add_trial(optuna.trial.create_trial(
                     params=params, distributions=self._space_of(params), state=TrialState.PRUNED,

@@ -14,12 +14,12 @@ import time
 from typing import Any
 
 import optuna
-from optuna.study import StudyDirection
 
 import tempopt
 from tempopt.distill import Teacher
 from tempopt.errors import SpecError
 from tempopt.study.baseline import BaselineRouter, baseline_slots
+from tempopt.study.objectives import directions
 from tempopt.study.search import make_pruner, make_sampler
 from tempopt.study.spec import StudySpec
 from tempopt.tasks import Task, load_task
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 COMPARED_KEYS = (
     "task", "task_args", "epochs", "search", "seed", "loss", "loss_args", "batch_size", "weight_decay", "optimizer",
-    "schedule", "teacher", "baseline", "baseline_lrs", "baseline_share", "verify",
+    "schedule", "teacher", "baseline", "baseline_lrs", "baseline_share", "verify", "objectives",
 )
 """Spec keys that change what a trial computes: a resumed study must have the same ones (a
 key that the stored spec lacks, written by an older tempopt, is not compared)."""
@@ -120,7 +120,7 @@ def create_or_resume(
     """
     if not check_compatible(storage, spec):
         try:
-            study_id = storage.create_new_study([StudyDirection.MAXIMIZE], spec.name)
+            study_id = storage.create_new_study(directions(spec.objectives), spec.name)
         except optuna.exceptions.DuplicatedStudyError:
             check_compatible(storage, spec)  # created by another worker meanwhile
         else:

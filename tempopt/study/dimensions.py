@@ -182,6 +182,7 @@ class Search(_Strict):
     weight_decay: Dimension | None = None
     batch_size: Dimension | None = None
     loss: LossSearch | None = None
+    task_args: dict[str, Dimension] | None = None  # student args of the task, trial param NAME each
 
     @field_validator("temperature", "kd_weight", "lr", "weight_decay", "batch_size")
     @classmethod
@@ -194,8 +195,9 @@ class Search(_Strict):
     @model_serializer(mode="wrap")
     def _without_loss_when_unsearched(self, handler: Any) -> dict[str, Any]:
         data = handler(self)
-        if data.get("loss") is None:  # as a study written before search.loss existed stored it
-            data.pop("loss", None)
+        for key in ("loss", "task_args"):  # as a study written before these existed stored it
+            if data.get(key) is None:
+                data.pop(key, None)
         return data
 
     def dimensions(self) -> dict[str, Dimension]:

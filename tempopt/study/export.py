@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import platform
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 import tempopt
 from tempopt.errors import SpecError, StorageError, TempoptError
+from tempopt.study.objectives import accuracy_of, complete_with_accuracy, is_multi, pareto_front
 from tempopt.study.spec import StudySpec, parse_spec
 from tempopt.study.storage import redact_url
 
@@ -38,8 +38,8 @@ def versions() -> dict[str, str]:
 def ranked_trials(study: optuna.Study) -> list[FrozenTrial]:
     """COMPLETE trials with a finite value, best first."""
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    done = [t for t in done if t.value is not None and math.isfinite(t.value)]
-    return sorted(done, key=lambda t: (-t.value, t.number))  # type: ignore[operator]
+    done = complete_with_accuracy(done)
+    return sorted(done, key=lambda t: (-accuracy_of(t), t.number))  # type: ignore[operator]
 
 
 def export_best(study: optuna.Study, storage_url: str, top_k: int = 1) -> dict[str, Any]:
@@ -72,21 +72,62 @@ def export_best(study: optuna.Study, storage_url: str, top_k: int = 1) -> dict[s
     best = ranked[0]
     if verdict.verified and verdict.distilled is not None:  # the best mean val over the verification seeds
         best = next(t for t in ranked if t.number == verdict.distilled.trial)
+    data = _trial_data(study, best, spec, verdict.to_json(), storage_url, ranked)
+    if top_k > 1:
+        data["top"] = [{"trial": t.number, "value": accuracy_of(t), "params": dict(t.params)} for t in ranked[:top_k]]
+    return data
+
+
+def export_pareto(study: optuna.Study, storage_url: str) -> dict[str, dict[str, Any]]:
+    """Every member of a multi-objective study's Pareto front (distilled trials) as an export of
+    its own, by file stem ``trial-N``: retrainable with ``tempopt train``; a verified member's
+    ``verdict`` is its own, against the student alone of the same size.
+
+    Raises:
+        StorageError: not a tempopt study, not multi-objective, or nothing on the front yet.
+    """
+    spec = study.user_attrs.get("spec")
+    if spec is None:
+        raise StorageError(f"study {study.study_name!r} was not made by tempopt; it has no 'spec' attribute.")
+    if not is_multi(study):
+        raise StorageError(f"study {study.study_name!r} has one objective, so no Pareto front; "
+                           "drop --pareto, or give the study objectives: [accuracy, params].")
+    front = pareto_front(study)
+    if not front:
+        raise StorageError(f"study {study.study_name!r} has no completed distilled trial yet; run it first.")
+    from tempopt.analysis import member_verdicts, unverified_verdict
+
+    own = member_verdicts(study)
+    missing = unverified_verdict("this front member was not among the members verified (verify.top_k spread "
+                                 "along the front)" if own else "the front has not been verified yet")
+    ranked = ranked_trials(study)
+    out = {}
+    for t in front:
+        verdict = (own[t.number] if t.number in own else missing).to_json()
+        data = _trial_data(study, t, spec, verdict, storage_url, ranked)
+        data["values"] = dict(zip(spec.get("objectives", ["accuracy"]), t.values, strict=True))
+        out[f"trial-{t.number}"] = data
+    return out
+
+
+def _trial_data(study: optuna.Study, best: FrozenTrial, spec: dict[str, Any], verdict: dict[str, Any],
+                storage_url: str, ranked: list[FrozenTrial]) -> dict[str, Any]:
+    """One trial's export: what ``tempopt train`` needs, and where it came from."""
     baseline = next((t for t in ranked if t.user_attrs.get("baseline")), None)
     data: dict[str, Any] = {
         "tempopt_export": EXPORT_FORMAT,
         "study": study.study_name,
         "storage": redact_url(storage_url),
         "trial": best.number,
-        "value": best.value,
+        "value": accuracy_of(best),
         "params": dict(best.params),
         "spec": spec,
         "teacher": {
             "key": study.user_attrs.get("teacher_key"),
             "accuracy": study.user_attrs.get("teacher_accuracy"),
         },
-        "baseline": None if baseline is None else {"trial": baseline.number, "value": baseline.value},
-        "verdict": verdict.to_json(),
+        "baseline": None if baseline is None else {"trial": baseline.number, "value": accuracy_of(baseline)},
+        "verdict": verdict,
         "versions": versions(),
     }
     data["task"], data["epochs"], data["seed"] = spec["task"], spec["epochs"], spec["seed"]
@@ -97,8 +138,6 @@ def export_best(study: optuna.Study, storage_url: str, top_k: int = 1) -> dict[s
             "filename": checkpoints[-1].filename,
             "artifacts": spec.get("artifacts"),
         }
-    if top_k > 1:
-        data["top"] = [{"trial": t.number, "value": t.value, "params": dict(t.params)} for t in ranked[:top_k]]
     return data
 
 

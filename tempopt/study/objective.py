@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import socket
 from collections.abc import Callable
@@ -12,20 +13,26 @@ from typing import Any
 
 import optuna
 
-from tempopt.distill import JobConfig, JobResult, Teacher, run_job
+from tempopt.distill import JobConfig, JobResult, Teacher, cache_key, prepare_teacher, run_job
+from tempopt.distill.cost import parameter_count
 from tempopt.distill.data import chance_accuracy
 from tempopt.distill.members import Member, can_batch, fit_members
 from tempopt.errors import TrainingError
 from tempopt.study.artifacts import attach_checkpoint
+from tempopt.study.creation import load_spec_task
 from tempopt.study.liveness import retrying
+from tempopt.study.objectives import COST_ATTRS, PARAMS, student_cost
 from tempopt.study.optuna_compat import prune_decisions
 from tempopt.study.per_example import encode_correct
 from tempopt.study.search import suggest
 from tempopt.study.spec import StudySpec
-from tempopt.study.variants import loss_settings
+from tempopt.study.task_search import trial_task_args
+from tempopt.study.variants import batch_refusal, loss_settings
 from tempopt.tasks import Task
 
 EpochHook = Callable[[optuna.Trial, int, float], None]
+TASK_CACHE = 16
+"""Tasks (with searched task args) a worker keeps built: each distinct student width once."""
 CHANCE_MARGIN = 0.01
 """A trial whose best accuracy is within this of the majority-class share learned nothing."""
 
@@ -75,6 +82,28 @@ class Objective:
         self.teacher = teacher
         self.on_epoch = on_epoch
         self._chance: float | None = None
+        self._tasks: dict[str, tuple[Task, Teacher | None]] = {}
+
+    def task_for(self, params: dict[str, Any]) -> tuple[Task, Teacher | None]:
+        """The task (and teacher) of a trial: the study's, or one built with its searched task args.
+
+        The teacher is the study's whenever the trial's args leave its cache key unchanged (they
+        only change the student); otherwise it comes from the cache, trained once if it is new.
+        """
+        if not self.spec.search.task_args:
+            return self.task, self.teacher
+        args = trial_task_args(self.spec, params)
+        key = json.dumps(args, sort_keys=True, default=str)
+        if key not in self._tasks:
+            task = load_spec_task(self.spec.model_copy(update={"task_args": args}))
+            teacher = self.teacher
+            if teacher is not None and cache_key(task, self.spec.teacher.seed) != teacher.key:
+                teacher = prepare_teacher(task, self.spec.cache_dir, device=self.spec.device,
+                                          seed=self.spec.teacher.seed, mixed_precision=self.spec.mixed_precision)
+            if len(self._tasks) >= TASK_CACHE:
+                self._tasks.pop(next(iter(self._tasks)))
+            self._tasks[key] = (task, teacher)
+        return self._tasks[key]
 
     def at_chance(self, accuracy: float) -> bool:
         """True if ``accuracy`` is no better than always answering the most frequent class."""
@@ -82,24 +111,36 @@ class Objective:
             self._chance = chance_accuracy(self.task.val)
         return accuracy <= self._chance + max(CHANCE_MARGIN, 2 / max(len(self.task.val), 1))  # type: ignore[arg-type]
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         params = suggest(trial, self.spec)
         config = job_config(self.spec, params)
+        task, teacher = self.task_for(params)
         trial.set_user_attr("seed", config.seed)
+        multi = self.spec.multi_objective
 
         def report(epoch: int, accuracy: float) -> bool:
-            retrying(lambda: trial.report(accuracy, step=epoch), f"reporting trial {trial.number}")
             if self.on_epoch is not None:
                 self.on_epoch(trial, epoch, accuracy)
+            if multi:  # Optuna takes no intermediate values (nor pruning) in multi-objective studies
+                return False
+            retrying(lambda: trial.report(accuracy, step=epoch), f"reporting trial {trial.number}")
             if epoch >= config.epochs:
                 return False
             return retrying(trial.should_prune, f"asking the pruner about trial {trial.number}")
 
-        result = run_job(self.task, config, self.teacher, on_epoch=report)
+        result = run_job(task, config, teacher, on_epoch=report)
         at_chance = self.at_chance(result.best_accuracy)
         retrying(lambda: _record(trial, result, at_chance), f"recording trial {trial.number}")
         if result.stopped_early:
             raise optuna.TrialPruned(f"pruned after epoch {result.epochs_run} at {result.final_accuracy:.4f}")
+        if multi:
+            assert result.model is not None
+            cost = student_cost(self.spec.objectives[1], result.model, task)
+            attrs = {"val_per_epoch": result.history, COST_ATTRS[self.spec.objectives[1]]: cost,
+                     COST_ATTRS[PARAMS]: parameter_count(result.model)}
+            for k, v in attrs.items():
+                retrying(functools.partial(trial.set_user_attr, k, v), f"recording trial {trial.number}")
+            return result.final_accuracy, cost
         if self.spec.artifacts is not None and result.model is not None and _beats_best(trial, result.final_accuracy):
             attach_checkpoint(trial, result.model, Path(self.spec.artifacts))
         return result.final_accuracy
@@ -123,7 +164,8 @@ class ReplicateObjective(Objective):
                 self.on_epoch(trial, epoch, accuracy)
             return False
 
-        result = run_job(self.task, config, self.teacher if config.kd_weight > 0 else None, report, measure_test=True)
+        task, teacher = self.task_for(params)
+        result = run_job(task, config, teacher if config.kd_weight > 0 else None, report, measure_test=True)
         retrying(functools.partial(self._record, trial, result, config.seed), f"recording replicate {trial.number}")
         return result.final_accuracy
 
@@ -237,6 +279,13 @@ def batch_fallback(spec: StudySpec, task: Task) -> str | None:
     searched = [k for k in ("batch_size", "weight_decay") if k in spec.search.dimensions()]
     if searched:
         return f"search.{searched[0]} is searched, and members of a batch share it"
+    if spec.search.task_args:
+        return f"search.task_args.{next(iter(spec.search.task_args))} is searched, so every trial has its own student"
+    if spec.multi_objective:
+        return "objectives has a cost, and multi-objective trials are measured one student at a time"
+    refusal = batch_refusal(spec)
+    if refusal is not None:
+        return refusal
     if spec.artifacts is not None:
         return "artifacts are kept per trial, from a model each trial owns"
     return can_batch(task)

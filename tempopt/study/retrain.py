@@ -17,6 +17,7 @@ from tempopt.study.creation import load_spec_task
 from tempopt.study.export import read_export, versions
 from tempopt.study.objective import job_config
 from tempopt.study.spec import StudySpec
+from tempopt.study.task_search import trial_task_args
 
 
 @dataclass
@@ -82,6 +83,7 @@ def retrain(
     limit_cpu_threads(spec.cpu_threads)  # the same threads as the study: the same rounding, the same student
     if device is not None:
         spec = spec.model_copy(update={"device": device})
+    spec = spec.model_copy(update={"task_args": trial_task_args(spec, data["params"])})  # a searched student
     task = load_spec_task(spec)
     seed = int(data.get("seed", spec.seed)) if seed is None else seed
     config = replace(job_config(spec, data["params"]), seed=seed)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import math
 import signal
 import socket
 import warnings
@@ -29,6 +28,7 @@ from tempopt.distill import Teacher
 from tempopt.study.creation import check_compatible, create_or_resume, load_spec_task, record_teacher, refresh_note
 from tempopt.study.liveness import fail_dead_trials, retrying
 from tempopt.study.objective import BatchObjective, batch_fallback
+from tempopt.study.objectives import NO_PRUNING_NOTE, accuracy_of, complete_with_accuracy
 from tempopt.study.spec import StudySpec
 from tempopt.study.stopping import Interrupted, StopFlag, WorkerStopped
 from tempopt.study.trial_run import FailureStreak, RunHooks, run_one_or_batch
@@ -84,6 +84,8 @@ def run_worker(
     stop = stop or StopFlag()
     hooks = hooks or RunHooks()
     objective = BatchObjective(spec, task, teacher, on_epoch=hooks.on_epoch)  # one trial, or a batch
+    if spec.multi_objective and spec.pruner.name != "none" and hooks.on_note is not None:
+        hooks.on_note(NO_PRUNING_NOTE)
     batch = _batch_size(spec, task, hooks)
     summary = WorkerSummary(study_name=study.study_name, total=total)
     failures = FailureStreak("trials")
@@ -165,15 +167,10 @@ def _return_to_queue(study: optuna.Study, trial: optuna.Trial) -> None:
     )
 
 
-def _complete(study: optuna.Study) -> list[FrozenTrial]:
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return [t for t in done if t.value is not None and math.isfinite(t.value)]
-
-
 def best_trial(study: optuna.Study) -> FrozenTrial | None:
-    """The completed trial with the highest accuracy."""
-    done = _complete(study)
-    return max(done, key=lambda t: t.value) if done else None  # type: ignore[arg-type,return-value]
+    """The completed trial with the highest accuracy (a multi-objective study's too)."""
+    done = complete_with_accuracy(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    return max(done, key=lambda t: (accuracy_of(t), -t.number)) if done else None  # type: ignore[arg-type,return-value]
 
 
 def _signal_name(stop: StopFlag) -> str | None:

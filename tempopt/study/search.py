@@ -16,6 +16,7 @@ from optuna.distributions import (
 from tempopt.study.dimensions import Dimension
 from tempopt.study.optuna_compat import group_view
 from tempopt.study.spec import StudySpec
+from tempopt.study.task_search import task_arg_distributions
 from tempopt.study.variants import LOSS, arg_distributions, loss_distribution, uses_temperature
 
 INT_DIMENSIONS = {"batch_size"}
@@ -36,6 +37,7 @@ def distributions(spec: StudySpec) -> dict[str, BaseDistribution]:
     """Optuna distributions of every parameter a trial of the study may have, by name: the
     numeric dimensions, and with ``search.loss`` the ``loss`` choice and every variant's args."""
     out = {name: distribution(name, dim) for name, dim in spec.search.dimensions().items()}
+    out.update(task_arg_distributions(spec))
     choice = loss_distribution(spec)
     if choice is not None:
         out[LOSS] = choice
@@ -49,6 +51,7 @@ def active_distributions(spec: StudySpec, params: dict[str, Any]) -> dict[str, B
     only when its variant takes one."""
     variant = str(params.get(LOSS, spec.loss)) if spec.search.loss is not None else spec.loss
     space = {name: distribution(name, dim) for name, dim in spec.search.dimensions().items()}
+    space.update(task_arg_distributions(spec))
     if not uses_temperature(variant):
         space.pop("temperature", None)
     choice = loss_distribution(spec)
@@ -103,7 +106,7 @@ def make_sampler(spec: StudySpec, seed: int) -> optuna.samplers.BaseSampler:
 def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
     """The pruner named in the spec; every pruner waits ``warmup_epochs`` before pruning."""
     p = spec.pruner
-    if p.name == "none":
+    if p.name == "none" or spec.multi_objective:  # Optuna cannot prune multi-objective studies
         return optuna.pruners.NopPruner()
     inner: optuna.pruners.BasePruner
     if p.name == "median":

@@ -27,6 +27,7 @@ from tempopt.tasks._registry import check_task_args
 SPEC_JSON_LIMIT = 60_000
 """The spec is a study user attribute; MariaDB keeps those in a 64 KB TEXT column."""
 
+Objective = Literal["accuracy", "params", "latency"]
 STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 """Study names also name folders (the launcher's logs), so: no spaces, no slashes, no leading dot."""
 
@@ -106,6 +107,7 @@ class StudySpec(_Strict):
     mixed_precision: bool = True
     num_workers: Int = Field(default=0, ge=0)
     batch_trials: Int = Field(default=1, ge=1, le=256)
+    objectives: list[Objective] = Field(default_factory=lambda: list[Objective](["accuracy"]))
     cpu_threads: Int | None = Field(default=None, ge=1)
     sampler: Sampler = Sampler()
     pruner: Pruner = Pruner()
@@ -128,6 +130,28 @@ class StudySpec(_Strict):
                 "letter or digit) since it also names folders; rename it, e.g. 'my-study'"
             )
         return name
+
+    @model_validator(mode="after")
+    def _objectives(self) -> StudySpec:
+        if not self.objectives or self.objectives[0] != "accuracy" or len(self.objectives) > 2 or (
+                len(self.objectives) == 2 and self.objectives[1] == "accuracy"):
+            raise ValueError(f"objectives {self.objectives} must be [accuracy], or accuracy and one cost: "
+                             "[accuracy, params] or [accuracy, latency]")
+        return self
+
+    @model_validator(mode="after")
+    def _searched_task_args(self) -> StudySpec:
+        taken = set(self.search.dimensions()) | {"loss"}
+        for name in self.search.task_args or {}:
+            if name in taken or "." in name:
+                raise ValueError(f"search.task_args.{name} would clash with the trial param {name!r}; "
+                                 "search another task argument")
+        return self
+
+    @property
+    def multi_objective(self) -> bool:
+        """True for ``objectives: [accuracy, params|latency]``."""
+        return len(self.objectives) > 1
 
     @model_validator(mode="after")
     def _loss_fixed_or_searched(self) -> StudySpec:
@@ -212,6 +236,9 @@ def parse_spec(data: Any, source: str = "study file") -> StudySpec:
         check_task_args(spec.task, spec.task_args)  # imports a task module, which may register variants
     except TaskError as e:
         raise SpecError(f"{source}: key 'task': {e}") from None
+    from tempopt.study.task_search import check_task_search
+
+    check_task_search(spec, source)
     from tempopt.study.variants import check_losses
 
     try:

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,9 +84,10 @@ def run_trials(
     return [_tell(study, trial, outcome, hooks) for trial, outcome in zip(trials, outcomes, strict=True)]
 
 
-def _tell(study: optuna.Study, trial: optuna.Trial, outcome: float | BaseException, hooks: RunHooks) -> FrozenTrial:
+def _tell(study: optuna.Study, trial: optuna.Trial, outcome: float | Sequence[float] | BaseException,
+          hooks: RunHooks) -> FrozenTrial:
     """Tell Optuna how one trial ended; a trial stopped by no fault of its own is queued again."""
-    value: float | None = None
+    value: float | Sequence[float] | None = None  # a sequence: (accuracy, cost) of a multi-objective study
     state = TrialState.COMPLETE
     requeued = False
     if not isinstance(outcome, BaseException):

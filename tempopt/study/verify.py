@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +32,7 @@ from tempopt.errors import TempoptError
 from tempopt.study.baseline import is_baseline
 from tempopt.study.liveness import fail_dead_trials, retrying
 from tempopt.study.objective import ReplicateObjective
+from tempopt.study.objectives import accuracy_of, complete_with_accuracy, front_of, spread
 from tempopt.study.optuna_compat import claim_trial, claim_waiting
 from tempopt.study.spec import StudySpec
 from tempopt.study.stopping import StopFlag
@@ -76,23 +76,56 @@ def verification_name(name: str, finished: int) -> str:
 
 
 def plan_replicates(trials: list[FrozenTrial], spec: StudySpec) -> list[Replicate]:
-    """The replicates of a finished search: top-k distinct distilled configs and the best baseline."""
-    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
-    done.sort(key=lambda t: (-float(t.value), t.number))  # type: ignore[arg-type]
+    """The replicates of a finished search: top-k distinct distilled configs (with ``search.loss``,
+    and the best config of every variant among the rest) and the best baseline."""
+    done = complete_with_accuracy(trials)
+    done.sort(key=lambda t: (-float(accuracy_of(t)), t.number))  # type: ignore[arg-type]
+    if spec.multi_objective:
+        return _plan_front(done, spec)
     configs: list[tuple[str, int, FrozenTrial]] = []
     seen: list[dict[str, Any]] = []
-    for t in done:
-        if is_baseline(t) or float(t.params.get("kd_weight", 0.0)) <= 0.0 or t.params in seen:
+    distilled = [t for t in done if not is_baseline(t) and float(t.params.get("kd_weight", 0.0)) > 0.0]
+    for t in distilled:
+        if t.params in seen:
             continue
         seen.append(t.params)
         configs.append((DISTILLED, len(configs) + 1, t))
         if len(configs) == spec.verify.top_k:
             break
+    if spec.search.loss is not None:  # every variant's best config too, so that variants compare verified
+        for variant in spec.search.loss.choices:
+            best = next((t for t in distilled if t.params.get("loss") == variant), None)
+            if best is not None and best.params not in seen:
+                seen.append(best.params)
+                configs.append((DISTILLED, len(configs) + 1, best))
     baseline = next((t for t in done if is_baseline(t)), None)
     if baseline is not None:
         configs.append((BASELINE, 0, baseline))
     return [Replicate(role, rank, t.number, dict(t.params), seed)  # seed by seed: a seed's replicates can batch
             for seed in student_seeds(spec) for role, rank, t in configs]
+
+
+def _plan_front(done: list[FrozenTrial], spec: StudySpec) -> list[Replicate]:
+    """A multi-objective study's replicates: up to ``top_k`` members of the distilled Pareto front,
+    spread along it (the most accurate and the cheapest first), each with a baseline of the same
+    student (its searched task args): the best baseline trial with those args, or else the best
+    baseline's other params with them. Distilled and baseline of rank r are compared."""
+    front = front_of([t for t in done if not is_baseline(t) and float(t.params.get("kd_weight", 0.0)) > 0.0],
+                     spec.objectives)
+    chosen = spread(front, spec.verify.top_k)
+    baselines = [t for t in done if is_baseline(t)]
+    names = list(spec.search.task_args or {})
+    out: list[tuple[str, int, int, dict[str, Any]]] = []
+    for rank, member in enumerate(chosen, start=1):
+        out.append((DISTILLED, rank, member.number, dict(member.params)))
+        student = {n: member.params[n] for n in names if n in member.params}
+        same = next((b for b in baselines if all(b.params.get(n) == v for n, v in student.items())), None)
+        if same is not None:
+            out.append((BASELINE, rank, same.number, dict(same.params)))
+        elif baselines:
+            out.append((BASELINE, rank, baselines[0].number, {**baselines[0].params, **student}))
+    return [Replicate(role, rank, source, params, seed)
+            for seed in student_seeds(spec) for role, rank, source, params in out]
 
 
 def load_verification(search: optuna.Study) -> optuna.Study | None:

@@ -52,6 +52,19 @@ def test_the_plan_is_the_top_k_distinct_distilled_configs_and_the_best_baseline(
     assert len({r.key for r in plan}) == 9
 
 
+def test_with_searched_variants_every_variant_s_best_config_is_verified_too(tmp_path):
+    search = {**tiny_spec(tmp_path)["search"], "loss": {"choices": ["kd", "dkd", "ttm"]}}
+    spec = _spec(tmp_path, verify={"top_k": 1, "seeds": 1}, search=search)
+    dists = {**DISTS, "loss": optuna.distributions.CategoricalDistribution(["kd", "dkd", "ttm"])}
+    trials = []
+    for i, (value, loss) in enumerate([(0.9, "kd"), (0.95, "kd"), (0.8, "dkd"), (0.85, "dkd"), (0.7, "kd")]):
+        trials.append(optuna.trial.create_trial(value=value, params={"loss": loss, "temperature": 4.0,
+                      "kd_weight": 0.5, "lr": 0.01 + i / 100}, distributions=dists))
+        trials[-1].number = i
+    plan = plan_replicates(trials, spec)  # the top 1 (a kd trial), then dkd's best; ttm never ran
+    assert [(r.rank, r.source_trial, r.params["loss"]) for r in plan] == [(1, 1, "kd"), (2, 3, "dkd")]
+
+
 def test_a_run_verifies_in_a_sibling_study_that_never_counts_toward_the_trials(tmp_path, cli):
     spec = write_spec(tmp_path, trials=5, verify={"top_k": 2, "seeds": 2})
     result = cli("run", spec, "--storage", _url(tmp_path), "-q")

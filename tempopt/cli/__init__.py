@@ -3,6 +3,7 @@
 from tempopt.cli import (
     analysis_commands,  # noqa: F401  report, dashboard
     proxy_commands,  # noqa: F401  grpc-proxy
+    service_commands,  # noqa: F401  submit, studies, pause, resume, cancel, worker
     study_commands,  # noqa: F401  run, status, export, train
     worker_commands,  # noqa: F401  launch
 )

@@ -30,8 +30,9 @@ from tempopt.study import (
 from tempopt.study.export import export_pareto
 from tempopt.study.liveness import retrying
 from tempopt.study.objectives import accuracy_of, is_multi, pareto_front
+from tempopt.study.preparation import prepare_study
 from tempopt.study.retrain import check_retrain, retrain
-from tempopt.study.runner import best_trial, prepare_study, run_worker
+from tempopt.study.runner import best_trial, run_worker
 from tempopt.study.spec import StudySpec
 from tempopt.study.storage import load_study, open_existing_storage
 from tempopt.study.verify import load_verification, pending

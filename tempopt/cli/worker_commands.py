@@ -13,7 +13,8 @@ from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, print_best, s
 from tempopt.errors import SpecError
 from tempopt.study import load_spec, redact_url
 from tempopt.study.liveness import retrying
-from tempopt.study.runner import Prepared, best_trial, prepare_study
+from tempopt.study.preparation import Prepared, prepare_study
+from tempopt.study.runner import best_trial
 from tempopt.study.stopping import StopFlag
 from tempopt.study.storage import is_sqlite
 from tempopt.workers import Launcher, LaunchResult, plan_workers

@@ -13,24 +13,22 @@ joins the verification (``verify``) and runs replicates until none is left.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import signal
-import socket
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.distill import Teacher
-from tempopt.study.creation import check_compatible, create_or_resume, load_spec_task, record_teacher, refresh_note
+from tempopt.study.creation import refresh_note
 from tempopt.study.liveness import fail_dead_trials, retrying
 from tempopt.study.objective import BatchObjective, batch_fallback
 from tempopt.study.objectives import NO_PRUNING_NOTE, accuracy_of, complete_with_accuracy
+from tempopt.study.optuna_compat import return_to_queue
 from tempopt.study.spec import StudySpec
-from tempopt.study.stopping import Interrupted, StopFlag, WorkerStopped
+from tempopt.study.stopping import StopFlag
 from tempopt.study.trial_run import FailureStreak, RunHooks, run_one_or_batch
 from tempopt.study.verify import VerifySummary, run_verification
 from tempopt.tasks import Task
@@ -83,29 +81,16 @@ def run_worker(
     """
     stop = stop or StopFlag()
     hooks = hooks or RunHooks()
-    objective = BatchObjective(spec, task, teacher, on_epoch=hooks.on_epoch)  # one trial, or a batch
-    if spec.multi_objective and spec.pruner.name != "none" and hooks.on_note is not None:
-        hooks.on_note(NO_PRUNING_NOTE)
-    batch = _batch_size(spec, task, hooks)
+    worker = SearchWorker(study, spec, task, teacher, hooks)
     summary = WorkerSummary(study_name=study.study_name, total=total)
-    failures = FailureStreak("trials")
     while not stop.is_set():
-        retrying(lambda: fail_dead_trials(study), "checking for dead trials")
-        counts = retrying(lambda: state_counts(study), "counting trials")
-        finished = counts["COMPLETE"] + counts["PRUNED"]
-        if finished >= total:  # a trial still running now is beyond the budget: its result is surplus
+        step = worker.step(total, stop)
+        if step == DONE:
             break
-        if finished + counts["RUNNING"] >= total:
-            if hooks.on_wait:
-                hooks.on_wait(f"waiting for {counts['RUNNING']} running trial(s) of other workers")
+        if step == WAIT:
             stop.wait(poll_seconds)
-            continue
-        trials = _ask_within_budget(study, min(batch, total - finished - counts["RUNNING"]), total)
-        if not trials:
-            continue
-        done = run_one_or_batch(study, trials, objective, stop, hooks)
-        summary.ran += len(done)
-        failures.update(done, stop)
+    summary.ran = worker.ran
+    batch = worker.batch
     if not stop.is_set() and spec.verify.seeds > 0:
         summary.verification = run_verification(study, spec, task, teacher, stop, hooks, poll_seconds, batch)
         if summary.verification.done:
@@ -114,6 +99,49 @@ def run_worker(
     summary.stopped_by = _signal_name(stop)
     summary.best = retrying(lambda: best_trial(study), "reading the best trial")
     return summary
+
+
+RAN, WAIT, DONE = "ran", "wait", "done"
+"""What one step of a worker did: ran trials, found only other workers' trials running, or found
+nothing left (the search's budget is spent)."""
+
+
+class SearchWorker:
+    """One worker's search trials of one study, a step (one trial, or one batch) at a time."""
+
+    def __init__(self, study: optuna.Study, spec: StudySpec, task: Task, teacher: Teacher | None,
+                 hooks: RunHooks) -> None:
+        self.study, self.hooks = study, hooks
+        self.objective = BatchObjective(spec, task, teacher, on_epoch=hooks.on_epoch)  # one trial, or a batch
+        if spec.multi_objective and spec.pruner.name != "none" and hooks.on_note is not None:
+            hooks.on_note(NO_PRUNING_NOTE)
+        self.batch = _batch_size(spec, task, hooks)
+        self.failures = FailureStreak("trials")
+        self.ran = 0
+
+    def step(self, total: int, stop: StopFlag) -> str:
+        """Run one trial or batch if the budget of ``total`` finished trials allows one.
+
+        Raises:
+            TempoptError: after several consecutive failed trials in this worker.
+        """
+        study = self.study
+        retrying(lambda: fail_dead_trials(study), "checking for dead trials")
+        counts = retrying(lambda: state_counts(study), "counting trials")
+        finished = counts["COMPLETE"] + counts["PRUNED"]
+        if finished >= total:  # a trial still running now is beyond the budget: its result is surplus
+            return DONE
+        if finished + counts["RUNNING"] >= total:
+            if self.hooks.on_wait:
+                self.hooks.on_wait(f"waiting for {counts['RUNNING']} running trial(s) of other workers")
+            return WAIT
+        trials = _ask_within_budget(study, min(self.batch, total - finished - counts["RUNNING"]), total)
+        if not trials:
+            return RAN  # a surplus trial went back to the queue: count again
+        done = run_one_or_batch(study, trials, self.objective, stop, self.hooks)
+        self.ran += len(done)
+        self.failures.update(done, stop)
+        return RAN
 
 
 def _batch_size(spec: StudySpec, task: Task, hooks: RunHooks) -> int:
@@ -160,11 +188,7 @@ def _surplus(study: optuna.Study, trial: optuna.Trial, total: int) -> bool:
 
 def _return_to_queue(study: optuna.Study, trial: optuna.Trial) -> None:
     """Put a trial that would exceed the budget back in the queue, unstarted."""
-    storage = study._storage  # noqa: SLF001
-    retrying(
-        lambda: storage.set_trial_state_values(trial._trial_id, TrialState.WAITING),  # noqa: SLF001
-        "returning a surplus trial to the queue",
-    )
+    retrying(lambda: return_to_queue(study, trial), "returning a surplus trial to the queue")
 
 
 def best_trial(study: optuna.Study) -> FrozenTrial | None:
@@ -177,78 +201,3 @@ def _signal_name(stop: StopFlag) -> str | None:
     if not stop.is_set():
         return None
     return signal.Signals(stop.signum).name if stop.signum else "stop"
-
-
-def sampler_seed(seed: int, worker_index: int, existing_trials: int) -> int:
-    """A sampler seed that differs between workers and resumptions.
-
-    A lone worker (index 0) gets a seed of the study seed and the number of trials already in
-    the study alone: the same study file gives the same trials on any host. Workers started
-    together must not replay the same random start-up trials: an index above 0 mixes in the
-    index and the host name, so that indexed workers on different hosts differ too.
-    """
-    host = 0
-    if worker_index > 0:
-        host = int(hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8], 16)
-    return (seed * 1_000_003 + host * 7919 + worker_index * 104_729 + existing_trials) % 2**31
-
-
-@dataclass
-class Prepared:
-    """A study ready for workers: its storage, spec, task and teacher."""
-
-    study: optuna.Study
-    spec: StudySpec
-    task: Task
-    teacher: Teacher | None
-
-
-def prepare_study(
-    spec: StudySpec,
-    storage_url: str,
-    worker_index: int = 0,
-    teacher_progress: Callable[[int, float], bool] | None = None,
-    stop: StopFlag | None = None,
-) -> Prepared:
-    """Open the storage, check the spec against an existing study, prepare the teacher, and
-    create or resume the study. Nothing is written to the storage before all checks pass.
-
-    Args:
-        spec: the validated study file.
-        storage_url: SQLAlchemy URL of the storage.
-        worker_index: this worker's index among the host's workers (varies the sampler seed).
-        teacher_progress: progress callback of the teacher's training epochs.
-        stop: a stop flag; a signal interrupts the teacher's training (nothing is written).
-
-    Raises:
-        Interrupted: a signal stopped the teacher's training (exit code 130 or 143).
-        SpecError: the study exists with another search or task.
-        StorageError: the storage is unreachable.
-    """
-    from tempopt.distill import prepare_teacher
-    from tempopt.distill.teacher import ensure_cache_dir
-    from tempopt.study.storage import FailureHandling, open_storage
-
-    task = load_spec_task(spec)  # a task or cache folder that cannot be used: nothing is written
-    ensure_cache_dir(spec.cache_dir)
-    failure = FailureHandling(
-        spec.failure.heartbeat_interval, spec.failure.grace_period, spec.failure.max_retry
-    )
-    storage = open_storage(storage_url, failure=failure)
-    exists = retrying(lambda: check_compatible(storage, spec), "reading the study")
-    try:
-        with (stop or StopFlag()).interruptible():
-            teacher = prepare_teacher(
-                task, spec.cache_dir, device=spec.device, seed=spec.teacher.seed,
-                mixed_precision=spec.mixed_precision, on_epoch=teacher_progress,
-            )
-    except WorkerStopped as e:
-        raise Interrupted(e.signum) from None
-    existing = 0
-    if exists:
-        study_id = storage.get_study_id_from_name(spec.name)
-        existing = len(storage.get_all_trials(study_id, deepcopy=False))
-    seed = sampler_seed(spec.seed, worker_index, existing)
-    study = retrying(lambda: create_or_resume(spec, storage, sampler_seed=seed), "creating the study")
-    retrying(lambda: record_teacher(study, teacher), "recording the teacher")
-    return Prepared(study=study, spec=spec, task=task, teacher=teacher)

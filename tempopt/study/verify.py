@@ -33,7 +33,7 @@ from tempopt.study.baseline import is_baseline
 from tempopt.study.liveness import fail_dead_trials, retrying
 from tempopt.study.objective import ReplicateObjective
 from tempopt.study.objectives import accuracy_of, complete_with_accuracy, front_of, spread
-from tempopt.study.optuna_compat import claim_trial, claim_waiting
+from tempopt.study.optuna_compat import claim_trial, claim_waiting, storage_of, study_id_of
 from tempopt.study.spec import StudySpec
 from tempopt.study.stopping import StopFlag
 from tempopt.study.trial_run import FailureStreak, RunHooks, run_one_or_batch
@@ -134,14 +134,14 @@ def load_verification(search: optuna.Study) -> optuna.Study | None:
     if not isinstance(name, str):
         return None
     try:
-        return optuna.load_study(study_name=name, storage=search._storage)  # noqa: SLF001
+        return optuna.load_study(study_name=name, storage=storage_of(search))
     except KeyError:
         return None
 
 
 def open_verification(search: optuna.Study, spec: StudySpec, wait: float = PLAN_WAIT) -> optuna.Study:
     """The verification study of the finished search, planned by whichever worker creates it."""
-    storage = search._storage  # noqa: SLF001
+    storage = storage_of(search)
     finished = len(search.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
     name = verification_name(spec.name, finished)
     for _ in range(3):
@@ -171,7 +171,7 @@ def open_verification(search: optuna.Study, spec: StudySpec, wait: float = PLAN_
 def _wait_for_plan(study: optuna.Study, wait: float) -> bool:
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        if "plan" in study._storage.get_study_user_attrs(study._study_id):  # noqa: SLF001
+        if "plan" in storage_of(study).get_study_user_attrs(study_id_of(study)):
             return True
         time.sleep(0.2)
     return bool(study.get_trials(deepcopy=False))  # trials but no plan yet: a slow planner
@@ -231,23 +231,54 @@ def run_verification(
 ) -> VerifySummary:
     """Run replicates of the finished search until none is left or a stop is requested; with
     ``batch`` > 1, up to that many replicates of one student seed train together."""
-    study = retrying(lambda: open_verification(search, spec), "planning verification")
-    objective = ReplicateObjective(spec, task, teacher, on_epoch=hooks.on_epoch)
-    summary = VerifySummary(study_name=study.study_name)
-    failures = FailureStreak("replicates")
+    worker = VerifyWorker(search, spec, task, teacher, hooks, batch)
     while not stop.is_set():
+        step = worker.step(stop)
+        if step == "done":
+            break
+        if step == "wait":
+            stop.wait(poll_seconds)
+    return worker.summary()
+
+
+class VerifyWorker:
+    """One worker's share of a finished search's verification, a step (a replicate or a batch of
+    one student seed) at a time; the verification study is planned on the first step."""
+
+    def __init__(self, search: optuna.Study, spec: StudySpec, task: Task, teacher: Teacher | None,
+                 hooks: RunHooks, batch: int = 1) -> None:
+        self.search, self.spec, self.hooks, self.batch = search, spec, hooks, batch
+        self.objective = ReplicateObjective(spec, task, teacher, on_epoch=hooks.on_epoch)
+        self.failures = FailureStreak("replicates")
+        self.study: optuna.Study | None = None
+        self.ran = 0
+
+    def step(self, stop: StopFlag) -> str:
+        """``ran`` replicates, ``wait`` for other workers' running ones, or ``done``.
+
+        Raises:
+            TempoptError: after several consecutive failed replicates in this worker.
+        """
+        if self.study is None:
+            self.study = retrying(lambda: open_verification(self.search, self.spec), "planning verification")
+        study = self.study
         retrying(lambda: fail_dead_trials(study), "checking for dead replicates")
-        claimed = _claim(study, batch)
+        claimed = _claim(study, self.batch)
         if not claimed:
             planned, complete, open_ = retrying(lambda: pending(study), "counting replicates")
             if open_ == 0:
-                break
-            if hooks.on_wait:
-                hooks.on_wait(f"waiting for {open_} replicate(s) of other workers")
-            stop.wait(poll_seconds)
-            continue
-        done = run_one_or_batch(study, claimed, objective, stop, hooks)  # claimed: one student seed
-        summary.ran += len(done)
-        failures.update(done, stop)
-    summary.planned, summary.complete, _ = retrying(lambda: pending(study), "counting replicates")
-    return summary
+                return "done"
+            if self.hooks.on_wait:
+                self.hooks.on_wait(f"waiting for {open_} replicate(s) of other workers")
+            return "wait"
+        done = run_one_or_batch(study, claimed, self.objective, stop, self.hooks)  # claimed: one student seed
+        self.ran += len(done)
+        self.failures.update(done, stop)
+        return "ran"
+
+    def summary(self) -> VerifySummary:
+        if self.study is None:
+            return VerifySummary()
+        study = self.study
+        planned, complete, _ = retrying(lambda: pending(study), "counting replicates")
+        return VerifySummary(study_name=study.study_name, planned=planned, complete=complete, ran=self.ran)

@@ -2,10 +2,11 @@
 
 The launcher prepares the study once (schema, study, baseline, teacher cache) so that workers
 starting together neither race to create tables nor train the teacher twice, then runs
-``tempopt run … --worker-index i`` N times. Each worker gets its share of the CPU threads and,
-with ``--gpus``, one GPU (several workers per GPU allowed). A worker that dies is restarted;
-on SIGINT/SIGTERM the launcher forwards SIGTERM, waits, and fails and requeues whatever trial a
-worker that did not stop in time left RUNNING.
+``tempopt worker --studies NAME --until-done --worker-index i`` N times: pool workers (the same
+ones that serve every submitted study) limited to this study, which exit once it is done. Each
+worker gets its share of the CPU threads and, with ``--gpus``, one GPU (several workers per GPU
+allowed). A worker that dies is restarted; on SIGINT/SIGTERM the launcher forwards SIGTERM,
+waits, and fails and requeues whatever trial a worker that did not stop in time left RUNNING.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.study.liveness import retrying
+from tempopt.study.optuna_compat import storage_of, trial_id_of
 from tempopt.study.runner import state_counts
 from tempopt.study.stopping import StopFlag
 from tempopt.study.trial_run import FAIL_REASON, requeue
@@ -131,8 +133,8 @@ class Launcher:
     def command(self, plan: WorkerPlan) -> list[str]:
         """The command line of one worker (the storage URL travels in its environment, not in ``ps``)."""
         cmd = [
-            sys.executable, "-m", "tempopt", "run", str(self.study_file), "--trials", str(self.total),
-            "--worker-index", str(plan.index), "--quiet",
+            sys.executable, "-m", "tempopt", "worker", "--studies", self.study.study_name, "--until-done",
+            "--worker-index", str(plan.index),
         ]
         if self.device:
             cmd += ["--device", self.device]
@@ -239,22 +241,22 @@ class Launcher:
         running = retrying(
             lambda: self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)), "reading trials"
         )
-        storage = self.study._storage  # noqa: SLF001
+        storage = storage_of(self.study)
         for t in running:
             if t.user_attrs.get("worker") not in ours or not retrying(partial(self._fail, t), "failing a trial"):
                 continue
-            frozen = retrying(partial(storage.get_trial, t._trial_id), "reading trials")  # noqa: SLF001
+            frozen = retrying(partial(storage.get_trial, trial_id_of(t)), "reading trials")
             retrying(partial(requeue, self.study, frozen), f"queueing trial {t.number} again")
             requeued.append(t.number)
         return requeued
 
     def _fail(self, trial: FrozenTrial) -> bool:
         """Fail a trial left RUNNING; False if it finished meanwhile."""
-        storage = self.study._storage  # noqa: SLF001
+        storage = storage_of(self.study)
         try:
-            if not storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):  # noqa: SLF001
+            if not storage.set_trial_state_values(trial_id_of(trial), TrialState.FAIL):
                 return False
         except optuna.exceptions.UpdateFinishedTrialError:
             return False
-        storage.set_trial_user_attr(trial._trial_id, FAIL_REASON, "worker stopped by the launcher")  # noqa: SLF001
+        storage.set_trial_user_attr(trial_id_of(trial), FAIL_REASON, "worker stopped by the launcher")
         return True

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import optuna
 
-from tempopt.study import runner
-from tempopt.study.runner import sampler_seed
+from tempopt.study import preparation
+from tempopt.study.preparation import sampler_seed
 
 from .conftest import write_spec
 
@@ -33,7 +33,7 @@ def test_a_lone_worker_gives_the_same_study_on_any_host(tmp_path, cli, monkeypat
     spec = write_spec(tmp_path, trials=6, sampler={"name": "tpe", "startup_trials": 2})
     studies = []
     for host in ("host-a", "host-b"):
-        monkeypatch.setattr(runner.socket, "gethostname", lambda host=host: host)
+        monkeypatch.setattr(preparation.socket, "gethostname", lambda host=host: host)
         url = f"sqlite:///{tmp_path / (host + '.db')}"
         assert cli("run", spec, "--storage", url, "-q").exit_code == 0
         studies.append(_trials(url))
@@ -43,7 +43,7 @@ def test_a_lone_worker_gives_the_same_study_on_any_host(tmp_path, cli, monkeypat
 def test_only_workers_started_together_mix_in_their_index_and_host(monkeypatch):
     seeds = {}
     for host in ("host-a", "host-b"):
-        monkeypatch.setattr(runner.socket, "gethostname", lambda host=host: host)
+        monkeypatch.setattr(preparation.socket, "gethostname", lambda host=host: host)
         seeds[host] = [sampler_seed(0, i, 0) for i in range(3)]
     assert seeds["host-a"][0] == seeds["host-b"][0]  # a lone worker: host-independent
     assert seeds["host-a"][1:] != seeds["host-b"][1:]  # indexed workers: different on every host

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -46,20 +47,19 @@ def test_without_gpus_cuda_visible_devices_is_left_alone():
         assert "CUDA_VISIBLE_DEVICES" not in plan.env
 
 
-def test_each_worker_runs_the_same_study_with_its_own_index(tmp_path):
+def test_each_worker_is_a_pool_worker_on_the_one_study_with_its_own_index(tmp_path):
     plans = plan_workers(2, cores=2)
     url = "postgresql://u:pw@db/x"
-    launcher = Launcher(None, Path("/s/study.yaml"), url, 12, plans, tmp_path, device="cpu")  # type: ignore[arg-type]
+    study = SimpleNamespace(study_name="quickstart-digits")
+    launcher = Launcher(study, Path("/s/study.yaml"), url, 12, plans, tmp_path, device="cpu")  # type: ignore[arg-type]
     commands = [launcher.command(p) for p in plans]
     for i, cmd in enumerate(commands):
-        assert cmd[:4] == [sys.executable, "-m", "tempopt", "run"]
-        assert cmd[4] == "/s/study.yaml"
+        assert cmd[:4] == [sys.executable, "-m", "tempopt", "worker"]
+        assert cmd[cmd.index("--studies") + 1] == "quickstart-digits" and "--until-done" in cmd
         assert "--storage" not in cmd and url not in " ".join(cmd)  # no password in `ps`
         assert launcher.environment(plans[i])["TEMPOPT_STORAGE"] == url
-        assert cmd[cmd.index("--trials") + 1] == "12"  # the study's total, not a share of it
         assert cmd[cmd.index("--worker-index") + 1] == str(i)
         assert cmd[cmd.index("--device") + 1] == "cpu"
-        assert "--quiet" in cmd
     assert launcher.log_path(1) == tmp_path / "worker-1.log"
 
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from tempopt.errors import TempoptError
-from tempopt.study.runner import prepare_study
+from tempopt.study.preparation import prepare_study
 from tempopt.study.spec import load_spec
 from tempopt.study.stopping import Interrupted, StopFlag
 from tests.workers.harness import study_dict

@@ -1,0 +1,95 @@
+"""Making a study ready for a worker: the storage checked, the teacher prepared, the study created
+or resumed with its baseline queued, its total stored; and the sampler seed of each worker."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import optuna
+
+from tempopt.distill import Teacher
+from tempopt.study.creation import check_compatible, create_or_resume, load_spec_task, record_teacher
+from tempopt.study.liveness import retrying
+from tempopt.study.service import set_total
+from tempopt.study.spec import StudySpec
+from tempopt.study.stopping import Interrupted, StopFlag, WorkerStopped
+from tempopt.tasks import Task
+
+
+def sampler_seed(seed: int, worker_index: int, existing_trials: int) -> int:
+    """A sampler seed that differs between workers and resumptions.
+
+    A lone worker (index 0) gets a seed of the study seed and the number of trials already in
+    the study alone: the same study file gives the same trials on any host. Workers started
+    together must not replay the same random start-up trials: an index above 0 mixes in the
+    index and the host name, so that indexed workers on different hosts differ too.
+    """
+    host = 0
+    if worker_index > 0:
+        host = int(hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8], 16)
+    return (seed * 1_000_003 + host * 7919 + worker_index * 104_729 + existing_trials) % 2**31
+
+
+@dataclass
+class Prepared:
+    """A study ready for workers: its storage, spec, task and teacher."""
+
+    study: optuna.Study
+    spec: StudySpec
+    task: Task
+    teacher: Teacher | None
+
+
+def prepare_study(
+    spec: StudySpec,
+    storage_url: str,
+    worker_index: int = 0,
+    teacher_progress: Callable[[int, float], bool] | None = None,
+    stop: StopFlag | None = None,
+) -> Prepared:
+    """Open the storage, check the spec against an existing study, prepare the teacher, and
+    create or resume the study. Nothing is written to the storage before all checks pass.
+
+    Args:
+        spec: the validated study file.
+        storage_url: SQLAlchemy URL of the storage.
+        worker_index: this worker's index among the host's workers (varies the sampler seed).
+        teacher_progress: progress callback of the teacher's training epochs.
+        stop: a stop flag; a signal interrupts the teacher's training (nothing is written).
+
+    Raises:
+        Interrupted: a signal stopped the teacher's training (exit code 130 or 143).
+        SpecError: the study exists with another search or task.
+        StorageError: the storage is unreachable.
+    """
+    from tempopt.distill import prepare_teacher
+    from tempopt.distill.teacher import ensure_cache_dir
+    from tempopt.study.storage import FailureHandling, open_storage
+
+    task = load_spec_task(spec)  # a task or cache folder that cannot be used: nothing is written
+    ensure_cache_dir(spec.cache_dir)
+    failure = FailureHandling(
+        spec.failure.heartbeat_interval, spec.failure.grace_period, spec.failure.max_retry
+    )
+    storage = open_storage(storage_url, failure=failure)
+    exists = retrying(lambda: check_compatible(storage, spec), "reading the study")
+    try:
+        with (stop or StopFlag()).interruptible():
+            teacher = prepare_teacher(
+                task, spec.cache_dir, device=spec.device, seed=spec.teacher.seed,
+                mixed_precision=spec.mixed_precision, on_epoch=teacher_progress,
+            )
+    except WorkerStopped as e:
+        raise Interrupted(e.signum) from None
+    existing = 0
+    if exists:
+        study_id = storage.get_study_id_from_name(spec.name)
+        existing = len(storage.get_all_trials(study_id, deepcopy=False))
+    seed = sampler_seed(spec.seed, worker_index, existing)
+    study = retrying(lambda: create_or_resume(spec, storage, sampler_seed=seed), "creating the study")
+    retrying(lambda: record_teacher(study, teacher), "recording the teacher")
+    retrying(lambda: set_total(study, spec.trials), "storing the study's total")
+    return Prepared(study=study, spec=spec, task=task, teacher=teacher)

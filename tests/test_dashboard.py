@@ -32,7 +32,9 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
-from tempopt.analysis import attach_report, dashboard_note, write_report
+from tempopt.analysis import write_report
+from tempopt.study.artifacts import attach_file as attach_report
+from tempopt.study.creation import refresh_note as dashboard_note
 
 pytestmark = pytest.mark.integration
 

@@ -11,6 +11,8 @@ import fnmatch
 import json
 import re
 import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -155,7 +157,7 @@ def test_compose_commands_are_tempopt_commands(path: Path, variables: str) -> No
                 check_study_file(params["study_file"])
     assert ran, f"{rel(path)} runs no tempopt command"
     if path.name == "docker-compose.yml":
-        assert ran == {"worker": "run", "dashboard": "dashboard", "report": "report"}
+        assert ran == {"worker": "worker", "dashboard": "dashboard", "report": "report", "tempopt": "studies"}
 
 
 def test_compose_layout() -> None:
@@ -186,14 +188,33 @@ def test_compose_services_share_the_postgres_storage(variables: str) -> None:
 
 
 @pytest.mark.parametrize("variables", ENVIRONMENTS)
-def test_compose_study_and_report_name_agree(variables: str) -> None:
+def test_compose_serves_submitted_studies_and_reports_a_shipped_one(variables: str) -> None:
     env = ENVIRONMENTS[variables]()
     compose = load_compose(DOCKER / "docker-compose.yml")
-    _, run = parse_tempopt(service_invocation(compose["services"]["worker"], env))
+    _, worker = parse_tempopt(service_invocation(compose["services"]["worker"], env))
+    assert worker["studies"] == "*" and worker["max_idle"] is None  # serves everything, until stopped
+    assert str(worker["alive_file"]) in str(compose["services"]["worker"]["healthcheck"]["test"])
+    cli_service = compose["services"]["tempopt"]
+    assert cli_service["profiles"] == ["cli"] and "/studies" in cli_service["volumes"][0]
     _, report = parse_tempopt(service_invocation(compose["services"]["report"], env))
-    check_study_file(run["study_file"])
-    assert load_spec(ROOT / "studies" / run["study_file"].name).name == report["study"]
-    assert str(report["out_dir"]) == "/reports"
+    names = {load_spec(p).name for p in (ROOT / "studies").glob("*.yaml")}
+    assert report["study"] in names and str(report["out_dir"]) == "/reports"
+
+
+@pytest.mark.parametrize("path", COMPOSE_FILES, ids=rel)
+def test_compose_files_fit_the_compose_spec_schema(path: Path) -> None:
+    """The real compose-spec JSON schema (check-jsonschema's vendored copy), not only our reading."""
+    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+                             str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_compose_schema_check_can_fail(tmp_path: Path) -> None:
+    bad = tmp_path / "docker-compose.yml"
+    bad.write_text("services:\n  worker:\n    image: tempopt:cpu\n    replica: 4\n")  # a misspelt key
+    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+                             str(bad)], capture_output=True, text=True)
+    assert result.returncode != 0
 
 
 @pytest.mark.parametrize("path", COMPOSE_FILES, ids=rel)
@@ -328,7 +349,42 @@ def test_k8s_containers_run_tempopt_commands() -> None:
         ran[name], params = parse_tempopt(k8s_invocation(container))
         if "study_file" in params:
             check_study_file(params["study_file"])
-    assert "run" in ran.values() and "grpc-proxy" in ran.values()
+    assert {"run", "grpc-proxy", "worker"} <= set(ran.values())
+
+
+@pytest.mark.parametrize("path", K8S_FILES, ids=rel)
+def test_k8s_manifests_fit_the_kubernetes_schemas(path: Path) -> None:
+    """Every document against the Kubernetes 1.37 OpenAPI schemas, strictly (no unknown fields)."""
+    import kubernetes_validate
+
+    for doc in yaml.safe_load_all(path.read_text()):
+        if doc:
+            kubernetes_validate.validate(doc, "1.37.0", strict=True)
+
+
+def test_the_k8s_schema_check_can_fail() -> None:
+    import kubernetes_validate
+
+    (pool,) = [d for d in k8s_documents() if d["kind"] == "Deployment" and d["metadata"]["name"] == "tempopt-pool"]
+    bad = {**pool, "spec": {**pool["spec"], "replicas": "four"}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, "1.37.0", strict=True)
+
+
+def test_k8s_pool_is_a_scalable_deployment_with_a_meaningful_liveness_probe() -> None:
+    (pool,) = [d for d in k8s_documents() if d["kind"] == "Deployment" and d["metadata"]["name"] == "tempopt-pool"]
+    spec = pool["spec"]
+    assert isinstance(spec["replicas"], int) and spec["replicas"] >= 1
+    pod = spec["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["terminationGracePeriodSeconds"] >= 30
+    (worker,) = pod["containers"]
+    name, params = parse_tempopt(k8s_invocation(worker))
+    assert name == "worker" and params["max_idle"] is None
+    probe = worker["livenessProbe"]
+    assert str(params["alive_file"]) in " ".join(probe["exec"]["command"])  # the file the worker touches
+    assert probe["periodSeconds"] * probe["failureThreshold"] >= 120  # longer than the idle back-off
+    mounts = {m["mountPath"] for m in worker["volumeMounts"]}
+    assert "/work/.tempopt-cache" in mounts and str(params["alive_file"].parent) in mounts
 
 
 def test_k8s_job_is_indexed_and_survives_preemption() -> None:

@@ -1,11 +1,10 @@
 """Reading finished (or running) studies: the verdict, importances, the report and the dashboard.
 
-Nothing here writes trials. :func:`dashboard_note` and :func:`attach_report` add a note and an
-artifact to a study, which optuna-dashboard shows.
+Nothing here writes to a study: the dashboard note (:func:`spec_note`) is saved by
+``tempopt.study.creation.refresh_note``, a report attached by ``tempopt.study.artifacts.attach_file``.
 """
 
-from tempopt.analysis._artifacts import attach_report
-from tempopt.analysis._dashboard import dashboard_note, is_exposed, serve_dashboard, spec_note
+from tempopt.analysis._dashboard import is_exposed, serve_dashboard, spec_note
 from tempopt.analysis._figures import ReportFigure, report_figures
 from tempopt.analysis._html import render_html
 from tempopt.analysis._importance import (
@@ -66,10 +65,8 @@ __all__ = [
     "TrialSummary",
     "Verdict",
     "analyse_study",
-    "attach_report",
     "compute_importances",
     "count_trials",
-    "dashboard_note",
     "importance_to_json",
     "is_exposed",
     "compute_verdict",

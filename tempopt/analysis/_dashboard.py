@@ -10,9 +10,9 @@ from typing import Any
 import optuna
 import optuna_dashboard
 
-from tempopt.analysis._artifacts import artifact_store
 from tempopt.analysis._verdict import compute_verdict
 from tempopt.errors import TempoptError
+from tempopt.study.artifacts import artifact_store
 from tempopt.study.storage import open_existing_storage
 
 
@@ -80,11 +80,6 @@ def spec_note(study: optuna.Study) -> str:
     lines += ["", f"**Verdict:** {compute_verdict(study).summary}"]
     lines += ["", f"Full report: `tempopt report --study {study.study_name} --out DIR`"]
     return "\n".join(lines)
-
-
-def dashboard_note(study: optuna.Study) -> None:
-    """Save :func:`spec_note` as the study's note in optuna-dashboard (a study system attr)."""
-    optuna_dashboard.save_note(study, spec_note(study))
 
 
 def _search_table(search: Any) -> list[str]:

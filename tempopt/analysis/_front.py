@@ -16,6 +16,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.analysis._trials import _quiet_optuna
 from tempopt.study.objectives import is_multi, pareto_front
+from tempopt.study.optuna_compat import trial_id_of
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def accuracy_view(study: optuna.Study) -> optuna.Study:
             number=t.number, state=t.state, value=None, values=[t.values[0]] if t.values else None,
             datetime_start=t.datetime_start, datetime_complete=t.datetime_complete, params=dict(t.params),
             distributions=dict(t.distributions), user_attrs=dict(t.user_attrs), system_attrs={},
-            intermediate_values={i: float(v) for i, v in enumerate(history, start=1)}, trial_id=t._trial_id,  # noqa: SLF001
+            intermediate_values={i: float(v) for i, v in enumerate(history, start=1)}, trial_id=trial_id_of(t),
         ))
     return view
 

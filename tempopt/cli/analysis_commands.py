@@ -15,8 +15,9 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from tempopt.analysis import attach_report, is_exposed, read_study, serve_dashboard, write_report
+from tempopt.analysis import is_exposed, read_study, serve_dashboard, write_report
 from tempopt.cli.app import STORAGE_HELP, command, console, out
+from tempopt.study.artifacts import attach_file
 from tempopt.study.storage import DEFAULT_STORAGE, redact_url
 
 StorageOption = Annotated[
@@ -54,7 +55,7 @@ def report(
         files = write_report(loaded, out_dir, storage=redact_url(storage), n_bootstrap=bootstrap,
                              seed=seed, progress=advance)
     if artifacts is not None:
-        artifact_id = attach_report(loaded, files.html, artifacts)
+        artifact_id = attach_file(loaded, files.html, artifacts)
         console.print(f"attached report.html to study {study!r} as artifact {artifact_id}",
                       highlight=False)
     out.print(files.analysis.verdict.summary, highlight=False, soft_wrap=True)

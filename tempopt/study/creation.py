@@ -154,7 +154,10 @@ def record_teacher(study: optuna.Study, teacher: Teacher) -> None:
 
 
 def refresh_note(study: optuna.Study) -> None:
-    """The dashboard note: the spec, the teacher and the verdict as they stand."""
-    from tempopt.analysis import dashboard_note
+    """Save the dashboard note (optuna-dashboard shows it; a study system attr): the spec, the
+    teacher and the verdict as they stand (:func:`tempopt.analysis.spec_note`)."""
+    import optuna_dashboard
 
-    dashboard_note(study)
+    from tempopt.analysis import spec_note
+
+    optuna_dashboard.save_note(study, spec_note(study))

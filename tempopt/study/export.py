@@ -15,6 +15,7 @@ from optuna.trial import FrozenTrial, TrialState
 import tempopt
 from tempopt.errors import SpecError, StorageError, TempoptError
 from tempopt.study.objectives import accuracy_of, complete_with_accuracy, is_multi, pareto_front
+from tempopt.study.optuna_compat import storage_of
 from tempopt.study.spec import StudySpec, parse_spec
 from tempopt.study.storage import redact_url
 
@@ -131,7 +132,7 @@ def _trial_data(study: optuna.Study, best: FrozenTrial, spec: dict[str, Any], ve
         "versions": versions(),
     }
     data["task"], data["epochs"], data["seed"] = spec["task"], spec["epochs"], spec["seed"]
-    checkpoints = optuna.artifacts.get_all_artifact_meta(best, storage=study._storage)  # noqa: SLF001
+    checkpoints = optuna.artifacts.get_all_artifact_meta(best, storage=storage_of(study))
     if checkpoints:
         data["checkpoint"] = {
             "artifact_id": checkpoints[-1].artifact_id,

@@ -30,19 +30,13 @@ import sqlalchemy.exc
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.errors import StorageError
+from tempopt.study.optuna_compat import never_beaten, rdb_storage, stale_trial_ids, study_id_of, trial_id_of
 from tempopt.study.storage import describe_error
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
 _last_outage = -math.inf  # time.monotonic() of the last unreachable-database error seen here
-
-
-def rdb_storage(study: optuna.Study) -> optuna.storages.RDBStorage | None:
-    """The study's RDB storage (unwrapped from Optuna's cache), or None for other storages."""
-    storage = study._storage  # noqa: SLF001
-    storage = getattr(storage, "_backend", storage)  # optuna.storages._CachedStorage
-    return storage if isinstance(storage, optuna.storages.RDBStorage) else None
 
 
 def is_transient(error: BaseException) -> bool:
@@ -80,7 +74,7 @@ def heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
     def beat() -> None:
         while not stop.wait(interval):
             try:
-                storage.record_heartbeat(trial._trial_id)  # noqa: SLF001
+                storage.record_heartbeat(trial_id_of(trial))
             except Exception as e:  # noqa: BLE001 - a thread must not die with a traceback
                 if not is_transient(e):
                     log.warning("heartbeat of trial %d stopped: %s", trial.number, describe_error(e))
@@ -88,7 +82,7 @@ def heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
                 _note_outage()
                 log.warning("heartbeat of trial %d not recorded (database unreachable); retrying", trial.number)
 
-    retrying(lambda: storage.record_heartbeat(trial._trial_id), "recording a heartbeat")  # noqa: SLF001
+    retrying(lambda: storage.record_heartbeat(trial_id_of(trial)), "recording a heartbeat")
     thread = threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True)
     thread.start()
     try:
@@ -117,7 +111,7 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     if not running:
         return []
-    dead = set(storage._get_stale_trial_ids(study._study_id))  # noqa: SLF001
+    dead = set(stale_trial_ids(storage, study_id_of(study)))
     dead |= _never_beaten(storage, running)
     callback = storage.get_heartbeat_stale_trial_callback()
     failed = []
@@ -137,20 +131,9 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
 
 def _never_beaten(storage: optuna.storages.RDBStorage, running: list[FrozenTrial]) -> set[int]:
     """Ids of the trials RUNNING for longer than the grace period without a single heartbeat."""
-    from optuna.storages._rdb import models  # one private import, pinned by optuna<6
-
     cutoff = datetime.datetime.now() - datetime.timedelta(seconds=_grace(storage))
-    old = {t._trial_id for t in running if t.datetime_start is not None and t.datetime_start < cutoff}  # noqa: SLF001
-    if not old:
-        return set()
-    session = storage.scoped_session()
-    try:
-        beaten = session.query(models.TrialHeartbeatModel.trial_id).filter(
-            models.TrialHeartbeatModel.trial_id.in_(old)
-        )
-        return old - {row.trial_id for row in beaten}
-    finally:
-        session.close()
+    return never_beaten(storage, {trial_id_of(t) for t in running
+                                  if t.datetime_start is not None and t.datetime_start < cutoff})
 
 
 def _grace(storage: optuna.storages.RDBStorage) -> float:

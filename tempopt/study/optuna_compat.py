@@ -1,4 +1,11 @@
-"""The few places where tempopt relies on Optuna internals, kept together and pinned by tests.
+"""The few places where tempopt relies on Optuna internals, kept together and pinned by tests
+(``tests/study/test_optuna_compat.py``: one test per function, against the installed Optuna).
+
+* :func:`storage_of`, :func:`study_id_of`, :func:`trial_id_of`, :func:`rdb_storage`: a study's
+  storage and ids (Optuna keeps them private), and its RDB storage under Optuna's cache.
+* :func:`stale_trial_ids`, :func:`never_beaten`: running trials whose heartbeat is too old, or
+  that never sent one.
+* :func:`return_to_queue`: put a started trial back in the queue, unstarted.
 
 * :func:`group_view`: a study whose trials are one group of the real study's (distilled or
   baseline), for pruners. It is a real :class:`optuna.Study` over a storage that filters
@@ -31,6 +38,51 @@ from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.study.study import _ThreadLocalStudyAttribute
 from optuna.trial import FrozenTrial, TrialState
+
+
+def storage_of(study: optuna.Study) -> Any:
+    """The storage a study object reads and writes through."""
+    return study._storage  # noqa: SLF001
+
+
+def study_id_of(study: optuna.Study) -> int:
+    return int(study._study_id)  # noqa: SLF001
+
+
+def trial_id_of(trial: optuna.Trial | FrozenTrial) -> int:
+    """The storage's id of a trial (not its number)."""
+    return int(trial._trial_id)  # noqa: SLF001
+
+
+def rdb_storage(study: optuna.Study) -> optuna.storages.RDBStorage | None:
+    """The study's RDB storage (unwrapped from Optuna's cache), or None for other storages."""
+    storage = storage_of(study)
+    storage = getattr(storage, "_backend", storage)  # optuna.storages._CachedStorage
+    return storage if isinstance(storage, optuna.storages.RDBStorage) else None
+
+
+def stale_trial_ids(storage: optuna.storages.RDBStorage, study_id: int) -> list[int]:
+    """Ids of the study's RUNNING trials whose last heartbeat is older than the grace period."""
+    return list(storage._get_stale_trial_ids(study_id))  # noqa: SLF001
+
+
+def never_beaten(storage: optuna.storages.RDBStorage, trial_ids: set[int]) -> set[int]:
+    """Those of ``trial_ids`` that have no heartbeat at all."""
+    if not trial_ids:
+        return set()
+    session = storage.scoped_session()
+    try:
+        beaten = session.query(models.TrialHeartbeatModel.trial_id).filter(
+            models.TrialHeartbeatModel.trial_id.in_(trial_ids)
+        )
+        return trial_ids - {row.trial_id for row in beaten}
+    finally:
+        session.close()
+
+
+def return_to_queue(study: optuna.Study, trial: optuna.Trial) -> None:
+    """Put a started trial back in the queue (WAITING), as if it had never been started."""
+    storage_of(study).set_trial_state_values(trial_id_of(trial), TrialState.WAITING)
 
 
 class _FilteredStorage:

@@ -11,9 +11,10 @@ from typer.testing import CliRunner
 
 import tempopt.cli  # noqa: F401  registers every command on the app
 import tempopt.cli.analysis_commands as commands
-from tempopt.analysis import dashboard_note, is_exposed, serve_dashboard, spec_note
+from tempopt.analysis import is_exposed, serve_dashboard, spec_note
 from tempopt.cli.app import app
 from tempopt.errors import TempoptError
+from tempopt.study.creation import refresh_note as dashboard_note
 
 from .studies import add_verification, make_study, only_temperature
 

@@ -1,0 +1,78 @@
+"""Every Optuna internal tempopt relies on, pinned against the installed Optuna (one test each).
+
+If an Optuna release moves one of these, the test named after it fails, and only
+``tempopt/study/optuna_compat.py`` needs changing.
+"""
+
+from __future__ import annotations
+
+import time
+
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState
+
+from tempopt.study import optuna_compat as compat
+
+
+@pytest.fixture
+def storage(tmp_path):
+    return compat.AtomicClaimStorage(f"sqlite:///{tmp_path / 'c.db'}", heartbeat_interval=1, grace_period=1)
+
+
+@pytest.fixture
+def study(storage):
+    return optuna.create_study(storage=storage, study_name="compat", direction="maximize")
+
+
+def test_storage_of_and_the_ids(study, storage):
+    trial = study.ask()
+    assert compat.rdb_storage(study) is storage  # under Optuna's cache
+    assert compat.study_id_of(study) == storage.get_study_id_from_name("compat")
+    frozen = study.trials[0]
+    assert compat.trial_id_of(trial) == compat.trial_id_of(frozen)
+    assert compat.trial_id_of(frozen) == storage.get_trial_id_from_study_id_trial_number(compat.study_id_of(study), 0)
+    assert compat.storage_of(study).get_trial(compat.trial_id_of(frozen)).number == 0
+    assert compat.rdb_storage(optuna.create_study()) is None  # in memory: no RDB storage
+
+
+def test_stale_and_never_beaten_trials(study, storage):
+    silent, beating = study.ask(), study.ask()
+    ids = {compat.trial_id_of(silent), compat.trial_id_of(beating)}
+    storage.record_heartbeat(compat.trial_id_of(beating))
+    assert compat.never_beaten(storage, ids) == {compat.trial_id_of(silent)}
+    time.sleep(2.5)  # past the grace period (SQLite keeps whole seconds)
+    assert compat.trial_id_of(beating) in compat.stale_trial_ids(storage, compat.study_id_of(study))
+
+
+def test_return_to_queue_then_claim_it_again(study):
+    trial = study.ask()
+    compat.return_to_queue(study, trial)
+    assert study.trials[0].state == TrialState.WAITING
+    again = compat.claim_waiting(study)
+    assert again is not None and again.number == trial.number and compat.claim_waiting(study) is None
+
+
+def test_claim_trial_starts_one_queued_trial_once(study):
+    study.enqueue_trial({"lr": 0.01})
+    (queued,) = study.get_trials(states=(TrialState.WAITING,))
+    assert compat.claim_trial(study, queued) is not None
+    assert compat.claim_trial(study, queued) is None  # another worker's already
+
+
+def test_group_view_sees_one_group(study):
+    for baseline in (True, False, False):
+        trial = study.ask()
+        trial.set_user_attr("baseline", baseline)
+        study.tell(trial, 0.5)
+    assert len(compat.group_view(study, baseline=True).get_trials()) == 1
+    assert len(compat.group_view(study, baseline=False).get_trials()) == 2
+    assert len(study.get_trials()) == 3  # the real study is untouched
+
+
+def test_contains():
+    assert compat.contains(FloatDistribution(0.0, 1.0), 0.5) and not compat.contains(FloatDistribution(0.0, 1.0), 2.0)
+    assert compat.contains(IntDistribution(1, 9, step=2), 3) and not compat.contains(IntDistribution(1, 9, step=2), 4)
+    assert compat.contains(CategoricalDistribution(["kd", "dkd"]), "dkd")
+    assert not compat.contains(CategoricalDistribution(["kd", "dkd"]), "ttm")

@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import ratios as ratios_module  # benchmarks/ratios.py, beside this script
 import torch
 import yaml
 
@@ -44,16 +45,27 @@ def job_times(repeats: int, k: int, cache: str, device: str = "cpu", bf16: bool 
     spec = yaml.safe_load(QUICKSTART.read_text())
     task = load_task(spec["task"], spec["task_args"])
     teacher = prepare_teacher(task, cache, device=device)
-    base = JobConfig(temperature=1.0, kd_weight=0.0, lr=0.01, epochs=spec["epochs"], batch_size=spec["batch_size"],
-                     device=device, mixed_precision=bf16)
+    base = JobConfig(
+        temperature=1.0,
+        kd_weight=0.0,
+        lr=0.01,
+        epochs=spec["epochs"],
+        batch_size=spec["batch_size"],
+        device=device,
+        mixed_precision=bf16,
+    )
     group = members(k)
     run_job(task, member_config(base, group[1]), teacher)  # warm-up: lazy initialisation, kernels
     fit_members(task, base, group, teacher)
     one, sequential, together = [], [], []
     for _ in range(repeats):
         one.append(_seconds(lambda: run_job(task, member_config(base, group[1]), teacher), device))
-        sequential.append(_seconds(lambda: [run_job(task, member_config(base, m), teacher if m.kd_weight > 0 else None)
-                                            for m in group], device))
+        sequential.append(
+            _seconds(
+                lambda: [run_job(task, member_config(base, m), teacher if m.kd_weight > 0 else None) for m in group],
+                device,
+            )
+        )
         together.append(_seconds(lambda: fit_members(task, base, group, teacher), device))
     return statistics.median(one), statistics.median(sequential), statistics.median(together)
 
@@ -73,8 +85,18 @@ def study_seconds(batch: int, folder: Path, threads: int) -> float:
     path = folder / f"study-{batch}-{time.monotonic_ns()}.yaml"
     path.write_text(yaml.safe_dump(spec))
     db = folder / f"{path.stem}.db"
-    cmd = [sys.executable, "-m", "tempopt", "run", str(path), "--storage", f"sqlite:///{db}", "-q",
-           "--batch-trials", str(batch)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tempopt",
+        "run",
+        str(path),
+        "--storage",
+        f"sqlite:///{db}",
+        "-q",
+        "--batch-trials",
+        str(batch),
+    ]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, cwd=folder)
     return time.perf_counter() - start
@@ -86,29 +108,44 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("-k", type=int, nargs="+", default=[16], help="batch sizes K to measure, e.g. -k 16 64")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
-                        help="bf16 autocast applies on CUDA only")
+    parser.add_argument(
+        "--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"], help="bf16 autocast applies on CUDA only"
+    )
     parser.add_argument("--no-study", action="store_true", help="skip the whole-study comparison (CPU)")
+    ratios_module.add_options(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.k, args.no_study = 1, [16], True
+    measured: dict[str, float] = {}
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s), device {args.device}"
-          + (f" ({torch.cuda.get_device_name()})" if args.device.startswith("cuda") else ""))
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s), device {args.device}"
+        + (f" ({torch.cuda.get_device_name()})" if args.device.startswith("cuda") else "")
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         alone: dict[str, float] = {}
         for precision in args.precision:
             for k in args.k:
-                one, sequential, together = job_times(args.repeats, k, str(folder / "cache"), args.device,
-                                                      precision == "bf16")
+                one, sequential, together = job_times(
+                    args.repeats, k, str(folder / "cache"), args.device, precision == "bf16"
+                )
                 alone[precision] = one
-                print(f"[{precision}] quickstart job: 1 alone {one:.3f} s, {k} one after the other {sequential:.3f} s, "
-                      f"{k} together {together:.3f} s")
-                print(f"  {k} together / 1 alone = {together / one:.2f}x (goal <= 3x at K = 16); trials per hour: "
-                      f"{k} together / one at a time = {sequential / together:.2f}x, "
-                      f"/ 1 alone = {k * one / together:.2f}x ({k * 3600 / together:,.0f} against {3600 / one:,.0f})")
+                print(
+                    f"[{precision}] quickstart job: 1 alone {one:.3f} s, {k} one after the other {sequential:.3f} s, "
+                    f"{k} together {together:.3f} s"
+                )
+                print(
+                    f"  {k} together / 1 alone = {together / one:.2f}x (goal <= 3x at K = 16); trials per hour: "
+                    f"{k} together / one at a time = {sequential / together:.2f}x, "
+                    f"/ 1 alone = {k * one / together:.2f}x ({k * 3600 / together:,.0f} against {3600 / one:,.0f})"
+                )
+                measured[f"{precision}_k{k}_together_over_one"] = together / one
+                measured[f"{precision}_k{k}_trials_per_hour_over_one_at_a_time"] = sequential / together
         if {"fp32", "bf16"} <= alone.keys():
             print(f"1 alone, bf16 / fp32 wall time = {alone['bf16'] / alone['fp32']:.2f}x")
         if args.no_study:
+            ratios_module.write(args.json, "batched", measured, device=args.device, repeats=args.repeats)
             return
         k = max(args.k)
         study_seconds(1, folder, args.threads)  # the teacher is trained and cached once, not timed
@@ -117,8 +154,12 @@ def main() -> None:
             for batch in (1, k) if i % 2 == 0 else (k, 1):
                 (plain if batch == 1 else batched).append(study_seconds(batch, folder, args.threads))
         p, b = statistics.median(plain), statistics.median(batched)
-        print(f"quickstart study, 30 trials (search only): one at a time {p:.1f} s ({30 * 3600 / p:,.0f} trials/h), "
-              f"--batch-trials {k} {b:.1f} s ({30 * 3600 / b:,.0f} trials/h): {p / b:.2f}x trials per hour")
+        measured["study_trials_per_hour_batched_over_one"] = p / b
+        ratios_module.write(args.json, "batched", measured, device=args.device, repeats=args.repeats)
+        print(
+            f"quickstart study, 30 trials (search only): one at a time {p:.1f} s ({30 * 3600 / p:,.0f} trials/h), "
+            f"--batch-trials {k} {b:.1f} s ({30 * 3600 / b:,.0f} trials/h): {p / b:.2f}x trials per hour"
+        )
 
 
 if __name__ == "__main__":

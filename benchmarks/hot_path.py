@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import ratios as ratios_module  # benchmarks/ratios.py, beside this script
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -117,7 +118,7 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def bench(name: str, device: str, repeats: int, epochs: int, cache_dir: str) -> None:
+def bench(name: str, device: str, repeats: int, epochs: int, cache_dir: str) -> float:
     task = load_task(name, TASKS[name])
     teacher_task = dataclasses.replace(task, teacher_epochs=1)  # its quality does not matter here
     teacher = prepare_teacher(teacher_task, cache_dir, device=device)
@@ -145,6 +146,7 @@ def bench(name: str, device: str, repeats: int, epochs: int, cache_dir: str) -> 
         f"  tempopt/bare = {statistics.median(ratios):.3f}x (pairs {spread})"
         f"  same accuracy: {'yes' if same else 'no (expected on CUDA: atomics)'}"
     )
+    return statistics.median(ratios)
 
 
 def main() -> None:
@@ -160,7 +162,10 @@ def main() -> None:
         help="thread: count only this thread's CPU time (with --threads 1 on a busy machine; CPU only)",
     )
     parser.add_argument("--devices", nargs="*", default=["cpu", "cuda"], help="cuda is skipped without one")
+    ratios_module.add_options(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.epochs = 2, 3
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.clock == "thread":
@@ -170,10 +175,14 @@ def main() -> None:
     devices = [d for d in args.devices if d == "cpu" or torch.cuda.is_available()]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, devices: {devices}")
     print(f"tempopt from {Path(tempopt.__file__).parent}, {args.clock} clock")
+    measured = {}
     with tempfile.TemporaryDirectory() as cache_dir:
         for device in devices:
             for name in args.tasks:
-                bench(name, device, args.repeats, args.epochs, cache_dir)
+                measured[f"{name}_{device}_tempopt_over_bare"] = bench(
+                    name, device, args.repeats, args.epochs, cache_dir
+                )
+    ratios_module.write(args.json, "hot_path", measured, repeats=args.repeats, epochs=args.epochs, clock=args.clock)
 
 
 if __name__ == "__main__":

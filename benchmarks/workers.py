@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
+import ratios as ratios_module  # benchmarks/ratios.py, beside this script
 import yaml
 from optuna.trial import TrialState
 
@@ -94,8 +95,19 @@ class Run:
 def launch(path: Path, url: str, workers: int, folder: Path, threads: int) -> Run:
     """Run ``tempopt launch`` on the study file and time it."""
     name = path.stem
-    cmd = [sys.executable, "-m", "tempopt", "launch", str(path), "--workers", str(workers), "--storage", url,
-           "--log-dir", str(folder / f"logs-{name}")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tempopt",
+        "launch",
+        str(path),
+        "--workers",
+        str(workers),
+        "--storage",
+        url,
+        "--log-dir",
+        str(folder / f"logs-{name}"),
+    ]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=folder, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
@@ -115,7 +127,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--storage", default=None, help="default: a SQLite file in a temporary folder")
+    ratios_module.add_options(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.trials, args.epochs = 12, 4
     cores = available_cores()
 
     with tempfile.TemporaryDirectory(prefix="tempopt-bench-") as tmp:
@@ -136,16 +151,28 @@ def main() -> None:
         ]
 
     print(f"{cores} cores, {args.trials} trials of {args.epochs} epochs (batch {args.batch_size}) per run")
-    print(f"{'workers':>7}  {'threads':>7}  {'trials':>6}  {'wall s':>6}  {'trials/h (wall)':>15}  "
-          f"{'trials/h (trials)':>17}")
+    print(
+        f"{'workers':>7}  {'threads':>7}  {'trials':>6}  {'wall s':>6}  {'trials/h (wall)':>15}  "
+        f"{'trials/h (trials)':>17}"
+    )
     for r in runs:
-        print(f"{r.workers:>7}  {r.threads:>7}  {r.trials:>6}  {r.wall:>6.1f}  {r.per_hour(r.wall):>15.0f}  "
-              f"{r.per_hour(r.busy):>17.0f}")
+        print(
+            f"{r.workers:>7}  {r.threads:>7}  {r.trials:>6}  {r.wall:>6.1f}  {r.per_hour(r.wall):>15.0f}  "
+            f"{r.per_hour(r.busy):>17.0f}"
+        )
     one, control, many = runs
     n = many.workers
     print(f"{n} workers / 1 worker: {one.wall / many.wall:.2f}x (wall), {one.busy / many.busy:.2f}x (trials)")
-    print(f"{n} workers / 1 worker on 1 thread: {control.wall / many.wall:.2f}x (wall), "
-          f"{control.busy / many.busy:.2f}x (trials)")
+    print(
+        f"{n} workers / 1 worker on 1 thread: {control.wall / many.wall:.2f}x (wall), "
+        f"{control.busy / many.busy:.2f}x (trials)"
+    )
+    measured = {
+        "workers_over_one_wall": one.wall / many.wall,
+        "workers_over_one_trials": one.busy / many.busy,
+        "workers_over_one_thread_wall": control.wall / many.wall,
+    }
+    ratios_module.write(args.json, "workers", measured, workers=n, cores=cores, trials=args.trials, epochs=args.epochs)
 
 
 if __name__ == "__main__":

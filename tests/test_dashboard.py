@@ -39,16 +39,25 @@ from tempopt.study.creation import refresh_note as dashboard_note
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))),
-                None)
+CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 N_TRIALS = 16  # baseline + 13 complete + 2 pruned
-DISTS = {"temperature": FloatDistribution(1.0, 20.0, log=True),
-         "kd_weight": FloatDistribution(0.0, 1.0),
-         "lr": FloatDistribution(1e-4, 1e-1, log=True)}
-SPEC = {"name": "kd", "task": "digits", "epochs": 4, "trials": 15, "seed": 0,
-        "search": {"temperature": {"low": 1.0, "high": 20.0, "log": True},
-                   "kd_weight": {"low": 0.0, "high": 1.0},
-                   "lr": {"low": 1e-4, "high": 1e-1, "log": True}}}
+DISTS = {
+    "temperature": FloatDistribution(1.0, 20.0, log=True),
+    "kd_weight": FloatDistribution(0.0, 1.0),
+    "lr": FloatDistribution(1e-4, 1e-1, log=True),
+}
+SPEC = {
+    "name": "kd",
+    "task": "digits",
+    "epochs": 4,
+    "trials": 15,
+    "seed": 0,
+    "search": {
+        "temperature": {"low": 1.0, "high": 20.0, "log": True},
+        "kd_weight": {"low": 0.0, "high": 1.0},
+        "lr": {"low": 1e-4, "high": 1e-1, "log": True},
+    },
+}
 
 
 def build_study(url: str) -> optuna.Study:
@@ -60,18 +69,25 @@ def build_study(url: str) -> optuna.Study:
     for number in range(N_TRIALS):
         baseline = number == 0
         temperature = float(np.exp(rng.uniform(0, math.log(20.0))))
-        params = {"temperature": math.sqrt(20.0) if baseline else temperature,
-                  "kd_weight": 0.0 if baseline else float(rng.uniform()),
-                  "lr": float(10 ** rng.uniform(-4, -1))}
+        params = {
+            "temperature": math.sqrt(20.0) if baseline else temperature,
+            "kd_weight": 0.0 if baseline else float(rng.uniform()),
+            "lr": float(10 ** rng.uniform(-4, -1)),
+        }
         log_t = math.log10(params["temperature"])
         value = 0.8 + 0.05 * params["kd_weight"] - 0.02 * abs(log_t - 0.6)
         pruned = number >= N_TRIALS - 2
         curve = {e: value - 0.03 * (4 - e) + float(rng.normal(0, 0.002)) for e in range(1, 5)}
-        study.add_trial(optuna.trial.create_trial(
-            state=TrialState.PRUNED if pruned else TrialState.COMPLETE,
-            value=None if pruned else value, params=params, distributions=DISTS,
-            intermediate_values={1: curve[1], 2: curve[2]} if pruned else curve,
-            user_attrs={"baseline": baseline, "worker": f"host:{number % 2}", "seed": number}))
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=TrialState.PRUNED if pruned else TrialState.COMPLETE,
+                value=None if pruned else value,
+                params=params,
+                distributions=DISTS,
+                intermediate_values={1: curve[1], 2: curve[2]} if pruned else curve,
+                user_attrs={"baseline": baseline, "worker": f"host:{number % 2}", "seed": number},
+            )
+        )
     return study
 
 
@@ -107,10 +123,22 @@ def dashboard(workspace) -> Iterator[str]:
     port = free_port()
     log = (workspace["root"] / "dashboard.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from tempopt.cli import main; main()", "dashboard",
-         "--storage", workspace["url"], "--port", str(port),
-         "--artifacts", str(workspace["root"] / "artifacts")],
-        stdout=log, stderr=subprocess.STDOUT, cwd=workspace["root"])
+        [
+            sys.executable,
+            "-c",
+            "from tempopt.cli import main; main()",
+            "dashboard",
+            "--storage",
+            workspace["url"],
+            "--port",
+            str(port),
+            "--artifacts",
+            str(workspace["root"] / "artifacts"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workspace["root"],
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -121,8 +149,7 @@ def dashboard(workspace) -> Iterator[str]:
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     log.flush()
-                    pytest.fail("dashboard did not start:\n"
-                                + (workspace["root"] / "dashboard.log").read_text())
+                    pytest.fail("dashboard did not start:\n" + (workspace["root"] / "dashboard.log").read_text())
                 time.sleep(0.2)
         yield base
     finally:
@@ -171,11 +198,24 @@ class Chromium:
     def __init__(self, binary: str, profile: Path) -> None:
         self._stderr = (profile / "chromium.log").open("w")
         self.proc = subprocess.Popen(
-            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--remote-debugging-port=0", "--window-size=1280,900",
-             f"--user-data-dir={profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=self._stderr)
+            [
+                binary,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--remote-debugging-port=0",
+                "--window-size=1280,900",
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+        )
         self.port = self._devtools_port(profile / "chromium.log")
         self._ids = itertools.count(1)
         self.events: list[dict[str, Any]] = []
@@ -195,12 +235,10 @@ class Chromium:
         """Open ``url`` in a fresh tab, recording console, exception and network events."""
         import websocket  # test dependency: websocket-client
 
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/json/new?about:blank",
-                                         method="PUT")
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/json/new?about:blank", method="PUT")
         with urllib.request.urlopen(request, timeout=10) as response:
             target = json.loads(response.read())
-        self.ws = websocket.create_connection(target["webSocketDebuggerUrl"], timeout=30,
-                                              suppress_origin=True)
+        self.ws = websocket.create_connection(target["webSocketDebuggerUrl"], timeout=30, suppress_origin=True)
         self.events = []
         for domain in ("Runtime", "Log", "Page", "Network"):
             self.call(f"{domain}.enable")
@@ -227,8 +265,7 @@ class Chromium:
         raise AssertionError(f"page never satisfied {expression!r}; errors: {self.errors()}")
 
     def evaluate(self, expression: str) -> Any:
-        return self.call("Runtime.evaluate", expression=expression,
-                         returnByValue=True)["result"].get("value")
+        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
 
     def screenshot(self, path: Path) -> None:
         data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
@@ -248,8 +285,7 @@ class Chromium:
         return out
 
     def requested_urls(self) -> list[str]:
-        return [e["params"]["request"]["url"] for e in self.events
-                if e.get("method") == "Network.requestWillBeSent"]
+        return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
 
     def close(self) -> None:
         if getattr(self, "ws", None) is not None:
@@ -300,10 +336,12 @@ def test_dashboard_note_tab_shows_the_spec(chromium, dashboard):
 @pytest.mark.browser
 def test_report_renders_offline_without_console_errors(chromium, workspace):
     chromium.open(workspace["report"].as_uri())
-    chromium.wait_for("document.readyState === 'complete' && "
-                      "document.querySelectorAll('div.plotly-graph-div').length === 8")
-    chromium.wait_for("Array.from(document.querySelectorAll('div.plotly-graph-div'))"
-                      ".every(d => d.querySelector('.main-svg'))")
+    chromium.wait_for(
+        "document.readyState === 'complete' && document.querySelectorAll('div.plotly-graph-div').length === 8"
+    )
+    chromium.wait_for(
+        "Array.from(document.querySelectorAll('div.plotly-graph-div')).every(d => d.querySelector('.main-svg'))"
+    )
     chromium.screenshot(ARTIFACTS / "report.png")
     assert chromium.errors() == []
     external = [u for u in chromium.requested_urls() if not u.startswith(("file:", "data:"))]

@@ -204,16 +204,22 @@ def test_compose_serves_submitted_studies_and_reports_a_shipped_one(variables: s
 @pytest.mark.parametrize("path", COMPOSE_FILES, ids=rel)
 def test_compose_files_fit_the_compose_spec_schema(path: Path) -> None:
     """The real compose-spec JSON schema (check-jsonschema's vendored copy), not only our reading."""
-    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
-                             str(path)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_compose_schema_check_can_fail(tmp_path: Path) -> None:
     bad = tmp_path / "docker-compose.yml"
     bad.write_text("services:\n  worker:\n    image: tempopt:cpu\n    replica: 4\n")  # a misspelt key
-    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
-                             str(bad)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(bad)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0
 
 

@@ -65,8 +65,9 @@ def _widen(name: str, value: float, dist: BaseDistribution, upper: bool) -> list
     assert isinstance(dist, (FloatDistribution, IntDistribution))
     bound = dist.high if upper else dist.low
     hard = HARD_BOUNDS.get(name, (None, None))[1 if upper else 0]
-    where = f"best {name} = {value:.4g} is at the {'upper' if upper else 'lower'} edge of " \
-            f"[{dist.low:.4g}, {dist.high:.4g}]"
+    where = (
+        f"best {name} = {value:.4g} is at the {'upper' if upper else 'lower'} edge of [{dist.low:.4g}, {dist.high:.4g}]"
+    )
     if hard is not None and bound == hard:
         return [f"The {where}, which is as far as it goes; keep it there or fix it."]
     if dist.log:

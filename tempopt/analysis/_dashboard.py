@@ -54,9 +54,7 @@ def serve_dashboard(
     try:
         optuna_dashboard.run_server(storage, host=host, port=port, artifact_store=store)
     except OSError as e:
-        raise TempoptError(
-            f"cannot listen on {host}:{port} ({e.strerror}); pass --port with a free port."
-        ) from e
+        raise TempoptError(f"cannot listen on {host}:{port} ({e.strerror}); pass --port with a free port.") from e
 
 
 def spec_note(study: optuna.Study) -> str:
@@ -66,15 +64,16 @@ def spec_note(study: optuna.Study) -> str:
     lines = [f"## {study.study_name}", ""]
     if not isinstance(spec, dict):
         return "\n".join(lines + ["This study has no `spec` user attr (not written by tempopt)."])
-    facts = [f"{key}: **{_compact(spec[key])}**"
-             for key in ("task", "epochs", "trials", "batch_size", "seed", "sampler", "pruner")
-             if key in spec]
+    facts = [
+        f"{key}: **{_compact(spec[key])}**"
+        for key in ("task", "epochs", "trials", "batch_size", "seed", "sampler", "pruner")
+        if key in spec
+    ]
     lines += [" · ".join(facts), ""]
     if spec.get("task_args"):
         lines += [f"task args: `{_compact(spec['task_args'])}`", ""]
     lines += _search_table(spec.get("search"))
-    extra = [f"{k}: {_compact(attrs[k])}" for k in ("teacher_accuracy", "teacher_key",
-                                                   "tempopt_version") if k in attrs]
+    extra = [f"{k}: {_compact(attrs[k])}" for k in ("teacher_accuracy", "teacher_key", "tempopt_version") if k in attrs]
     if extra:
         lines += ["", " · ".join(extra)]
     lines += ["", f"**Verdict:** {compute_verdict(study).summary}"]

@@ -50,8 +50,14 @@ def report_figures(
 ) -> list[ReportFigure]:
     """Every figure of the report, in reading order."""
     builders: list[Callable[[optuna.Study, StudyAnalysis], ReportFigure]] = [
-        history, importances, temperature_profile, slices, contour, intermediate_values,
-        timeline, parallel,
+        history,
+        importances,
+        temperature_profile,
+        slices,
+        contour,
+        intermediate_values,
+        timeline,
+        parallel,
     ]
     front = study if is_multi(study) else None
     study = accuracy_view(study)
@@ -70,8 +76,12 @@ def report_figures(
 def pareto(study: optuna.Study, a: StudyAnalysis) -> ReportFigure:
     """A multi-objective study's trials, accuracy against cost, the front highlighted."""
     fig = optuna.visualization.plot_pareto_front(study, target_names=["val accuracy", a.cost])
-    return ReportFigure("pareto", "Pareto front", f"Val accuracy against {a.cost}; the front is what "
-                        "`tempopt export --pareto` writes (its distilled members).", _sized(fig))
+    return ReportFigure(
+        "pareto",
+        "Pareto front",
+        f"Val accuracy against {a.cost}; the front is what `tempopt export --pareto` writes (its distilled members).",
+        _sized(fig),
+    )
 
 
 def history(study: optuna.Study, a: StudyAnalysis) -> ReportFigure:
@@ -81,11 +91,11 @@ def history(study: optuna.Study, a: StudyAnalysis) -> ReportFigure:
         return ReportFigure("history", title, caption, None, "no complete trials")
     fig = optuna.visualization.plot_optimization_history(study, target_name="accuracy")
     if a.best_baseline is not None:
-        fig.add_hline(y=a.best_baseline.value, line_dash="dash", line_color="#ff7f0e",
-                      annotation_text="baseline (kd_weight = 0)")
+        fig.add_hline(
+            y=a.best_baseline.value, line_dash="dash", line_color="#ff7f0e", annotation_text="baseline (kd_weight = 0)"
+        )
     if a.teacher_accuracy is not None:
-        fig.add_hline(y=a.teacher_accuracy, line_dash="dot", line_color="#2ca02c",
-                      annotation_text="teacher")
+        fig.add_hline(y=a.teacher_accuracy, line_dash="dot", line_color="#2ca02c", annotation_text="teacher")
     return ReportFigure("history", title, caption, _sized(fig))
 
 
@@ -93,8 +103,10 @@ def importances(study: optuna.Study, a: StudyAnalysis) -> ReportFigure:
     """Importances of every evaluator, error bars = std over bootstrap resamples."""
     imp = a.importances
     title = "Parameter importances"
-    caption = (f"Normalised importances from {imp.n_trials} complete trials; error bars: std over "
-               f"{imp.n_bootstrap} bootstrap resamples.")
+    caption = (
+        f"Normalised importances from {imp.n_trials} complete trials; error bars: std over "
+        f"{imp.n_bootstrap} bootstrap resamples."
+    )
     if not imp.ok:
         return ReportFigure("importances", title, caption, None, imp.reason)
     params = imp.params
@@ -104,8 +116,7 @@ def importances(study: optuna.Study, a: StudyAnalysis) -> ReportFigure:
             name=EVALUATOR_LABELS.get(name, name),
             x=params,
             y=[e.importances.get(p, 0.0) for p in params],
-            error_y=dict(type="data", array=[e.stability[p].std if p in e.stability else 0.0
-                                             for p in params]),
+            error_y=dict(type="data", array=[e.stability[p].std if p in e.stability else 0.0 for p in params]),
         )
     fig.update_layout(barmode="group", yaxis_title="importance (sums to 1)", yaxis_range=[0, 1.05])
     return ReportFigure("importances", title, caption, _sized(fig))
@@ -115,22 +126,35 @@ def temperature_profile(study: optuna.Study, a: StudyAnalysis) -> ReportFigure:
     """Mean ± std and best value per log-spaced temperature bin (kd_weight > 0 only)."""
     ts = a.temperature
     title = "Accuracy against temperature"
-    caption = (f"Distilled trials (kd_weight > 0, {ts.n_trials}) binned on a log scale of T: "
-               "mean ± std per bin and the best trial of each bin.")
+    caption = (
+        f"Distilled trials (kd_weight > 0, {ts.n_trials}) binned on a log scale of T: "
+        "mean ± std per bin and the best trial of each bin."
+    )
     if ts.reason:
         return ReportFigure("temperature", title, caption, None, ts.reason)
     full = [b for b in ts.bins if b.count]
     fig = go.Figure()
-    fig.add_scatter(x=[b.centre for b in full], y=[b.mean for b in full], name="mean",
-                    mode="lines+markers", customdata=[[b.low, b.high, b.count] for b in full],
-                    error_y=dict(type="data", array=[b.std or 0.0 for b in full]),
-                    hovertemplate="T %{customdata[0]:.3g}–%{customdata[1]:.3g}<br>"
-                                  "mean %{y:.4f} (%{customdata[2]} trials)<extra></extra>")
-    fig.add_scatter(x=[b.centre for b in full], y=[b.best for b in full], name="best",
-                    mode="markers", marker=dict(symbol="star", size=10))
+    fig.add_scatter(
+        x=[b.centre for b in full],
+        y=[b.mean for b in full],
+        name="mean",
+        mode="lines+markers",
+        customdata=[[b.low, b.high, b.count] for b in full],
+        error_y=dict(type="data", array=[b.std or 0.0 for b in full]),
+        hovertemplate="T %{customdata[0]:.3g}–%{customdata[1]:.3g}<br>"
+        "mean %{y:.4f} (%{customdata[2]} trials)<extra></extra>",
+    )
+    fig.add_scatter(
+        x=[b.centre for b in full],
+        y=[b.best for b in full],
+        name="best",
+        mode="markers",
+        marker=dict(symbol="star", size=10),
+    )
     if a.best_baseline is not None:
-        fig.add_hline(y=a.best_baseline.value, line_dash="dash", line_color="#ff7f0e",
-                      annotation_text="baseline (kd_weight = 0)")
+        fig.add_hline(
+            y=a.best_baseline.value, line_dash="dash", line_color="#ff7f0e", annotation_text="baseline (kd_weight = 0)"
+        )
     fig.update_xaxes(type="log", title="temperature (bin centre)")
     fig.update_yaxes(title="accuracy")
     return ReportFigure("temperature", title, caption, _sized(fig))
@@ -150,12 +174,10 @@ def contour(study: optuna.Study, a: StudyAnalysis) -> ReportFigure:
     title = "Temperature × KD weight"
     caption = "Interpolated value over temperature (log axis) and kd_weight; dots are trials."
     if TEMPERATURE not in a.space or KD_WEIGHT not in a.space:
-        return ReportFigure("contour", title, caption, None,
-                            "the study does not search both temperature and kd_weight")
+        return ReportFigure("contour", title, caption, None, "the study does not search both temperature and kd_weight")
     if a.counts.complete < 2:
         return ReportFigure("contour", title, caption, None, "fewer than two complete trials")
-    fig = optuna.visualization.plot_contour(study, params=[TEMPERATURE, KD_WEIGHT],
-                                            target_name="accuracy")
+    fig = optuna.visualization.plot_contour(study, params=[TEMPERATURE, KD_WEIGHT], target_name="accuracy")
     return ReportFigure("contour", title, caption, _sized(fig))
 
 
@@ -172,8 +194,12 @@ def intermediate_values(study: optuna.Study, a: StudyAnalysis) -> ReportFigure:
         steps = sorted(t.intermediate_values)
         state = t.state.name
         fig.add_scatter(
-            x=steps, y=[t.intermediate_values[s] for s in steps], mode="lines",
-            name=state.lower(), legendgroup=state, showlegend=state not in shown,
+            x=steps,
+            y=[t.intermediate_values[s] for s in steps],
+            mode="lines",
+            name=state.lower(),
+            legendgroup=state,
+            showlegend=state not in shown,
             line=dict(color=STATE_COLOURS.get(state, "#7f7f7f"), width=1),
             hovertemplate=f"trial {t.number}<br>epoch %{{x}}<br>%{{y:.4f}}<extra>{state}</extra>",
         )
@@ -182,9 +208,14 @@ def intermediate_values(study: optuna.Study, a: StudyAnalysis) -> ReportFigure:
     if pruned:
         last = [max(t.intermediate_values) for t in pruned]
         at = [t.intermediate_values[s] for t, s in zip(pruned, last, strict=True)]
-        fig.add_scatter(x=last, y=at,
-                        mode="markers", name="pruned here", legendgroup="PRUNED",
-                        marker=dict(symbol="x", size=9, color=STATE_COLOURS["PRUNED"]))
+        fig.add_scatter(
+            x=last,
+            y=at,
+            mode="markers",
+            name="pruned here",
+            legendgroup="PRUNED",
+            marker=dict(symbol="x", size=9, color=STATE_COLOURS["PRUNED"]),
+        )
     fig.update_layout(xaxis_title="epoch", yaxis_title="validation accuracy")
     return ReportFigure("intermediate", title, caption, _sized(fig))
 
@@ -194,16 +225,29 @@ def timeline(study: optuna.Study, a: StudyAnalysis) -> ReportFigure:
     title, caption = "Timeline", "When each trial ran, one row per worker, coloured by state."
     now = datetime.datetime.now()
     rows = [
-        {"trial": t.number, "worker": str(t.user_attrs.get("worker", "unknown")),
-         "state": t.state.name, "start": t.datetime_start,
-         "end": t.datetime_complete or now, "value": t.value}
-        for t in study.get_trials(deepcopy=False) if t.datetime_start is not None
+        {
+            "trial": t.number,
+            "worker": str(t.user_attrs.get("worker", "unknown")),
+            "state": t.state.name,
+            "start": t.datetime_start,
+            "end": t.datetime_complete or now,
+            "value": t.value,
+        }
+        for t in study.get_trials(deepcopy=False)
+        if t.datetime_start is not None
     ]
     if not rows:
         return ReportFigure("timeline", title, caption, None, "no trial has started")
     frame = pd.DataFrame(rows)
-    fig = px.timeline(frame, x_start="start", x_end="end", y="worker", color="state",
-                      color_discrete_map=STATE_COLOURS, hover_data=["trial", "value"])
+    fig = px.timeline(
+        frame,
+        x_start="start",
+        x_end="end",
+        y="worker",
+        color="state",
+        color_discrete_map=STATE_COLOURS,
+        hover_data=["trial", "value"],
+    )
     fig.update_traces(marker_line_color="white", marker_line_width=1)  # one bar per trial
     fig.update_yaxes(autorange="reversed")
     return ReportFigure("timeline", title, caption, _sized(fig))

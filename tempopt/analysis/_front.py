@@ -43,12 +43,22 @@ def accuracy_view(study: optuna.Study) -> optuna.Study:
     finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     for t in study.get_trials(deepcopy=False, states=finished):
         history = t.user_attrs.get("val_per_epoch") or []
-        view.add_trial(FrozenTrial(
-            number=t.number, state=t.state, value=None, values=[t.values[0]] if t.values else None,
-            datetime_start=t.datetime_start, datetime_complete=t.datetime_complete, params=dict(t.params),
-            distributions=dict(t.distributions), user_attrs=dict(t.user_attrs), system_attrs={},
-            intermediate_values={i: float(v) for i, v in enumerate(history, start=1)}, trial_id=trial_id_of(t),
-        ))
+        view.add_trial(
+            FrozenTrial(
+                number=t.number,
+                state=t.state,
+                value=None,
+                values=[t.values[0]] if t.values else None,
+                datetime_start=t.datetime_start,
+                datetime_complete=t.datetime_complete,
+                params=dict(t.params),
+                distributions=dict(t.distributions),
+                user_attrs=dict(t.user_attrs),
+                system_attrs={},
+                intermediate_values={i: float(v) for i, v in enumerate(history, start=1)},
+                trial_id=trial_id_of(t),
+            )
+        )
     return view
 
 
@@ -62,10 +72,15 @@ def front_rows(study: optuna.Study) -> list[FrontRow]:
     rows = []
     for t in pareto_front(study):
         v = own.get(t.number)
-        rows.append(FrontRow(
-            trial=t.number, accuracy=float(t.values[0]), cost=float(t.values[1]), params=dict(t.params),
-            verdict=v.verdict if v is not None else None,
-            test=list(v.distilled.test) if v is not None and v.distilled is not None else [],
-            baseline_test=list(v.baseline.test) if v is not None and v.baseline is not None else [],
-        ))
+        rows.append(
+            FrontRow(
+                trial=t.number,
+                accuracy=float(t.values[0]),
+                cost=float(t.values[1]),
+                params=dict(t.params),
+                verdict=v.verdict if v is not None else None,
+                test=list(v.distilled.test) if v is not None and v.distilled is not None else [],
+                baseline_test=list(v.baseline.test) if v is not None and v.baseline is not None else [],
+            )
+        )
     return rows

@@ -39,9 +39,7 @@ td:first-child, th:first-child { text-align: left; }
 """
 
 
-def render_html(
-    analysis: StudyAnalysis, figures: list[ReportFigure], storage: str | None = None
-) -> str:
+def render_html(analysis: StudyAnalysis, figures: list[ReportFigure], storage: str | None = None) -> str:
     """The report page: summary, KD gain, importances, next steps, then every figure.
 
     Args:
@@ -53,11 +51,10 @@ def render_html(
     body = [f"<h1>tempopt report: {e(analysis.study_name)}</h1>", _facts(analysis, storage)]
     body += _best(analysis) + _kd(analysis) + _front(analysis) + _variants(analysis) + _importances(analysis)
     body += _grid(analysis)
-    body.append("<h2>What to try next</h2><ul>"
-                + "".join(f"<li>{e(s)}</li>" for s in analysis.next_steps) + "</ul>")
+    body.append("<h2>What to try next</h2><ul>" + "".join(f"<li>{e(s)}</li>" for s in analysis.next_steps) + "</ul>")
     body += _figure_sections(figures)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>tempopt report: {e(analysis.study_name)}</title><style>{_STYLE}</style></head>"
         "<body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
@@ -76,24 +73,28 @@ def _facts(a: StudyAnalysis, storage: str | None) -> str:
         facts.append(f"teacher accuracy {a.teacher_accuracy:.4f}")
     if storage:
         facts.append(f"storage {storage}")
-    chance = f"<p class=\"missing\">{html.escape(chance_line(a.at_chance))}</p>" if a.at_chance else ""
+    chance = f'<p class="missing">{html.escape(chance_line(a.at_chance))}</p>' if a.at_chance else ""
     return "<p>" + html.escape(" · ".join(facts)) + "</p>" + chance
 
 
 def _front(a: StudyAnalysis) -> list[str]:
     if not a.front:
         return []
-    return [f"<h2>Pareto front</h2><p class=\"caption\">Distilled trials no other beats on both val accuracy and "
-            f"{html.escape(a.cost)}; each verified member is compared with the student alone of the same size.</p>",
-            _table(front_header(a.cost), [front_cells(r) for r in a.front])]
+    return [
+        f'<h2>Pareto front</h2><p class="caption">Distilled trials no other beats on both val accuracy and '
+        f"{html.escape(a.cost)}; each verified member is compared with the student alone of the same size.</p>",
+        _table(front_header(a.cost), [front_cells(r) for r in a.front]),
+    ]
 
 
 def _variants(a: StudyAnalysis) -> list[str]:
     if not a.compares_variants:
         return []
-    out = ["<h2>Loss variants</h2><p class=\"caption\">Distilled trials by loss variant; verified test accuracy "
-           "is the mean over the student seeds of the variant's best verified config.</p>",
-           _table(VARIANT_HEADER, [variant_cells(r) for r in a.variants])]
+    out = [
+        '<h2>Loss variants</h2><p class="caption">Distilled trials by loss variant; verified test accuracy '
+        "is the mean over the student seeds of the variant's best verified config.</p>",
+        _table(VARIANT_HEADER, [variant_cells(r) for r in a.variants]),
+    ]
     for r in a.variants:
         if r.trajectory:
             path = trajectory_text(r.trajectory)
@@ -103,21 +104,29 @@ def _variants(a: StudyAnalysis) -> list[str]:
 
 def _best(a: StudyAnalysis) -> list[str]:
     if a.best is None:
-        return ["<h2>Best configuration</h2><p class=\"missing\">No trial has completed yet.</p>"]
+        return ['<h2>Best configuration</h2><p class="missing">No trial has completed yet.</p>']
     rows = [[k, f"{v:.4g}" if isinstance(v, float) else str(v)] for k, v in a.best.params.items()]
-    return [f"<h2>Best configuration</h2><p>Trial #{a.best.number}: value "
-            f"{a.best.value:.4f}</p>", _table(["param", "value"], rows)]
+    return [
+        f"<h2>Best configuration</h2><p>Trial #{a.best.number}: value {a.best.value:.4f}</p>",
+        _table(["param", "value"], rows),
+    ]
 
 
 def _kd(a: StudyAnalysis) -> list[str]:
     v = a.verdict
     css = "helped" if v.verdict == HELPED else "not-helped"
-    out = ["<h2>Did distillation help?</h2>", f"<p class=\"verdict {css}\">{html.escape(v.summary)}</p>"]
+    out = ["<h2>Did distillation help?</h2>", f'<p class="verdict {css}">{html.escape(v.summary)}</p>']
     rows = []
     for label, side in (("distilled", v.distilled), ("baseline", v.baseline)):
         if side is not None:
-            rows.append([label, f"#{side.trial}", ", ".join(f"{x:.4f}" for x in side.val),
-                         ", ".join(f"{x:.4f}" for x in side.test) or "–"])
+            rows.append(
+                [
+                    label,
+                    f"#{side.trial}",
+                    ", ".join(f"{x:.4f}" for x in side.val),
+                    ", ".join(f"{x:.4f}" for x in side.test) or "–",
+                ]
+            )
     if rows:
         out.append(_table(["side", "trial", "val per seed", f"{v.split} per seed"], rows))
     return out
@@ -127,22 +136,26 @@ def _grid(a: StudyAnalysis) -> list[str]:
     grid = a.temperature.grid
     if grid is None:
         return []
-    header = ["T \\ λ"] + [f"{lo:.2g}–{hi:.2g}"
-                           for lo, hi in zip(grid.kd_edges[:-1], grid.kd_edges[1:], strict=True)]
-    rows = [[f"{lo:.3g}–{hi:.3g}"] + [f"{m:.4f} ({n})" if m is not None else "·"
-                                      for m, n in zip(means, counts, strict=True)]
-            for lo, hi, means, counts in zip(grid.t_edges[:-1], grid.t_edges[1:], grid.mean,
-                                             grid.count, strict=True)]
-    return ["<h2>Temperature × KD weight</h2>",
-            "<p class=\"caption\">Mean value (trials) of the distilled trials per cell; "
-            "· = no trial.</p>", _table(header, rows)]
+    header = ["T \\ λ"] + [f"{lo:.2g}–{hi:.2g}" for lo, hi in zip(grid.kd_edges[:-1], grid.kd_edges[1:], strict=True)]
+    rows = [
+        [f"{lo:.3g}–{hi:.3g}"]
+        + [f"{m:.4f} ({n})" if m is not None else "·" for m, n in zip(means, counts, strict=True)]
+        for lo, hi, means, counts in zip(grid.t_edges[:-1], grid.t_edges[1:], grid.mean, grid.count, strict=True)
+    ]
+    return [
+        "<h2>Temperature × KD weight</h2>",
+        '<p class="caption">Mean value (trials) of the distilled trials per cell; · = no trial.</p>',
+        _table(header, rows),
+    ]
 
 
 def _importances(a: StudyAnalysis) -> list[str]:
     imp = a.importances
     if not imp.ok:
-        return ["<h2>Parameter importances</h2>",
-                f"<p class=\"missing\">No importances: {html.escape(imp.reason or '')}</p>"]
+        return [
+            "<h2>Parameter importances</h2>",
+            f'<p class="missing">No importances: {html.escape(imp.reason or "")}</p>',
+        ]
     names = list(imp.evaluators)
     rows = []
     for param in imp.params:
@@ -150,25 +163,24 @@ def _importances(a: StudyAnalysis) -> list[str]:
         for n in names:
             ev = imp.evaluators[n]
             spread = ev.stability.get(param)
-            row.append(f"{ev.importances.get(param, 0.0):.3f}"
-                       + (f" ± {spread.std:.3f}" if spread else ""))
+            row.append(f"{ev.importances.get(param, 0.0):.3f}" + (f" ± {spread.std:.3f}" if spread else ""))
         rows.append(row)
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in imp.notes)
-    return ["<h2>Parameter importances</h2>",
-            _table(["param"] + [EVALUATOR_LABELS.get(n, n) for n in names], rows),
-            f"<ul>{notes}</ul>" if notes else ""]
+    return [
+        "<h2>Parameter importances</h2>",
+        _table(["param"] + [EVALUATOR_LABELS.get(n, n) for n in names], rows),
+        f"<ul>{notes}</ul>" if notes else "",
+    ]
 
 
 def _figure_sections(figures: list[ReportFigure]) -> list[str]:
     out, first = [], True
     for f in figures:
-        out.append(f"<h2>{html.escape(f.title)}</h2><p class=\"caption\">"
-                   f"{html.escape(f.caption)}</p>")
+        out.append(f'<h2>{html.escape(f.title)}</h2><p class="caption">{html.escape(f.caption)}</p>')
         if f.figure is None:
-            out.append(f"<p class=\"missing\">Not drawn: {html.escape(f.missing or '')}.</p>")
+            out.append(f'<p class="missing">Not drawn: {html.escape(f.missing or "")}.</p>')
             continue
-        div = f.figure.to_html(full_html=False, include_plotlyjs=first, config=PLOTLY_CONFIG,
-                               div_id=f"fig-{f.key}")
+        div = f.figure.to_html(full_html=False, include_plotlyjs=first, config=PLOTLY_CONFIG, div_id=f"fig-{f.key}")
         out.append(offline_safe(div))
         first = False
     return out

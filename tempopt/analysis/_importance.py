@@ -202,8 +202,7 @@ def compute_importances(
     space = {n: d for n, d in full.items() if all(n in t.params for t in trials)}
     conditional = sorted(set(full) - set(space))  # one variant's args, or T where some variants take none
     log10_params = [n for n, d in space.items() if is_log(d)]
-    empty = ImportanceAnalysis(len(trials), n_pruned, n_bootstrap, {}, [], log10_params,
-                               n_baseline=n_baseline)
+    empty = ImportanceAnalysis(len(trials), n_pruned, n_bootstrap, {}, [], log10_params, n_baseline=n_baseline)
     reason = _no_importance_reason(trials, space, min_trials, n_pruned)
     if reason is not None:
         return replace(empty, reason=reason)
@@ -212,14 +211,14 @@ def compute_importances(
     evaluators = {name: fits.evaluate(name) for name in EVALUATORS}
     notes = _notes(len(trials), n_pruned, n_baseline, log10_params)
     if conditional:
-        notes.append("conditional params (" + ", ".join(conditional) + ") are absent from some trials and are not "
-                     "ranked here; the loss variants table compares the variants.")
+        notes.append(
+            "conditional params (" + ", ".join(conditional) + ") are absent from some trials and are not "
+            "ranked here; the loss variants table compares the variants."
+        )
     return replace(empty, evaluators=evaluators, agreement=_agreement(evaluators), notes=notes)
 
 
-def _no_importance_reason(
-    trials: list[FrozenTrial], space: dict, min_trials: int, n_pruned: int
-) -> str | None:
+def _no_importance_reason(trials: list[FrozenTrial], space: dict, min_trials: int, n_pruned: int) -> str | None:
     if len(trials) < min_trials:
         pruned = f" ({n_pruned} pruned trials are not counted)" if n_pruned else ""
         return (
@@ -252,8 +251,7 @@ class _Fits:
         rng = np.random.default_rng(seed)
         self._full = log10_view(trials, space, direction)
         self._resamples = [
-            log10_view([trials[i] for i in rng.integers(0, len(trials), len(trials))],
-                       space, direction)
+            log10_view([trials[i] for i in rng.integers(0, len(trials), len(trials))], space, direction)
             for _ in range(n_bootstrap)
         ]
         self._done = 0
@@ -263,15 +261,19 @@ class _Fits:
         point = self._fit(name, self._full, self._seed)
         samples = [self._fit(name, s, self._seed + 1 + i) for i, s in enumerate(self._resamples)]
         params = list(point)
-        stability = {
-            p: Spread(float(np.mean([s.get(p, 0.0) for s in samples])),
-                      float(np.std([s.get(p, 0.0) for s in samples])))
-            for p in params
-        } if samples else {}
+        stability = (
+            {
+                p: Spread(
+                    float(np.mean([s.get(p, 0.0) for s in samples])), float(np.std([s.get(p, 0.0) for s in samples]))
+                )
+                for p in params
+            }
+            if samples
+            else {}
+        )
         top = params[0] if params else None
         top_share = (
-            sum(1 for s in samples if s and max(s, key=s.__getitem__) == top) / len(samples)
-            if samples else None
+            sum(1 for s in samples if s and max(s, key=s.__getitem__) == top) / len(samples) if samples else None
         )
         note = None if sum(point.values()) > 0 else "found no signal: every importance is zero."
         return EvaluatorImportance(name, _normalise(point), stability, top_share, note)
@@ -309,20 +311,17 @@ def _agreement(evaluators: dict[str, EvaluatorImportance]) -> list[Agreement]:
     return out
 
 
-def _notes(
-    n_trials: int, n_pruned: int, n_baseline: int, log10_params: Sequence[str]
-) -> list[str]:
+def _notes(n_trials: int, n_pruned: int, n_baseline: int, log10_params: Sequence[str]) -> list[str]:
     notes = []
     if n_trials < FEW_TRIALS:
-        notes.append(
-            f"only {n_trials} complete trials: treat these importances as rough and look at "
-            "their spread."
-        )
+        notes.append(f"only {n_trials} complete trials: treat these importances as rough and look at their spread.")
     if n_pruned:
         notes.append(f"{n_pruned} pruned trials are left out (their last value is not final).")
     if n_baseline:
-        notes.append(f"{n_baseline} baseline trials (kd_weight = 0) are left out: they are "
-                     "reference points, not samples of the search.")
+        notes.append(
+            f"{n_baseline} baseline trials (kd_weight = 0) are left out: they are "
+            "reference points, not samples of the search."
+        )
     if log10_params:
         notes.append("the evaluators saw " + ", ".join(log10_params) + " as log10.")
     return notes

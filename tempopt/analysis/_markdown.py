@@ -54,24 +54,29 @@ def _header(a: StudyAnalysis, storage: str | None) -> str:
 def chance_line(numbers: list[int]) -> str:
     """One sentence on the trials that learned nothing."""
     shown = ", ".join(f"#{n}" for n in numbers[:10]) + (" …" if len(numbers) > 10 else "")
-    return (f"{len(numbers)} trial{'s' if len(numbers) != 1 else ''} never beat chance level ({shown}; "
-            "user attr at_chance): their learning rate was far too high or too low.")
+    return (
+        f"{len(numbers)} trial{'s' if len(numbers) != 1 else ''} never beat chance level ({shown}; "
+        "user attr at_chance): their learning rate was far too high or too low."
+    )
 
 
 def _best(best: TrialSummary | None) -> str:
     if best is None:
         return "## Best configuration\n\nNo trial has completed yet."
     rows = [[name, _fmt(value)] for name, value in best.params.items()]
-    return (f"## Best configuration\n\nTrial #{best.number}: value {best.value:.4f}\n\n"
-            + table(["param", "value"], rows))
+    return f"## Best configuration\n\nTrial #{best.number}: value {best.value:.4f}\n\n" + table(
+        ["param", "value"], rows
+    )
 
 
 def verdict_markdown(v: Verdict) -> str:
     """The verdict section: the sentence, then each side's per-seed figures."""
     lines = ["## Did distillation help?", "", f"**{v.summary}**", ""]
     if v.gain is not None:
-        lines.append(f"- verdict: **{v.verdict}** (on the {v.split} split; student seeds "
-                     f"{', '.join(str(s) for s in v.seeds)}; 95 % paired bootstrap interval over seeds and examples)")
+        lines.append(
+            f"- verdict: **{v.verdict}** (on the {v.split} split; student seeds "
+            f"{', '.join(str(s) for s in v.seeds)}; 95 % paired bootstrap interval over seeds and examples)"
+        )
         lines.append(f"- gain: {v.gain['mean']:+.4f} [{v.gain['low']:+.4f}, {v.gain['high']:+.4f}]")
     for label, side in (("distilled", v.distilled), ("baseline (the student alone)", v.baseline)):
         if side is None:
@@ -87,8 +92,11 @@ def verdict_markdown(v: Verdict) -> str:
 def front_cells(r: FrontRow) -> list[str]:
     """One row of the Pareto table (shared by the Markdown and HTML reports)."""
     params = ", ".join(f"{k}={_fmt(v)}" for k, v in r.params.items())
-    test = f"{sum(r.test) / len(r.test):.4f} vs {sum(r.baseline_test) / len(r.baseline_test):.4f} alone" \
-        if r.test and r.baseline_test else "not verified"
+    test = (
+        f"{sum(r.test) / len(r.test):.4f} vs {sum(r.baseline_test) / len(r.baseline_test):.4f} alone"
+        if r.test and r.baseline_test
+        else "not verified"
+    )
     return [f"#{r.trial}", f"{r.accuracy:.4f}", f"{r.cost:.4g}", test, r.verdict or "–", params]
 
 
@@ -99,11 +107,17 @@ def front_header(cost: str) -> list[str]:
 def front_markdown(a: StudyAnalysis) -> str:
     """The distilled Pareto front: accuracy against cost, each verified member against the student
     alone of the same size."""
-    return "\n".join(["## Pareto front", "",
-                      f"Distilled trials no other beats on both val accuracy and {a.cost}. Export them with "
-                      "`tempopt export --pareto --out DIR`; a verified member's verdict compares it with the "
-                      "student alone of the same size.", "",
-                      table(front_header(a.cost), [front_cells(r) for r in a.front])])
+    return "\n".join(
+        [
+            "## Pareto front",
+            "",
+            f"Distilled trials no other beats on both val accuracy and {a.cost}. Export them with "
+            "`tempopt export --pareto --out DIR`; a verified member's verdict compares it with the "
+            "student alone of the same size.",
+            "",
+            table(front_header(a.cost), [front_cells(r) for r in a.front]),
+        ]
+    )
 
 
 def variant_cells(r: VariantRow) -> list[str]:
@@ -127,10 +141,14 @@ VARIANT_HEADER = ["variant", "trials (complete)", "best val", "val sd", "verifie
 
 def variants_markdown(rows: list[VariantRow]) -> str:
     """The per-variant comparison, and each learned temperature's trajectory."""
-    lines = ["## Loss variants", "",
-             "Distilled trials by loss variant. Verified test accuracy is the mean over the student seeds "
-             "of the variant's best verified config (only the top configs are verified).", "",
-             table(VARIANT_HEADER, [variant_cells(r) for r in rows])]
+    lines = [
+        "## Loss variants",
+        "",
+        "Distilled trials by loss variant. Verified test accuracy is the mean over the student seeds "
+        "of the variant's best verified config (only the top configs are verified).",
+        "",
+        table(VARIANT_HEADER, [variant_cells(r) for r in rows]),
+    ]
     for r in rows:
         if r.trajectory:
             lines += ["", f"Learned temperature of trial #{r.best_trial}: {trajectory_text(r.trajectory)}"]
@@ -154,8 +172,12 @@ def _importance_section(imp: ImportanceAnalysis) -> str:
                 cell += f" ± {spread.std:.3f}"
             cells.append(cell)
         rows.append(cells)
-    lines = [head, "", f"From {imp.n_trials} complete trials; ± is the std over "
-             f"{imp.n_bootstrap} bootstrap resamples.", ""]
+    lines = [
+        head,
+        "",
+        f"From {imp.n_trials} complete trials; ± is the std over {imp.n_bootstrap} bootstrap resamples.",
+        "",
+    ]
     lines.append(table(["param"] + [EVALUATOR_LABELS.get(n, n) for n in names], rows))
     lines.append("")
     lines += [f"- {_stability_line(imp, n)}" for n in names]
@@ -184,8 +206,7 @@ def _temperature_section(ts: TemperatureSensitivity) -> str:
     head = f"## Temperature sensitivity (kd_weight > 0, {ts.n_trials} trials)"
     if ts.reason:
         return f"{head}\n\n{ts.reason}"
-    rows = [[f"{b.low:.3g}–{b.high:.3g}", str(b.count), _fmt(b.mean), _fmt(b.std), _fmt(b.best)]
-            for b in ts.bins]
+    rows = [[f"{b.low:.3g}–{b.high:.3g}", str(b.count), _fmt(b.mean), _fmt(b.std), _fmt(b.best)] for b in ts.bins]
     text = head + "\n\n" + table(["T", "trials", "mean", "std", "best"], rows)
     if ts.grid is not None:
         g = ts.grid

@@ -53,8 +53,9 @@ def write_report(
     """
     analysis = analyse_study(study, n_bootstrap=n_bootstrap, seed=seed, progress=progress)
     figures = report_figures(study, analysis, progress=progress)
-    files = ReportFiles(out_dir / "report.html", out_dir / "report.md",
-                        out_dir / "importance.json", out_dir / "verdict.json", analysis)
+    files = ReportFiles(
+        out_dir / "report.html", out_dir / "report.md", out_dir / "importance.json", out_dir / "verdict.json", analysis
+    )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         files.html.write_text(render_html(analysis, figures, storage), encoding="utf-8")
@@ -64,7 +65,6 @@ def write_report(
         files.verdict_json.write_text(json.dumps(analysis.verdict.to_json(), indent=2) + "\n", encoding="utf-8")
     except OSError as e:
         raise TempoptError(
-            f"cannot write the report into {out_dir} ({e.strerror}); pass --out with a "
-            "writable folder."
+            f"cannot write the report into {out_dir} ({e.strerror}); pass --out with a writable folder."
         ) from e
     return files

@@ -56,8 +56,7 @@ class InteractionGrid:
 
     def best_cell(self) -> tuple[int, int] | None:
         """Indices of the cell with the highest mean, or None if every cell is empty."""
-        cells = [(m, i, j) for i, row in enumerate(self.mean) for j, m in enumerate(row)
-                 if m is not None]
+        cells = [(m, i, j) for i, row in enumerate(self.mean) for j, m in enumerate(row) if m is not None]
         return max(cells)[1:] if cells else None
 
 
@@ -84,12 +83,15 @@ def temperature_sensitivity(
         n_bins: T bins of the one-dimensional profile.
         grid_bins: (T bins, λ bins) of the interaction grid.
     """
-    trials = [t for t in complete_trials(study.get_trials(deepcopy=False))
-              if is_distilled(t) and TEMPERATURE in t.params]
+    trials = [
+        t for t in complete_trials(study.get_trials(deepcopy=False)) if is_distilled(t) and TEMPERATURE in t.params
+    ]
     space = search_space(trials)
     if len(trials) < 2:
         return TemperatureSensitivity(
-            len(trials), [], None,
+            len(trials),
+            [],
+            None,
             reason=f"{len(trials)} complete distilled trials with a temperature; need 2 or more.",
         )
     t_edges = _edges(space[TEMPERATURE], n_bins, log=True)

@@ -45,8 +45,12 @@ class TrialCounts:
     def describe(self) -> str:
         """One line such as ``40 trials: 32 complete, 6 pruned, 1 failed, 1 running``."""
         parts = [f"{self.complete} complete"]
-        for count, label in ((self.pruned, "pruned"), (self.failed, "failed"),
-                             (self.running, "running"), (self.waiting, "waiting")):
+        for count, label in (
+            (self.pruned, "pruned"),
+            (self.failed, "failed"),
+            (self.running, "running"),
+            (self.waiting, "waiting"),
+        ):
             if count:
                 parts.append(f"{count} {label}")
         return f"{self.total} trials: " + ", ".join(parts)
@@ -66,10 +70,7 @@ def count_trials(trials: Iterable[FrozenTrial]) -> TrialCounts:
 
 def complete_trials(trials: Iterable[FrozenTrial]) -> list[FrozenTrial]:
     """The ``COMPLETE`` trials with a finite value, in trial-number order."""
-    return [
-        t for t in trials
-        if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)
-    ]
+    return [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
 
 
 def is_baseline(trial: FrozenTrial) -> bool:
@@ -167,7 +168,8 @@ def log10_view(
     for trial in trials:
         params = {
             name: (math.log10(value) if is_log(space[name]) else value)
-            for name, value in trial.params.items() if name in space
+            for name, value in trial.params.items()
+            if name in space
         }
         study.add_trial(
             optuna.trial.create_trial(

@@ -49,8 +49,9 @@ def variant_comparison(study: optuna.Study) -> list[VariantRow]:
     """One row per variant the study's distilled trials used, best verified test accuracy first."""
     spec = study.user_attrs.get("spec") or {}
     default = str(spec.get("loss", "kd"))
-    ran = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-           if is_distilled(t)]
+    ran = [
+        t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)) if is_distilled(t)
+    ]
     verified = _verified_tests(study, default)
     rows = []
     for variant in sorted({variant_of(t, default) for t in ran}):
@@ -59,17 +60,21 @@ def variant_comparison(study: optuna.Study) -> list[VariantRow]:
         best = max(done, key=lambda t: (float(accuracy_of(t)), -t.number)) if done else None  # type: ignore[arg-type]
         tests = verified.get(variant)
         trajectory = [float(v) for v in (best.user_attrs.get(f"{LEARNED}_per_epoch") or [])] if best else []
-        rows.append(VariantRow(
-            variant=variant, trials=len(mine), complete=len(done),
-            best_val=accuracy_of(best) if best is not None else None,
-            best_trial=best.number if best is not None else None,
-            val_sd=statistics.stdev(float(accuracy_of(t)) for t in done) if len(done) > 1 else None,  # type: ignore[arg-type]
-            verified_test=statistics.fmean(tests) if tests else None, verified_seeds=len(tests or []),
-            learned_temperature=float(best.user_attrs[LEARNED]) if best and LEARNED in best.user_attrs else None,
-            trajectory=trajectory,
-        ))
-    return sorted(rows, key=lambda r: (r.verified_test is None, -(r.verified_test or 0.0),
-                                       -(r.best_val or 0.0)))
+        rows.append(
+            VariantRow(
+                variant=variant,
+                trials=len(mine),
+                complete=len(done),
+                best_val=accuracy_of(best) if best is not None else None,
+                best_trial=best.number if best is not None else None,
+                val_sd=statistics.stdev(float(accuracy_of(t)) for t in done) if len(done) > 1 else None,  # type: ignore[arg-type]
+                verified_test=statistics.fmean(tests) if tests else None,
+                verified_seeds=len(tests or []),
+                learned_temperature=float(best.user_attrs[LEARNED]) if best and LEARNED in best.user_attrs else None,
+                trajectory=trajectory,
+            )
+        )
+    return sorted(rows, key=lambda r: (r.verified_test is None, -(r.verified_test or 0.0), -(r.best_val or 0.0)))
 
 
 def _verified_tests(study: optuna.Study, default: str) -> dict[str, list[float]]:

@@ -81,11 +81,17 @@ class Verdict:
     def to_json(self) -> dict[str, Any]:
         """The content of ``verdict.json``."""
         return {
-            "split": self.split, "seeds": self.seeds, "verdict": self.verdict, "gain": self.gain,
+            "split": self.split,
+            "seeds": self.seeds,
+            "verdict": self.verdict,
+            "gain": self.gain,
             "distilled": self.distilled.to_json() if self.distilled else None,
             "baseline": self.baseline.to_json() if self.baseline else None,
-            "summary": self.summary, "reason": self.reason, "examples": self.examples,
-            "baseline_trials": self.baseline_trials, "student": self.student,
+            "summary": self.summary,
+            "reason": self.reason,
+            "examples": self.examples,
+            "baseline_trials": self.baseline_trials,
+            "student": self.student,
         }
 
 
@@ -120,16 +126,25 @@ def compute_verdict(study: optuna.Study, *, n_bootstrap: int = N_BOOTSTRAP) -> V
     """The verdict of a tempopt study (read only): from its verification, or why there is none."""
     spec = study.user_attrs.get("spec") or {}
     seeds_wanted = int((spec.get("verify") or {}).get("seeds", 0))
-    off = ("verification is off (verify.seeds: 0)" if "verify" in spec
-           else "the study has no verification (written by an older tempopt)")
+    off = (
+        "verification is off (verify.seeds: 0)"
+        if "verify" in spec
+        else "the study has no verification (written by an older tempopt)"
+    )
     trials = study.get_trials(deepcopy=False)
-    n_baselines = sum(1 for t in trials if t.user_attrs.get("baseline") is True
-                      and t.state in (TrialState.COMPLETE, TrialState.PRUNED))
+    n_baselines = sum(
+        1
+        for t in trials
+        if t.user_attrs.get("baseline") is True and t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+    )
     unverified = _from_search(trials)
     base: dict[str, Any] = {"split": "val", "seeds": [], "gain": None, "baseline_trials": n_baselines, **unverified}
     if unverified["distilled"] is None or unverified["baseline"] is None:
-        missing = ("no distilled trial (kd_weight > 0) has completed" if unverified["distilled"] is None
-                   else "no baseline trial (the student alone) has completed: turn `baseline` on or raise `trials`")
+        missing = (
+            "no distilled trial (kd_weight > 0) has completed"
+            if unverified["distilled"] is None
+            else "no baseline trial (the student alone) has completed: turn `baseline` on or raise `trials`"
+        )
         return _no_evidence(base, missing)
     if seeds_wanted == 0:
         return _no_evidence(base, f"{off}, so the search's best validation values are not a measured gain")
@@ -151,8 +166,11 @@ def member_verdicts(study: optuna.Study, *, n_bootstrap: int = N_BOOTSTRAP) -> d
     if isinstance(replicates, str):
         return {}
     spec = study.user_attrs.get("spec") or {}
-    n_baselines = sum(1 for t in study.get_trials(deepcopy=False) if t.user_attrs.get("baseline") is True
-                      and t.state in (TrialState.COMPLETE, TrialState.PRUNED))
+    n_baselines = sum(
+        1
+        for t in study.get_trials(deepcopy=False)
+        if t.user_attrs.get("baseline") is True and t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+    )
     groups = _groups(replicates)
     out = {}
     for role, rank in sorted(groups):
@@ -165,8 +183,17 @@ def member_verdicts(study: optuna.Study, *, n_bootstrap: int = N_BOOTSTRAP) -> d
 
 def unverified_verdict(reason: str, baseline_trials: int = 0) -> Verdict:
     """A config's verdict when it has no verification of its own: no evidence, and why."""
-    return _no_evidence({"split": "val", "seeds": [], "gain": None, "distilled": None, "baseline": None,
-                         "baseline_trials": baseline_trials}, reason)
+    return _no_evidence(
+        {
+            "split": "val",
+            "seeds": [],
+            "gain": None,
+            "distilled": None,
+            "baseline": None,
+            "baseline_trials": baseline_trials,
+        },
+        reason,
+    )
 
 
 def _student_args(spec: dict[str, Any]) -> list[str]:
@@ -189,8 +216,10 @@ def _from_search(trials: list[FrozenTrial]) -> dict[str, Side | None]:
     """The best distilled and baseline trials of the search, by validation value."""
     done = sorted(complete_with_accuracy(trials), key=lambda t: (-float(accuracy_of(t)), t.number))  # type: ignore[arg-type]
     baseline = next((t for t in done if t.user_attrs.get("baseline") is True), None)
-    distilled = next((t for t in done if t.user_attrs.get("baseline") is not True
-                      and float(t.params.get("kd_weight", 0.0)) > 0.0), None)
+    distilled = next(
+        (t for t in done if t.user_attrs.get("baseline") is not True and float(t.params.get("kd_weight", 0.0)) > 0.0),
+        None,
+    )
 
     def side(t: FrozenTrial | None) -> Side | None:
         return None if t is None else Side(dict(t.params), t.number, [float(accuracy_of(t))], [])  # type: ignore[arg-type]
@@ -235,15 +264,27 @@ def _compare(groups: Groups, rank: int, n_baselines: int, n_bootstrap: int, stud
 
     def side(g: dict[int, FrozenTrial]) -> Side:
         first = g[seeds[0]]
-        return Side(dict(first.params), int(first.user_attrs["source_trial"]),
-                    [float(g[s].value) for s in seeds],  # type: ignore[arg-type]
-                    [float(g[s].user_attrs["test_accuracy"]) for s in seeds])
+        return Side(
+            dict(first.params),
+            int(first.user_attrs["source_trial"]),
+            [float(g[s].value) for s in seeds],  # type: ignore[arg-type]
+            [float(g[s].user_attrs["test_accuracy"]) for s in seeds],
+        )
 
     dist, base = side(best), side(baseline)
     student = {name: dist.params[name] for name in student_args if name in dist.params}
-    result = Verdict(verdict=verdict, split=split, seeds=seeds, gain={"mean": mean, "low": low, "high": high},
-                     distilled=dist, baseline=base, summary="", examples=n, baseline_trials=n_baselines,
-                     student=student)
+    result = Verdict(
+        verdict=verdict,
+        split=split,
+        seeds=seeds,
+        gain={"mean": mean, "low": low, "high": high},
+        distilled=dist,
+        baseline=base,
+        summary="",
+        examples=n,
+        baseline_trials=n_baselines,
+        student=student,
+    )
     return _with_summary(result)
 
 
@@ -266,10 +307,15 @@ def summary_sentence(v: Verdict) -> str:
     seeds = ", ".join(str(s) for s in v.seeds)
     plural = "" if v.baseline_trials == 1 else "s"
     same = ", the same student: " + ", ".join(f"{k}={x}" for k, x in v.student.items()) if v.student else ""
-    figures = (f"{v.gain['mean']:+.4f} {split} accuracy, 95 % interval [{v.gain['low']:+.4f}, {v.gain['high']:+.4f}]: "
-               f"distilled (trial #{v.distilled.trial}) {d:.4f} vs the student alone tuned over "
-               f"{v.baseline_trials} baseline trial{plural} (trial #{v.baseline.trial}{same}) {b:.4f}, "
-               f"paired over student seeds {seeds} and {v.examples} examples")
-    head = {HELPED: "Distillation helped", HURT: "Distillation hurt",
-            NO_EVIDENCE: "No evidence that distillation helped"}[v.verdict]
+    figures = (
+        f"{v.gain['mean']:+.4f} {split} accuracy, 95 % interval [{v.gain['low']:+.4f}, {v.gain['high']:+.4f}]: "
+        f"distilled (trial #{v.distilled.trial}) {d:.4f} vs the student alone tuned over "
+        f"{v.baseline_trials} baseline trial{plural} (trial #{v.baseline.trial}{same}) {b:.4f}, "
+        f"paired over student seeds {seeds} and {v.examples} examples"
+    )
+    head = {
+        HELPED: "Distillation helped",
+        HURT: "Distillation hurt",
+        NO_EVIDENCE: "No evidence that distillation helped",
+    }[v.verdict]
     return f"{head}: {figures}."

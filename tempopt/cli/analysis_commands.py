@@ -20,27 +20,29 @@ from tempopt.cli.app import STORAGE_HELP, command, console, out
 from tempopt.study.artifacts import attach_file
 from tempopt.study.storage import DEFAULT_STORAGE, redact_url
 
-StorageOption = Annotated[
-    str, typer.Option("--storage", envvar="TEMPOPT_STORAGE", help=STORAGE_HELP)
-]
+StorageOption = Annotated[str, typer.Option("--storage", envvar="TEMPOPT_STORAGE", help=STORAGE_HELP)]
 ArtifactsOption = Annotated[
     Path | None,
-    typer.Option("--artifacts", help="Folder of a file-system artifact store: `report` attaches "
-                 "report.html to the study there, `dashboard` shows what it holds."),
+    typer.Option(
+        "--artifacts",
+        help="Folder of a file-system artifact store: `report` attaches "
+        "report.html to the study there, `dashboard` shows what it holds.",
+    ),
 ]
 
 
 @command("report")
 def report(
     study: Annotated[str, typer.Option("--study", help="Name of the study to report on.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.html, report.md and "
-                                          "importance.json (created if missing).")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for report.html, report.md and importance.json (created if missing).")
+    ],
     storage: StorageOption = DEFAULT_STORAGE,
     artifacts: ArtifactsOption = None,
-    bootstrap: Annotated[int, typer.Option(
-        "--bootstrap", min=0, help="Bootstrap resamples behind the importance error bars.")] = 10,
-    seed: Annotated[int, typer.Option(
-        "--seed", help="Seed of the importance forests and resampling.")] = 0,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples behind the importance error bars.")
+    ] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the importance forests and resampling.")] = 0,
 ) -> None:
     """Write an offline HTML report, a Markdown summary and the importances of a study."""
     loaded = read_study(study, storage)
@@ -52,12 +54,12 @@ def report(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done)
 
-        files = write_report(loaded, out_dir, storage=redact_url(storage), n_bootstrap=bootstrap,
-                             seed=seed, progress=advance)
+        files = write_report(
+            loaded, out_dir, storage=redact_url(storage), n_bootstrap=bootstrap, seed=seed, progress=advance
+        )
     if artifacts is not None:
         artifact_id = attach_file(loaded, files.html, artifacts)
-        console.print(f"attached report.html to study {study!r} as artifact {artifact_id}",
-                      highlight=False)
+        console.print(f"attached report.html to study {study!r} as artifact {artifact_id}", highlight=False)
     out.print(files.analysis.verdict.summary, highlight=False, soft_wrap=True)
     for path in (files.html, files.markdown, files.importance_json, files.verdict_json):
         out.print(f"wrote {path}", highlight=False, soft_wrap=True)
@@ -66,8 +68,8 @@ def report(
 @command("dashboard")
 def dashboard(
     storage: StorageOption = DEFAULT_STORAGE,
-    host: Annotated[str, typer.Option(
-        "--host", help="Address to bind; 0.0.0.0 exposes the dashboard to the network.")
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind; 0.0.0.0 exposes the dashboard to the network.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
     artifacts: ArtifactsOption = None,
@@ -77,12 +79,24 @@ def dashboard(
         console.print(
             f"[bold yellow]warning:[/] binding {host} lets anyone who reaches port {port} read "
             "and edit your studies (the dashboard has no login); prefer 127.0.0.1 and an SSH "
-            "tunnel.", highlight=False, soft_wrap=True)
-    console.print(f"optuna-dashboard for {redact_url(storage)} at http://{host}:{port}/dashboard "
-                  "(Ctrl-C to stop)", highlight=False, soft_wrap=True)
+            "tunnel.",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(
+        f"optuna-dashboard for {redact_url(storage)} at http://{host}:{port}/dashboard (Ctrl-C to stop)",
+        highlight=False,
+        soft_wrap=True,
+    )
     serve_dashboard(storage, host=host, port=port, artifact_dir=artifacts)
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True)
+    return Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )

@@ -39,8 +39,9 @@ log = logging.getLogger("tempopt.worker")
 def submit_command(
     study_file: Path = typer.Argument(..., help="The study file (studies/*.yaml)."),
     storage: str | None = StorageOption,
-    priority: int = typer.Option(0, "--priority", help="Higher runs first; workers serve a lower one only when "
-                                 "no higher study has work left."),
+    priority: int = typer.Option(
+        0, "--priority", help="Higher runs first; workers serve a lower one only when no higher study has work left."
+    ),
     trials: int | None = typer.Option(None, "--trials", min=1, help="Total finished trials (overrides the file)."),
 ) -> None:
     """Validate a study file, create the study (or check it against the stored one) and open it for
@@ -51,8 +52,11 @@ def submit_command(
     url = storage_url(storage, spec)
     study = retrying(lambda: create_or_resume(spec, open_storage(url)), "creating the study")
     retrying(lambda: submit(study, spec.trials, priority), "opening the study for workers")
-    out.print(f"submitted study [bold]{spec.name}[/] to {redact_url(url)}: {spec.trials} trials, priority "
-              f"{priority}; `tempopt worker --storage URL` serves it.", highlight=False)
+    out.print(
+        f"submitted study [bold]{spec.name}[/] to {redact_url(url)}: {spec.trials} trials, priority "
+        f"{priority}; `tempopt worker --storage URL` serves it.",
+        highlight=False,
+    )
 
 
 @command("studies")
@@ -61,8 +65,9 @@ def studies_command(storage: str | None = StorageOption) -> None:
     url = storage_url(storage)
     studies = retrying(lambda: submitted_studies(open_existing_storage(url)), "listing the studies")
     if not studies:
-        out.print(f"no submitted studies in {redact_url(url)}; submit one with `tempopt submit STUDY.yaml`.",
-                  highlight=False)
+        out.print(
+            f"no submitted studies in {redact_url(url)}; submit one with `tempopt submit STUDY.yaml`.", highlight=False
+        )
         return
     table = Table(title=f"studies in {redact_url(url)}")
     for col in ("study", "priority", "state", "finished", "best", "verdict", "workers"):
@@ -72,8 +77,9 @@ def studies_command(storage: str | None = StorageOption) -> None:
         p = retrying(functools.partial(progress_of, s), "reading a study")
         verdict = retrying(functools.partial(compute_verdict, s), "reading the verdict").verdict
         best = "-" if p.best is None else f"{p.best:.4f}"
-        table.add_row(p.name, str(p.priority), p.state, f"{p.finished}/{p.total}", best, verdict,
-                      ", ".join(p.workers) or "-")
+        table.add_row(
+            p.name, str(p.priority), p.state, f"{p.finished}/{p.total}", best, verdict, ", ".join(p.workers) or "-"
+        )
         for host, text in (s.user_attrs.get(PROBLEMS) or {}).items():
             problems.append(f"{p.name}: a worker on {host} cannot serve it: {text}")
     out.print(table)
@@ -110,18 +116,28 @@ def cancel_command(name: str = typer.Argument(..., help="Study name."), storage:
 def worker_command(
     storage: str | None = StorageOption,
     studies: str = typer.Option("*", "--studies", help="Serve only studies whose name matches this glob."),
-    max_idle: float | None = typer.Option(None, "--max-idle", min=0, help="Exit after this many seconds with "
-                                          "nothing to do (default: run until stopped)."),
+    max_idle: float | None = typer.Option(
+        None, "--max-idle", min=0, help="Exit after this many seconds with nothing to do (default: run until stopped)."
+    ),
     gpus: str | None = typer.Option(None, "--gpus", help="GPU ids this worker may use (CUDA_VISIBLE_DEVICES)."),
-    alive_file: Path | None = typer.Option(None, "--alive-file", help="Touched before every step, after every "
-                                           "epoch and while idle (at least every 30 s): for a liveness probe."),
-    until_done: bool = typer.Option(False, "--until-done", help="Exit once every matching study is done, "
-                                    "cancelled or failed (tempopt launch's workers); exit 1 if one failed."),
-    worker_index: int = typer.Option(0, "--worker-index", min=0, help="This worker's index among workers started "
-                                     "together (varies the sampler seed)."),
+    alive_file: Path | None = typer.Option(
+        None,
+        "--alive-file",
+        help="Touched before every step, after every epoch and while idle (at least every 30 s): for a liveness probe.",
+    ),
+    until_done: bool = typer.Option(
+        False,
+        "--until-done",
+        help="Exit once every matching study is done, "
+        "cancelled or failed (tempopt launch's workers); exit 1 if one failed.",
+    ),
+    worker_index: int = typer.Option(
+        0, "--worker-index", min=0, help="This worker's index among workers started together (varies the sampler seed)."
+    ),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N for every study served."),
-    batch_trials: int | None = typer.Option(None, "--batch-trials", min=1, max=256,
-                                            help="Trials trained together (overrides each study's)."),
+    batch_trials: int | None = typer.Option(
+        None, "--batch-trials", min=1, max=256, help="Trials trained together (overrides each study's)."
+    ),
 ) -> None:
     """Serve every submitted study of the database until stopped: the one that most needs a worker
     first, one trial (or batch) at a time; idle with a back-off when there is nothing to do."""
@@ -140,16 +156,25 @@ def worker_command(
 
     with StopFlag().installed() as stop:
         options = WorkerOptions(worker_index, device, batch_trials, until_done)
-        summary = serve(url, studies, stop, RunHooks(on_trial_end=on_trial_end, on_note=on_note),
-                        max_idle=max_idle, alive_file=alive_file, options=options)
+        summary = serve(
+            url,
+            studies,
+            stop,
+            RunHooks(on_trial_end=on_trial_end, on_note=on_note),
+            max_idle=max_idle,
+            alive_file=alive_file,
+            options=options,
+        )
     ran = ", ".join(f"{n} {k}" for n, k in summary.ran.items()) or "nothing"
     why = "signal" if stop.is_set() else "idle" if summary.stopped_by_idle else "done"
     out.print(f"worker stopped ({why}); ran: {ran}", highlight=False)
     if summary.ended:
         for name, state in summary.ended.items():
             p = retrying(functools.partial(progress_of, load_study(name, url)), "reading the study")
-            out.print(f"study {name}: {p.finished}/{p.total} finished, {state}; this worker ran "
-                      f"{summary.ran.get(name, 0)}.", highlight=False)
+            out.print(
+                f"study {name}: {p.finished}/{p.total} finished, {state}; this worker ran {summary.ran.get(name, 0)}.",
+                highlight=False,
+            )
     if stop.is_set():
         raise typer.Exit(code=EXIT_SIGNAL.get(stop.signum or signal.SIGTERM, 1))
     failed = [name for name, state in summary.ended.items() if state == "failed"]

@@ -70,8 +70,9 @@ def run_command(
 ) -> None:
     """Create or resume a study and run trials until it has its total of finished trials."""
     spec = load_spec(study_file)
-    updates = {k: v for k, v in {"trials": trials, "device": device, "batch_trials": batch_trials}.items()
-               if v is not None}
+    updates = {
+        k: v for k, v in {"trials": trials, "device": device, "batch_trials": batch_trials}.items() if v is not None
+    }
     spec = spec.model_copy(update=updates)
     apply_thread_limit(spec.cpu_threads)
     url = storage_url(storage, spec)
@@ -80,8 +81,13 @@ def run_command(
         teacher_bar = progress.add_task("teacher", total=None, visible=False)
 
         def on_teacher_epoch(epoch: int, accuracy: float) -> bool:
-            progress.update(teacher_bar, visible=True, total=spec.teacher.epochs, completed=epoch,
-                            description=f"teacher  val {accuracy:.3f}")
+            progress.update(
+                teacher_bar,
+                visible=True,
+                total=spec.teacher.epochs,
+                completed=epoch,
+                description=f"teacher  val {accuracy:.3f}",
+            )
             return False
 
         prepared = prepare_study(spec, url, worker_index, on_teacher_epoch, stop)
@@ -170,8 +176,10 @@ def _print_summary(study: optuna.Study, summary: WorkerSummary) -> None:
     )
     v = summary.verification
     if v is not None:
-        out.print(f"verification: {v.complete}/{v.planned} replicates complete ({v.study_name}); "
-                  f"this worker ran {v.ran}.", highlight=False)
+        out.print(
+            f"verification: {v.complete}/{v.planned} replicates complete ({v.study_name}); this worker ran {v.ran}.",
+            highlight=False,
+        )
     if summary.stopped_by:
         out.print(f"stopped by {summary.stopped_by}; run the same command again to resume.")
     print_best(study, summary.best)
@@ -190,8 +198,10 @@ def print_best(study: optuna.Study, best: FrozenTrial | None) -> None:
     if verdict.verified and verdict.distilled is not None:
         d = verdict.distilled
         seeds = ", ".join(str(s) for s in verdict.seeds)
-        title = (f"best verified config, trial #{d.trial}: val accuracy {sum(d.val) / len(d.val):.4f} "
-                 f"(mean over student seeds {seeds})")
+        title = (
+            f"best verified config, trial #{d.trial}: val accuracy {sum(d.val) / len(d.val):.4f} "
+            f"(mean over student seeds {seeds})"
+        )
         params = d.params
     table = Table(title=title, show_header=True)
     table.add_column("param")
@@ -234,8 +244,9 @@ def status_command(
     counts = state_counts(s)
     spec = s.user_attrs.get("spec", {})
     total = spec.get("trials", "?")
-    out.print(f"study [bold]{s.study_name}[/] in {redact_url(url)} · task {s.user_attrs.get('task', '?')}",
-              highlight=False)
+    out.print(
+        f"study [bold]{s.study_name}[/] in {redact_url(url)} · task {s.user_attrs.get('task', '?')}", highlight=False
+    )
     table = Table(show_header=True)
     for state in ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING"):
         table.add_column(state.lower(), justify="right")
@@ -245,13 +256,15 @@ def status_command(
     running = s.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for t in running:
         steps = max(t.intermediate_values) if t.intermediate_values else 0
-        out.print(f"  running: trial {t.number} on {t.user_attrs.get('worker', '?')}, epoch {steps}",
-                  highlight=False)
+        out.print(f"  running: trial {t.number} on {t.user_attrs.get('worker', '?')}, epoch {steps}", highlight=False)
     verification = load_verification(s)
     if verification is not None:
         planned, complete, open_ = pending(verification)
-        out.print(f"verification: {complete}/{planned} replicates complete, {open_} running or queued "
-                  f"({verification.study_name})", highlight=False)
+        out.print(
+            f"verification: {complete}/{planned} replicates complete, {open_} running or queued "
+            f"({verification.study_name})",
+            highlight=False,
+        )
     print_best(s, best_trial(s))
 
 
@@ -276,8 +289,12 @@ def export_command(
     out_path: Path = typer.Option(Path("best.yaml"), "--out", help="File to write."),
     fmt: str | None = typer.Option(None, "--format", help="yaml or json (default: from --out's suffix)."),
     top_k: int = typer.Option(1, "--top-k", min=1, help="Also list the K best trials."),
-    pareto: bool = typer.Option(False, "--pareto", help="Multi-objective study: write every Pareto front member "
-                                "as --out DIR/trial-N.yaml (--out is then a folder)."),
+    pareto: bool = typer.Option(
+        False,
+        "--pareto",
+        help="Multi-objective study: write every Pareto front member "
+        "as --out DIR/trial-N.yaml (--out is then a folder).",
+    ),
 ) -> None:
     """Write the best configuration (params, value, task, epochs, seed, teacher, versions)."""
     url = storage_url(storage)
@@ -310,7 +327,9 @@ def train_command(
     out_dir: Path = typer.Option(Path("runs/best"), "--out", help="Folder for student.pt and metrics.json."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N."),
     seed: int | None = typer.Option(
-        None, "--seed", min=0,
+        None,
+        "--seed",
+        min=0,
         help="Student seed (default: the export's; a verification seed reproduces that replicate).",
     ),
 ) -> None:
@@ -325,9 +344,14 @@ def train_command(
 
         result = retrain(config, out_dir, device=device, on_epoch=on_epoch, seed=seed)
     r = result.result
-    out.print(f"val accuracy {r.final_accuracy:.4f}, {r.test_split} accuracy {r.test_accuracy:.4f} after "
-              f"{r.epochs_run} epochs on {r.device}", highlight=False)
+    out.print(
+        f"val accuracy {r.final_accuracy:.4f}, {r.test_split} accuracy {r.test_accuracy:.4f} after "
+        f"{r.epochs_run} epochs on {r.device}",
+        highlight=False,
+    )
     if result.exported_value is not None:
-        out.print(f"recorded by the study for this seed: {result.exported_value:.4f} "
-                  f"(difference {result.difference:+.4f})", highlight=False)
+        out.print(
+            f"recorded by the study for this seed: {result.exported_value:.4f} (difference {result.difference:+.4f})",
+            highlight=False,
+        )
     out.print(f"wrote {result.out_dir / 'student.pt'} and {result.out_dir / 'metrics.json'}", highlight=False)

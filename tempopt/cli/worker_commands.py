@@ -35,8 +35,9 @@ def launch_command(
 ) -> None:
     """Run N workers on this host for one study, with live progress; Ctrl-C stops them cleanly."""
     spec = load_spec(study_file)
-    updates = {k: v for k, v in {"trials": trials, "device": device, "batch_trials": batch_trials}.items()
-               if v is not None}
+    updates = {
+        k: v for k, v in {"trials": trials, "device": device, "batch_trials": batch_trials}.items() if v is not None
+    }
     spec = spec.model_copy(update=updates)
     gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
     if gpus is not None and not gpu_list:
@@ -82,7 +83,8 @@ def _launch(
         def on_poll(counts: dict[str, int]) -> None:
             done = counts["COMPLETE"] + counts["PRUNED"]
             progress.update(
-                bar, completed=min(done, spec.trials),
+                bar,
+                completed=min(done, spec.trials),
                 description=f"trials  running {counts['RUNNING']}  failed {counts['FAIL']}",
             )
 

@@ -72,6 +72,7 @@ class JobResult:
     test_correct: Tensor | None = field(default=None, repr=False)  # (N,) bool, per held-out example
     error: str | None = None  # why a member of a batched run failed (fit_members); None when it did not
     learned: dict[str, list[float]] = field(default_factory=dict)  # a variant's learned values, per epoch
+    compute_seconds: float | None = None  # training and evaluation alone: ``seconds`` less the epoch callbacks
 
 
 class TeacherSignal:
@@ -155,6 +156,7 @@ def fit(
     learned: dict[str, list[float]] = {}
     stopped = False
     step = 0
+    in_callbacks = 0.0  # seconds in on_epoch (the study's storage calls): not the job's compute
     for epoch in range(1, config.epochs + 1):
         model.train()
         losses: list[Tensor] = []  # summed once per epoch: an add per batch costs a kernel launch
@@ -179,7 +181,10 @@ def fit(
                 "lower lr or the temperature range."
             )
         history.append(evaluate(model, val, amp))
-        if on_epoch is not None and on_epoch(epoch, history[-1]):
+        called = time.perf_counter()
+        wants_stop = on_epoch is not None and on_epoch(epoch, history[-1])
+        in_callbacks += time.perf_counter() - called
+        if wants_stop:
             stopped = True
             break
 
@@ -188,6 +193,7 @@ def fit(
         best_accuracy=max(history),
         epochs_run=len(history),
         seconds=time.perf_counter() - start,
+        compute_seconds=time.perf_counter() - start - in_callbacks,
         device=str(device),
         history=history,
         stopped_early=stopped,
@@ -201,8 +207,9 @@ def sources(
 ) -> tuple[BatchSource, BatchSource | None, torch.Generator, BatchSource]:
     """The labelled, transfer (None without a teacher or a transfer set) and validation batches
     of a job, and the transfer order's own generator: one epoch is one pass over each."""
-    labelled = BatchSource(task.train if train is None else train, config.batch_size, device,
-                           num_workers=config.num_workers)
+    labelled = BatchSource(
+        task.train if train is None else train, config.batch_size, device, num_workers=config.num_workers
+    )
     transfer = None
     unlabelled = task.transfer
     if with_teacher and unlabelled is not None and len(unlabelled) > 0:  # type: ignore[arg-type]
@@ -279,15 +286,11 @@ def _make_optimizer(config: JobConfig, params: list[nn.Parameter], loss_state: l
     if config.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "sgd":
-        return torch.optim.SGD(
-            groups, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay
-        )
+        return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
     raise SpecError(f"optimizer {config.optimizer!r} is not known; use adamw or sgd.")
 
 
-def _make_scheduler(
-    config: JobConfig, optimizer: torch.optim.Optimizer
-) -> torch.optim.lr_scheduler.LRScheduler | None:
+def _make_scheduler(config: JobConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | None:
     if config.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.epochs, 1))
     if config.schedule == "constant":

@@ -25,8 +25,9 @@ class MemberLoss:
         temperature, kd_weight: ``(K,)`` the members' T and λ.
     """
 
-    def __init__(self, variants: Sequence[str], loss_args: Sequence[Mapping[str, Any]], temperature: Tensor,
-                 kd_weight: Tensor) -> None:
+    def __init__(
+        self, variants: Sequence[str], loss_args: Sequence[Mapping[str, Any]], temperature: Tensor, kd_weight: Tensor
+    ) -> None:
         device = temperature.device
         self.temperature, self.kd_weight = temperature, kd_weight
         self.groups: list[tuple[DistillLoss, Tensor]] = []  # (variant over its members, their rows)
@@ -54,20 +55,26 @@ class MemberLoss:
         if len(self.groups) == 1:
             soft = self.groups[0][0].soft(logits, teacher, classes, self.temperature, progress)
         else:
-            parts = [v.soft(logits.index_select(0, rows), teacher, classes, self.temperature.index_select(0, rows),
-                            progress) for v, rows in self.groups]
+            parts = [
+                v.soft(logits.index_select(0, rows), teacher, classes, self.temperature.index_select(0, rows), progress)
+                for v, rows in self.groups
+            ]
             soft = torch.cat(parts).index_select(0, self._order)  # back to stack order
         return (1 - self.kd_weight) * hard + self.kd_weight * soft
 
     def state(self) -> dict[str, Tensor]:
         """Every variant's trainable state (``(K_variant, ...)``), by ``variant.name``."""
-        return {f"{key}.{name}": t for key, (v, _) in zip(self.names, self.groups, strict=True)
-                for name, t in v.state().items()}
+        return {
+            f"{key}.{name}": t
+            for key, (v, _) in zip(self.names, self.groups, strict=True)
+            for name, t in v.state().items()
+        }
 
     def state_rows(self) -> dict[str, Tensor]:
         """For every :meth:`state` tensor, the stack rows of the members it belongs to."""
-        return {f"{key}.{name}": rows for key, (v, rows) in zip(self.names, self.groups, strict=True)
-                for name in v.state()}
+        return {
+            f"{key}.{name}": rows for key, (v, rows) in zip(self.names, self.groups, strict=True) for name in v.state()
+        }
 
     def keep(self, rows: list[int]) -> dict[str, Tensor]:
         """Keep only the members at ``rows`` (positions in the current stack, in order).

@@ -87,7 +87,8 @@ def fit_members(
         SpecError: the members cannot share a pass (:func:`can_batch`), or none are given.
     """
     reason = can_batch(task) or next(
-        (r for r in (loss_class(m.loss).batch_refusal for m in members) if r is not None), None)
+        (r for r in (loss_class(m.loss).batch_refusal for m in members) if r is not None), None
+    )
     if reason is not None:
         raise SpecError(f"these trials cannot be batched: {reason}; set batch_trials: 1.")
     if not members:
@@ -113,6 +114,7 @@ def fit_members(
     errors: dict[int, str] = {}
     last_step = max(base.epochs * labelled.num_batches() - 1, 1)
     step = 0
+    in_callbacks = 0.0  # seconds in on_epoch (the study's storage calls): not the members' compute
     for epoch in range(1, base.epochs + 1):
         factor = _schedule(base, epoch - 1)
         transfer_batches = transfer.batches(transfer_order) if transfer is not None else None
@@ -151,7 +153,9 @@ def fit_members(
         running = [m for m in state.members if m not in errors]
         stop = set()
         if on_epoch is not None and running:
+            called = time.perf_counter()
             stop = on_epoch(epoch, running, [accuracies[state.members.index(m)] for m in running])
+            in_callbacks += time.perf_counter() - called
         stopped |= stop & set(running)
         leaving = stop | set(errors)
         if leaving & set(state.members) and epoch < base.epochs:
@@ -159,8 +163,17 @@ def fit_members(
             if not state.members:
                 break
     results = [
-        JobResult(final_accuracy=h[-1], best_accuracy=max(h), epochs_run=len(h), seconds=0.0,
-                  device=str(device), history=h, stopped_early=i in stopped, error=errors.get(i), learned=learned[i])
+        JobResult(
+            final_accuracy=h[-1],
+            best_accuracy=max(h),
+            epochs_run=len(h),
+            seconds=0.0,
+            device=str(device),
+            history=h,
+            stopped_early=i in stopped,
+            error=errors.get(i),
+            learned=learned[i],
+        )
         for i, h in history.items()
     ]
     if measure_test and state.members:
@@ -174,7 +187,7 @@ def fit_members(
                 r.test_split = "test" if task.test is not None else "val"
     seconds = time.perf_counter() - start
     for r in results:
-        r.seconds = seconds
+        r.seconds, r.compute_seconds = seconds, seconds - in_callbacks
     return results
 
 
@@ -192,8 +205,12 @@ class _State:
     @classmethod
     def new(cls, members: list[Member], params: dict[str, Tensor], device: torch.device) -> _State:
         as_tensor = lambda values: torch.tensor(values, dtype=torch.float32, device=device)  # noqa: E731
-        loss = MemberLoss([m.loss for m in members], [m.loss_args for m in members],
-                          as_tensor([m.temperature for m in members]), as_tensor([m.kd_weight for m in members]))
+        loss = MemberLoss(
+            [m.loss for m in members],
+            [m.loss_args for m in members],
+            as_tensor([m.temperature for m in members]),
+            as_tensor([m.kd_weight for m in members]),
+        )
         return cls(
             members=list(range(len(members))),
             params={k: v.detach().clone().requires_grad_(True) for k, v in params.items()},
@@ -210,8 +227,9 @@ class _State:
         """``(name, tensor, rows)`` in :meth:`trainable`'s order. The stacked params cover every
         member (rows None) and decay; a variant's state covers its members' rows and never decays."""
         rows = self.loss.state_rows()
-        return ([(k, v, None) for k, v in self.params.items()]
-                + [(f"loss.{k}", v, rows[k]) for k, v in self.loss.state().items()])
+        return [(k, v, None) for k, v in self.params.items()] + [
+            (f"loss.{k}", v, rows[k]) for k, v in self.loss.state().items()
+        ]
 
     def keep(self, rows: list[int]) -> None:
         """Keep only the members at ``rows`` (positions in the current stack)."""
@@ -221,8 +239,9 @@ class _State:
         self.lr = self.lr[index]
         kept = {f"loss.{k}": local for k, local in self.loss.keep(rows).items()}  # per variant, its own rows
         kept.update((k, index) for k in self.params)
-        self.slots = {k: {n: s.index_select(0, kept[k]) for n, s in v.items()} for k, v in self.slots.items()
-                      if k in kept}
+        self.slots = {
+            k: {n: s.index_select(0, kept[k]) for n, s in v.items()} for k, v in self.slots.items() if k in kept
+        }
 
 
 class _Optimizer:
@@ -248,8 +267,9 @@ class _Optimizer:
             else:
                 self._sgd(state, name, p, g, lr_p, shape, decay)
 
-    def _adamw(self, state: _State, name: str, p: Tensor, g: Tensor, lr: Tensor, shape: tuple[int, ...],
-               decay: float) -> None:
+    def _adamw(
+        self, state: _State, name: str, p: Tensor, g: Tensor, lr: Tensor, shape: tuple[int, ...], decay: float
+    ) -> None:
         beta1, beta2 = ADAM_BETAS
         slots = state.slots.setdefault(name, {"m": torch.zeros_like(p), "v": torch.zeros_like(p)})
         if decay:
@@ -262,8 +282,9 @@ class _Optimizer:
         denom = (slots["v"].sqrt() / bias2_sqrt).add_(ADAM_EPS)
         p.sub_(step_size * (slots["m"] / denom))
 
-    def _sgd(self, state: _State, name: str, p: Tensor, g: Tensor, lr: Tensor, shape: tuple[int, ...],
-             decay: float) -> None:
+    def _sgd(
+        self, state: _State, name: str, p: Tensor, g: Tensor, lr: Tensor, shape: tuple[int, ...], decay: float
+    ) -> None:
         if decay:
             g = g.add(p, alpha=decay)
         slots = state.slots.get(name)
@@ -311,5 +332,11 @@ def _correct(forward: Callable, params: dict[str, Tensor], source: BatchSource, 
 
 def member_config(base: JobConfig, member: Member) -> JobConfig:
     """The lone job a member trains like."""
-    return replace(base, temperature=member.temperature, kd_weight=member.kd_weight, lr=member.lr,
-                   loss=member.loss, loss_args=dict(member.loss_args))
+    return replace(
+        base,
+        temperature=member.temperature,
+        kd_weight=member.kd_weight,
+        lr=member.lr,
+        loss=member.loss,
+        loss_args=dict(member.loss_args),
+    )

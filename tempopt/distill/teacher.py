@@ -238,24 +238,20 @@ def _build_entry(
         "key": key,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "accuracy": evaluate(model, val, mixed_precision),
-        "test_accuracy": None if task.test is None else evaluate(
-            model, BatchSource(task.test, 1024, dev), mixed_precision
-        ),
+        "test_accuracy": None
+        if task.test is None
+        else evaluate(model, BatchSource(task.test, 1024, dev), mixed_precision),
         "train_logits": None,
         "transfer_logits": None,
     }
     if task.augment is None:
         entry["train_logits"] = _all_logits(model, task.train, dev, mixed_precision, task.num_classes)
         if task.transfer is not None:
-            entry["transfer_logits"] = _all_logits(
-                model, task.transfer, dev, mixed_precision, task.num_classes
-            )
+            entry["transfer_logits"] = _all_logits(model, task.transfer, dev, mixed_precision, task.num_classes)
     return entry, source
 
 
-def _teacher_from_entry(
-    task: Task, entry: dict, source: str, device: str, mixed_precision: bool
-) -> Teacher:
+def _teacher_from_entry(task: Task, entry: dict, source: str, device: str, mixed_precision: bool) -> Teacher:
     dev = resolve_device(device)
     model = task.teacher()
     model.load_state_dict(entry["state_dict"])
@@ -283,9 +279,7 @@ def _freeze(model: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
-def _all_logits(
-    model: nn.Module, dataset, device: torch.device, mixed_precision: bool, num_classes: int
-) -> Tensor:
+def _all_logits(model: nn.Module, dataset, device: torch.device, mixed_precision: bool, num_classes: int) -> Tensor:
     """``(N, C)`` float32 logits over a dataset, in its index order, on the CPU."""
     source = BatchSource(dataset, 1024, device, labelled=False)
     out = []

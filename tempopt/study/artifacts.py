@@ -46,9 +46,7 @@ def attach_file(target: optuna.Study | optuna.Trial, path: Path, artifact_dir: P
     try:
         return upload_artifact(artifact_store=store, file_path=str(path), study_or_trial=target)
     except OSError as e:
-        raise TempoptError(
-            f"cannot attach {path} ({e.strerror}); check that the artifact folder is writable."
-        ) from e
+        raise TempoptError(f"cannot attach {path} ({e.strerror}); check that the artifact folder is writable.") from e
 
 
 def attach_checkpoint(trial: optuna.Trial, model: nn.Module, artifact_dir: Path) -> str:

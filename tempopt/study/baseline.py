@@ -133,9 +133,7 @@ class BaselineRouter(BaseSampler):
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         self._inner.before_trial(study, trial)
 
-    def after_trial(
-        self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
-    ) -> None:
+    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
         self._proposals.pop(trial.number, None)
         self._inner.after_trial(study, trial, state, values)
 
@@ -158,15 +156,24 @@ class BaselineRouter(BaseSampler):
             if set(params) != set(self._space):
                 continue  # still being sampled
             if t.state == TrialState.COMPLETE and accuracy_of(t) is not None:  # the baseline's own TPE: accuracy
-                memory.add_trial(optuna.trial.create_trial(
-                    params=params, distributions=self._space_of(params), value=accuracy_of(t)))
+                memory.add_trial(
+                    optuna.trial.create_trial(params=params, distributions=self._space_of(params), value=accuracy_of(t))
+                )
             elif t.state == TrialState.PRUNED and t.intermediate_values:
-                memory.add_trial(optuna.trial.create_trial(
-                    params=params, distributions=self._space_of(params), state=TrialState.PRUNED,
-                    intermediate_values=t.intermediate_values))
+                memory.add_trial(
+                    optuna.trial.create_trial(
+                        params=params,
+                        distributions=self._space_of(params),
+                        state=TrialState.PRUNED,
+                        intermediate_values=t.intermediate_values,
+                    )
+                )
             elif t.state == TrialState.RUNNING:
-                memory.add_trial(optuna.trial.create_trial(
-                    params=params, distributions=self._space_of(params), state=TrialState.RUNNING))
+                memory.add_trial(
+                    optuna.trial.create_trial(
+                        params=params, distributions=self._space_of(params), state=TrialState.RUNNING
+                    )
+                )
         return memory.ask(self._space).params
 
     def _space_of(self, params: dict[str, Any]) -> dict[str, BaseDistribution]:

@@ -27,8 +27,23 @@ from tempopt.tasks import Task, load_task
 log = logging.getLogger(__name__)
 
 COMPARED_KEYS = (
-    "task", "task_args", "epochs", "search", "seed", "loss", "loss_args", "batch_size", "weight_decay", "optimizer",
-    "schedule", "teacher", "baseline", "baseline_lrs", "baseline_share", "verify", "objectives",
+    "task",
+    "task_args",
+    "epochs",
+    "search",
+    "seed",
+    "loss",
+    "loss_args",
+    "batch_size",
+    "weight_decay",
+    "optimizer",
+    "schedule",
+    "teacher",
+    "baseline",
+    "baseline_lrs",
+    "baseline_share",
+    "verify",
+    "objectives",
 )
 """Spec keys that change what a trial computes: a resumed study must have the same ones (a
 key that the stored spec lacks, written by an older tempopt, is not compared)."""

@@ -27,8 +27,6 @@ SEED_LIMIT = 2**62
 """Seeds stay below this so that the per-trial and per-worker seeds derived from them fit in int64."""
 
 
-
-
 def _no_bool(value: Any) -> Any:
     """Refuse ``true``/``false`` where a number belongs (pydantic's lax mode reads them as 1 and 0)."""
     if isinstance(value, bool):
@@ -162,8 +160,9 @@ class LossSearch(_Strict):
             raise ValueError("choices lists a variant twice; list each once")
         for name in self.args:
             if name not in self.choices:
-                raise ValueError(f"args are given for {name!r}, which is not among choices; add it to choices "
-                                 "or remove its args")
+                raise ValueError(
+                    f"args are given for {name!r}, which is not among choices; add it to choices or remove its args"
+                )
         return self
 
     @model_serializer(mode="wrap")

@@ -91,16 +91,21 @@ def export_pareto(study: optuna.Study, storage_url: str) -> dict[str, dict[str, 
     if spec is None:
         raise StorageError(f"study {study.study_name!r} was not made by tempopt; it has no 'spec' attribute.")
     if not is_multi(study):
-        raise StorageError(f"study {study.study_name!r} has one objective, so no Pareto front; "
-                           "drop --pareto, or give the study objectives: [accuracy, params].")
+        raise StorageError(
+            f"study {study.study_name!r} has one objective, so no Pareto front; "
+            "drop --pareto, or give the study objectives: [accuracy, params]."
+        )
     front = pareto_front(study)
     if not front:
         raise StorageError(f"study {study.study_name!r} has no completed distilled trial yet; run it first.")
     from tempopt.analysis import member_verdicts, unverified_verdict
 
     own = member_verdicts(study)
-    missing = unverified_verdict("this front member was not among the members verified (verify.top_k spread "
-                                 "along the front)" if own else "the front has not been verified yet")
+    missing = unverified_verdict(
+        "this front member was not among the members verified (verify.top_k spread along the front)"
+        if own
+        else "the front has not been verified yet"
+    )
     ranked = ranked_trials(study)
     out = {}
     for t in front:
@@ -111,8 +116,14 @@ def export_pareto(study: optuna.Study, storage_url: str) -> dict[str, dict[str, 
     return out
 
 
-def _trial_data(study: optuna.Study, best: FrozenTrial, spec: dict[str, Any], verdict: dict[str, Any],
-                storage_url: str, ranked: list[FrozenTrial]) -> dict[str, Any]:
+def _trial_data(
+    study: optuna.Study,
+    best: FrozenTrial,
+    spec: dict[str, Any],
+    verdict: dict[str, Any],
+    storage_url: str,
+    ranked: list[FrozenTrial],
+) -> dict[str, Any]:
     """One trial's export: what ``tempopt train`` needs, and where it came from."""
     baseline = next((t for t in ranked if t.user_attrs.get("baseline")), None)
     data: dict[str, Any] = {

@@ -83,13 +83,17 @@ def parse_grpc_url(url: str) -> ProxyAddress:
             "database password to `tempopt grpc-proxy --storage` instead."
         )
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise StorageError(f"storage {redact_url(url)!r} has a path or query; a gRPC proxy URL is just grpc://HOST:PORT.")
+        raise StorageError(
+            f"storage {redact_url(url)!r} has a path or query; a gRPC proxy URL is just grpc://HOST:PORT."
+        )
     try:
         port = parts.port
     except ValueError:
         port = -1
     if not parts.hostname or port == -1:
-        raise StorageError(f"storage {redact_url(url)!r} needs a host and a port from 1 to 65535, e.g. grpc://127.0.0.1:13000.")
+        raise StorageError(
+            f"storage {redact_url(url)!r} needs a host and a port from 1 to 65535, e.g. grpc://127.0.0.1:13000."
+        )
     return ProxyAddress(parts.hostname, port or DEFAULT_PORT)
 
 

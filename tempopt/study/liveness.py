@@ -132,8 +132,9 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
 def _never_beaten(storage: optuna.storages.RDBStorage, running: list[FrozenTrial]) -> set[int]:
     """Ids of the trials RUNNING for longer than the grace period without a single heartbeat."""
     cutoff = datetime.datetime.now() - datetime.timedelta(seconds=_grace(storage))
-    return never_beaten(storage, {trial_id_of(t) for t in running
-                                  if t.datetime_start is not None and t.datetime_start < cutoff})
+    return never_beaten(
+        storage, {trial_id_of(t) for t in running if t.datetime_start is not None and t.datetime_start < cutoff}
+    )
 
 
 def _grace(storage: optuna.storages.RDBStorage) -> float:

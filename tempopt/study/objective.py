@@ -22,7 +22,7 @@ from tempopt.study.artifacts import attach_checkpoint
 from tempopt.study.creation import load_spec_task
 from tempopt.study.liveness import retrying
 from tempopt.study.objectives import COST_ATTRS, PARAMS, student_cost
-from tempopt.study.optuna_compat import prune_decisions
+from tempopt.study.optuna_compat import prune_decisions, set_user_attrs
 from tempopt.study.per_example import encode_correct
 from tempopt.study.search import suggest
 from tempopt.study.spec import StudySpec
@@ -74,9 +74,7 @@ class Objective:
     only with distilled ones.
     """
 
-    def __init__(
-        self, spec: StudySpec, task: Task, teacher: Teacher | None, on_epoch: EpochHook | None = None
-    ) -> None:
+    def __init__(self, spec: StudySpec, task: Task, teacher: Teacher | None, on_epoch: EpochHook | None = None) -> None:
         self.spec = spec
         self.task = task
         self.teacher = teacher
@@ -98,12 +96,22 @@ class Objective:
             task = load_spec_task(self.spec.model_copy(update={"task_args": args}))
             teacher = self.teacher
             if teacher is not None and cache_key(task, self.spec.teacher.seed) != teacher.key:
-                teacher = prepare_teacher(task, self.spec.cache_dir, device=self.spec.device,
-                                          seed=self.spec.teacher.seed, mixed_precision=self.spec.mixed_precision)
+                teacher = prepare_teacher(
+                    task,
+                    self.spec.cache_dir,
+                    device=self.spec.device,
+                    seed=self.spec.teacher.seed,
+                    mixed_precision=self.spec.mixed_precision,
+                )
             if len(self._tasks) >= TASK_CACHE:
                 self._tasks.pop(next(iter(self._tasks)))
             self._tasks[key] = (task, teacher)
         return self._tasks[key]
+
+    def may_prune(self, epoch: int) -> bool:
+        """Whether the pruner could stop a trial after ``epoch``: not during the warm-up, whose
+        epochs it never prunes (no storage read is spent asking), nor after the last epoch."""
+        return self.spec.pruner.name != "none" and self.spec.warmup_epochs < epoch < self.spec.epochs
 
     def at_chance(self, accuracy: float) -> bool:
         """True if ``accuracy`` is no better than always answering the most frequent class."""
@@ -124,7 +132,7 @@ class Objective:
             if multi:  # Optuna takes no intermediate values (nor pruning) in multi-objective studies
                 return False
             retrying(lambda: trial.report(accuracy, step=epoch), f"reporting trial {trial.number}")
-            if epoch >= config.epochs:
+            if not self.may_prune(epoch):
                 return False
             return retrying(trial.should_prune, f"asking the pruner about trial {trial.number}")
 
@@ -136,8 +144,11 @@ class Objective:
         if multi:
             assert result.model is not None
             cost = student_cost(self.spec.objectives[1], result.model, task)
-            attrs = {"val_per_epoch": result.history, COST_ATTRS[self.spec.objectives[1]]: cost,
-                     COST_ATTRS[PARAMS]: parameter_count(result.model)}
+            attrs = {
+                "val_per_epoch": result.history,
+                COST_ATTRS[self.spec.objectives[1]]: cost,
+                COST_ATTRS[PARAMS]: parameter_count(result.model),
+            }
             for k, v in attrs.items():
                 retrying(functools.partial(trial.set_user_attr, k, v), f"recording trial {trial.number}")
             return result.final_accuracy, cost
@@ -219,15 +230,20 @@ def _beats_best(trial: optuna.Trial, value: float) -> bool:
 
 
 def _record(trial: optuna.Trial, result: JobResult, at_chance: bool) -> None:
-    if at_chance:  # a trial that learned nothing (lr far too high or low) is said to be one
-        trial.set_user_attr("at_chance", True)
-    trial.set_user_attr("job_seconds", round(result.seconds, 4))
-    trial.set_user_attr("epochs_run", result.epochs_run)
-    trial.set_user_attr("device", result.device)
-    trial.set_user_attr("best_val_accuracy", result.best_accuracy)
+    """What the job measured, as user attrs written in one transaction."""
+    attrs: dict[str, Any] = {"at_chance": True} if at_chance else {}  # a trial that learned nothing says so
+    attrs.update(
+        job_seconds=round(result.seconds, 4),
+        epochs_run=result.epochs_run,
+        device=result.device,
+        best_val_accuracy=result.best_accuracy,
+    )
+    if result.compute_seconds is not None:  # training and evaluation alone, without the epoch's storage calls
+        attrs["compute_seconds"] = round(result.compute_seconds, 4)
     for name, values in result.learned.items():  # e.g. learned_temperature: the final value, and per epoch
-        trial.set_user_attr(name, values[-1])
-        trial.set_user_attr(f"{name}_per_epoch", [round(v, 5) for v in values])
+        attrs[name] = values[-1]
+        attrs[f"{name}_per_epoch"] = [round(v, 5) for v in values]
+    set_user_attrs(trial, attrs)
 
 
 class BatchObjective(Objective):
@@ -253,7 +269,7 @@ class BatchObjective(Objective):
                 retrying(functools.partial(trial.report, accuracy, step=epoch), f"reporting trial {trial.number}")
                 if self.on_epoch is not None:
                     self.on_epoch(trial, epoch, accuracy)
-            if epoch == self.spec.epochs:
+            if not self.may_prune(epoch):
                 return set()
             asked = [trials[i] for i in running]  # one read of the study for every member's decision
             prune = retrying(functools.partial(prune_decisions, trials[0].study, asked), "asking the pruner")

@@ -60,8 +60,11 @@ def student_cost(objective: str, model: nn.Module, task: Task) -> float:
 def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
     """The distilled trials (``kd_weight > 0``, not baselines) on the Pareto front, most accurate
     first: what ``tempopt export --pareto`` writes and verification retrains."""
-    done = [t for t in complete_with_accuracy(study.get_trials(deepcopy=False))
-            if t.user_attrs.get("baseline") is not True and float(t.params.get("kd_weight", 0.0)) > 0.0]
+    done = [
+        t
+        for t in complete_with_accuracy(study.get_trials(deepcopy=False))
+        if t.user_attrs.get("baseline") is not True and float(t.params.get("kd_weight", 0.0)) > 0.0
+    ]
     return front_of(done, [ACCURACY] + [COSTS[0]] * (len(study.directions) - 1))
 
 

@@ -6,6 +6,8 @@
 * :func:`stale_trial_ids`, :func:`never_beaten`: running trials whose heartbeat is too old, or
   that never sent one.
 * :func:`return_to_queue`: put a started trial back in the queue, unstarted.
+* :func:`set_user_attrs`: several user attrs of a trial in one transaction (Optuna commits each
+  ``set_user_attr`` on its own: one disk sync each on SQLite).
 
 * :func:`group_view`: a study whose trials are one group of the real study's (distilled or
   baseline), for pruners. It is a real :class:`optuna.Study` over a storage that filters
@@ -80,6 +82,21 @@ def never_beaten(storage: optuna.storages.RDBStorage, trial_ids: set[int]) -> se
         session.close()
 
 
+def set_user_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
+    """``trial.set_user_attr(k, v)`` for every item, in one transaction on an RDB storage."""
+    storage = rdb_storage(trial.study)
+    if storage is None:  # in memory, or through the gRPC proxy: one call each
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        return
+    trial_id = trial_id_of(trial)
+    with _create_scoped_session(storage.scoped_session, True) as session:
+        for key, value in attrs.items():
+            storage._set_trial_attr_without_commit(  # noqa: SLF001
+                session, models.TrialUserAttributeModel, trial_id, key, value
+            )
+
+
 def return_to_queue(study: optuna.Study, trial: optuna.Trial) -> None:
     """Put a started trial back in the queue (WAITING), as if it had never been started."""
     storage_of(study).set_trial_state_values(trial_id_of(trial), TrialState.WAITING)
@@ -105,17 +122,16 @@ class _FilteredStorage:
 class AtomicClaimStorage(optuna.storages.RDBStorage):
     """An RDB storage on which exactly one of the workers racing for a queued trial gets it."""
 
-    def set_trial_state_values(
-        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
-    ) -> bool:
+    def set_trial_state_values(self, trial_id: int, state: TrialState, values: Sequence[float] | None = None) -> bool:
         if state != TrialState.RUNNING or values is not None:
             return super().set_trial_state_values(trial_id, state, values)
         with _create_scoped_session(self.scoped_session) as session:
             claimed = (
                 session.query(models.TrialModel)
                 .filter(models.TrialModel.trial_id == trial_id, models.TrialModel.state == TrialState.WAITING)
-                .update({"state": TrialState.RUNNING, "datetime_start": datetime.datetime.now()},
-                        synchronize_session=False)
+                .update(
+                    {"state": TrialState.RUNNING, "datetime_start": datetime.datetime.now()}, synchronize_session=False
+                )
             )
         if claimed:
             return True
@@ -129,7 +145,8 @@ def group_view(study: optuna.Study, baseline: bool) -> optuna.Study:
     view = object.__new__(optuna.Study)
     view.__dict__.update(study.__dict__)
     view._storage = _FilteredStorage(  # type: ignore[assignment]
-        study._storage, lambda t: (t.user_attrs.get("baseline") is True) == baseline  # noqa: SLF001
+        study._storage,
+        lambda t: (t.user_attrs.get("baseline") is True) == baseline,  # noqa: SLF001
     )
     view._thread_local = _ThreadLocalStudyAttribute()  # its own trial cache, never the real study's
     return view

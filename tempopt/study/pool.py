@@ -166,17 +166,26 @@ def serve(
     return summary
 
 
-def _sweep(storage: optuna.storages.BaseStorage, storage_url: str, pattern: str, served: dict[str, Served],
-           hooks: RunHooks, stop: StopFlag, summary: PoolSummary, alive_file: Path | None,
-           options: WorkerOptions) -> None:
+def _sweep(
+    storage: optuna.storages.BaseStorage,
+    storage_url: str,
+    pattern: str,
+    served: dict[str, Served],
+    hooks: RunHooks,
+    stop: StopFlag,
+    summary: PoolSummary,
+    alive_file: Path | None,
+    options: WorkerOptions,
+) -> None:
     """Fail the stale trials (a dead worker's) of every submitted study with running trials, so
     that their retries are handed out: a study whose last trial died would otherwise never end."""
     for study in retrying(lambda: submitted_studies(storage), "listing the studies"):
         name = study.study_name
         if name in summary.skipped or not fnmatch.fnmatchcase(name, pattern):
             continue
-        running = retrying(functools.partial(study.get_trials, deepcopy=False, states=(TrialState.RUNNING,)),
-                           "reading running trials")
+        running = retrying(
+            functools.partial(study.get_trials, deepcopy=False, states=(TrialState.RUNNING,)), "reading running trials"
+        )
         if not running:
             continue
         entry = served.get(name) or _prepare(storage_url, name, hooks, stop, summary, alive_file, options)
@@ -187,8 +196,10 @@ def _sweep(storage: optuna.storages.BaseStorage, storage_url: str, pattern: str,
 
 def _final_states(storage: optuna.storages.BaseStorage, pattern: str) -> dict[str, str] | None:
     """Every matching submitted study's state once all are done, cancelled or failed; else None."""
-    states = {p.name: p.state for p in (progress_of(s) for s in submitted_studies(storage)
-                                        if fnmatch.fnmatchcase(s.study_name, pattern))}
+    states = {
+        p.name: p.state
+        for p in (progress_of(s) for s in submitted_studies(storage) if fnmatch.fnmatchcase(s.study_name, pattern))
+    }
     return states if all(s in (service.DONE, CANCELLED, FAILED) for s in states.values()) else None
 
 
@@ -211,8 +222,15 @@ def _step(entry: Served, total: int, stop: StopFlag) -> bool:
     return entry.verify.step(stop) == RAN
 
 
-def _prepare(storage_url: str, name: str, hooks: RunHooks, stop: StopFlag, summary: PoolSummary,
-             alive_file: Path | None = None, options: WorkerOptions = WorkerOptions()) -> Served | None:
+def _prepare(
+    storage_url: str,
+    name: str,
+    hooks: RunHooks,
+    stop: StopFlag,
+    summary: PoolSummary,
+    alive_file: Path | None = None,
+    options: WorkerOptions = WorkerOptions(),
+) -> Served | None:
     """Read a study's spec and prepare its task and teacher; None (the study skipped) if this
     worker cannot, e.g. its task module does not import here."""
     storage = open_storage(storage_url)
@@ -220,8 +238,13 @@ def _prepare(storage_url: str, name: str, hooks: RunHooks, stop: StopFlag, summa
     try:
         spec = parse_spec({**(study.user_attrs.get("spec") or {}), "name": name}, source=f"study {name!r}")
         overrides = {"device": options.device, "batch_trials": options.batch_trials}
-        spec = spec.model_copy(update={"trials": int((record(study) or {}).get("total", spec.trials)),
-                                       **{k: v for k, v in overrides.items() if v is not None}})
+        spec = spec.model_copy(
+            update={
+                "trials": int((record(study) or {}).get("total", spec.trials)),
+                **{k: v for k, v in overrides.items() if v is not None},
+            }
+        )
+
         def teacher_epoch(epoch: int, accuracy: float) -> bool:  # a teacher trained here: still alive
             if alive_file is not None:
                 alive_file.touch()

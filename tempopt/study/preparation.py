@@ -71,16 +71,18 @@ def prepare_study(
 
     task = load_spec_task(spec)  # a task or cache folder that cannot be used: nothing is written
     ensure_cache_dir(spec.cache_dir)
-    failure = FailureHandling(
-        spec.failure.heartbeat_interval, spec.failure.grace_period, spec.failure.max_retry
-    )
+    failure = FailureHandling(spec.failure.heartbeat_interval, spec.failure.grace_period, spec.failure.max_retry)
     storage = open_storage(storage_url, failure=failure)
     exists = retrying(lambda: check_compatible(storage, spec), "reading the study")
     try:
         with (stop or StopFlag()).interruptible():
             teacher = prepare_teacher(
-                task, spec.cache_dir, device=spec.device, seed=spec.teacher.seed,
-                mixed_precision=spec.mixed_precision, on_epoch=teacher_progress,
+                task,
+                spec.cache_dir,
+                device=spec.device,
+                seed=spec.teacher.seed,
+                mixed_precision=spec.mixed_precision,
+                on_epoch=teacher_progress,
             )
     except WorkerStopped as e:
         raise Interrupted(e.signum) from None

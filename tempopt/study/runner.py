@@ -36,6 +36,8 @@ from tempopt.tasks import Task
 log = logging.getLogger(__name__)
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
 @dataclass
 class WorkerSummary:
     """What one worker did, and where the study stands."""
@@ -109,8 +111,9 @@ nothing left (the search's budget is spent)."""
 class SearchWorker:
     """One worker's search trials of one study, a step (one trial, or one batch) at a time."""
 
-    def __init__(self, study: optuna.Study, spec: StudySpec, task: Task, teacher: Teacher | None,
-                 hooks: RunHooks) -> None:
+    def __init__(
+        self, study: optuna.Study, spec: StudySpec, task: Task, teacher: Teacher | None, hooks: RunHooks
+    ) -> None:
         self.study, self.hooks = study, hooks
         self.objective = BatchObjective(spec, task, teacher, on_epoch=hooks.on_epoch)  # one trial, or a batch
         if spec.multi_objective and spec.pruner.name != "none" and hooks.on_note is not None:
@@ -179,9 +182,7 @@ def _ask(study: optuna.Study) -> optuna.Trial:
 def _surplus(study: optuna.Study, trial: optuna.Trial, total: int) -> bool:
     """True if ``total`` trials are already finished or running ahead of this one."""
     ahead = sum(
-        1
-        for t in study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))
-        if t.number < trial.number
+        1 for t in study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING)) if t.number < trial.number
     )
     return ahead >= total
 

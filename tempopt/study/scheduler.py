@@ -16,12 +16,19 @@ import optuna
 from tempopt.study.service import Progress, progress_of, submitted_studies
 
 
-def candidates(storage: optuna.storages.BaseStorage, pattern: str = "*",
-               skip: frozenset[str] = frozenset()) -> list[Progress]:
+def candidates(
+    storage: optuna.storages.BaseStorage, pattern: str = "*", skip: frozenset[str] = frozenset()
+) -> list[Progress]:
     """Submitted studies matching ``pattern`` with work to hand out, the one to serve first first."""
-    open_ = [p for p in (progress_of(s) for s in submitted_studies(storage)
-                         if fnmatch.fnmatchcase(s.study_name, pattern) and s.study_name not in skip)
-             if p.has_work]
+    open_ = [
+        p
+        for p in (
+            progress_of(s)
+            for s in submitted_studies(storage)
+            if fnmatch.fnmatchcase(s.study_name, pattern) and s.study_name not in skip
+        )
+        if p.has_work
+    ]
     return sorted(open_, key=_order)
 
 

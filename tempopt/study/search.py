@@ -98,7 +98,10 @@ def make_sampler(spec: StudySpec, seed: int) -> optuna.samplers.BaseSampler:
     with warnings.catch_warnings():  # `group` is "experimental" in Optuna 5: said once per sampler, not useful
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.TPESampler(  # group: a variant's args are modelled among that variant's trials
-            seed=seed, n_startup_trials=s.startup_trials, multivariate=s.multivariate, constant_liar=True,
+            seed=seed,
+            n_startup_trials=s.startup_trials,
+            multivariate=s.multivariate,
+            constant_liar=True,
             group=s.multivariate and spec.search.loss is not None,
         )
 
@@ -112,9 +115,7 @@ def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
     if p.name == "median":
         inner = optuna.pruners.MedianPruner(n_startup_trials=p.startup_trials)
     elif p.name == "successive_halving":
-        inner = optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=p.min_resource, reduction_factor=p.reduction_factor
-        )
+        inner = optuna.pruners.SuccessiveHalvingPruner(min_resource=p.min_resource, reduction_factor=p.reduction_factor)
     else:
         inner = optuna.pruners.HyperbandPruner(
             min_resource=p.min_resource, max_resource=spec.epochs, reduction_factor=p.reduction_factor

@@ -97,8 +97,15 @@ def submit(study: optuna.Study, total: int, priority: int) -> None:
     state = old.get("state", OPEN)
     if state in (CANCELLED, FAILED):
         state = OPEN
-    study.set_user_attr(SERVICE, {"state": state, "priority": int(priority), "total": int(total),
-                                  "submitted": old.get("submitted", time.time())})
+    study.set_user_attr(
+        SERVICE,
+        {
+            "state": state,
+            "priority": int(priority),
+            "total": int(total),
+            "submitted": old.get("submitted", time.time()),
+        },
+    )
 
 
 def set_total(study: optuna.Study, total: int) -> None:
@@ -117,8 +124,9 @@ def change_state(study: optuna.Study, to: str, reason: str | None = None) -> str
     """
     old = record(study)
     if old is None:
-        raise TempoptError(f"study {study.study_name!r} was not submitted; submit it first "
-                           "(tempopt submit STUDY.yaml).")
+        raise TempoptError(
+            f"study {study.study_name!r} was not submitted; submit it first (tempopt submit STUDY.yaml)."
+        )
     study.set_user_attr(SERVICE, {**old, "state": to, **({"reason": reason} if reason else {})})
     return str(old.get("state", OPEN))
 
@@ -143,8 +151,19 @@ def progress_of(study: optuna.Study) -> Progress:
         planned, complete, open_ = pending(verification)
         replicates = verification.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     workers = sorted({str(t.user_attrs.get("worker", "?")) for t in running + replicates})
-    return Progress(study.study_name, rec, finished, len(running), waiting, planned, complete, open_, wanted,
-                    max(values) if values else None, workers)
+    return Progress(
+        study.study_name,
+        rec,
+        finished,
+        len(running),
+        waiting,
+        planned,
+        complete,
+        open_,
+        wanted,
+        max(values) if values else None,
+        workers,
+    )
 
 
 def submitted_studies(storage: optuna.storages.BaseStorage) -> list[optuna.Study]:

@@ -31,6 +31,7 @@ Objective = Literal["accuracy", "params", "latency"]
 STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 """Study names also name folders (the launcher's logs), so: no spaces, no slashes, no leading dot."""
 
+
 class Pruner(_Strict):
     """How trials that fall behind are stopped early."""
 
@@ -133,10 +134,16 @@ class StudySpec(_Strict):
 
     @model_validator(mode="after")
     def _objectives(self) -> StudySpec:
-        if not self.objectives or self.objectives[0] != "accuracy" or len(self.objectives) > 2 or (
-                len(self.objectives) == 2 and self.objectives[1] == "accuracy"):
-            raise ValueError(f"objectives {self.objectives} must be [accuracy], or accuracy and one cost: "
-                             "[accuracy, params] or [accuracy, latency]")
+        if (
+            not self.objectives
+            or self.objectives[0] != "accuracy"
+            or len(self.objectives) > 2
+            or (len(self.objectives) == 2 and self.objectives[1] == "accuracy")
+        ):
+            raise ValueError(
+                f"objectives {self.objectives} must be [accuracy], or accuracy and one cost: "
+                "[accuracy, params] or [accuracy, latency]"
+            )
         return self
 
     @model_validator(mode="after")
@@ -144,8 +151,9 @@ class StudySpec(_Strict):
         taken = set(self.search.dimensions()) | {"loss"}
         for name in self.search.task_args or {}:
             if name in taken or "." in name:
-                raise ValueError(f"search.task_args.{name} would clash with the trial param {name!r}; "
-                                 "search another task argument")
+                raise ValueError(
+                    f"search.task_args.{name} would clash with the trial param {name!r}; search another task argument"
+                )
         return self
 
     @property
@@ -156,8 +164,10 @@ class StudySpec(_Strict):
     @model_validator(mode="after")
     def _loss_fixed_or_searched(self) -> StudySpec:
         if self.search.loss is not None and (self.loss != "kd" or self.loss_args):
-            raise ValueError("give either loss/loss_args (one variant) or search.loss (a choice of variants), "
-                             "not both; put the variant's args under search.loss.NAME")
+            raise ValueError(
+                "give either loss/loss_args (one variant) or search.loss (a choice of variants), "
+                "not both; put the variant's args under search.loss.NAME"
+            )
         return self
 
     @field_validator("task")

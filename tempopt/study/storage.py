@@ -264,8 +264,7 @@ def require_existing(url: str) -> None:
     database = parsed.database
     if not database or database == ":memory:" or not Path(database).is_file():
         raise StorageError(
-            f"there is no study database at {redact_url(url)}; pass --storage with the URL "
-            "the study was run with."
+            f"there is no study database at {redact_url(url)}; pass --storage with the URL the study was run with."
         )
 
 

@@ -71,8 +71,9 @@ def _distribution(dim: Dimension, default: Any) -> BaseDistribution:
     integer = (isinstance(default, int) and not isinstance(default, bool)) or (default is None and whole)
     if integer:
         if not whole:
-            raise SpecError(f"an integer task argument needs whole low, high and step, got {dim.low:g}..{dim.high:g}; "
-                            "round them")
+            raise SpecError(
+                f"an integer task argument needs whole low, high and step, got {dim.low:g}..{dim.high:g}; round them"
+            )
         step = int(dim.step) if dim.step and not dim.log else 1
         return IntDistribution(int(dim.low), int(dim.high), log=dim.log, step=step)
     return FloatDistribution(dim.low, dim.high, log=dim.log, step=dim.step)

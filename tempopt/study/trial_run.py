@@ -51,6 +51,7 @@ def run_trial(
     hooks: RunHooks,
 ) -> FrozenTrial:
     """Run ``objective`` on a started trial and tell Optuna how it ended."""
+
     def one(trials: list[optuna.Trial]) -> list[float | BaseException]:
         return [objective(trials[0])]
 
@@ -84,8 +85,9 @@ def run_trials(
     return [_tell(study, trial, outcome, hooks) for trial, outcome in zip(trials, outcomes, strict=True)]
 
 
-def _tell(study: optuna.Study, trial: optuna.Trial, outcome: float | Sequence[float] | BaseException,
-          hooks: RunHooks) -> FrozenTrial:
+def _tell(
+    study: optuna.Study, trial: optuna.Trial, outcome: float | Sequence[float] | BaseException, hooks: RunHooks
+) -> FrozenTrial:
     """Tell Optuna how one trial ended; a trial stopped by no fault of its own is queued again."""
     value: float | Sequence[float] | None = None  # a sequence: (accuracy, cost) of a multi-objective study
     state = TrialState.COMPLETE
@@ -100,8 +102,8 @@ def _tell(study: optuna.Study, trial: optuna.Trial, outcome: float | Sequence[fl
     elif isinstance(outcome, optuna.exceptions.UpdateFinishedTrialError):
         state = TrialState.FAIL
         log.warning(
-            "trial %d was failed by another worker (no heartbeat within the grace period); "
-            "its retry runs instead", trial.number,
+            "trial %d was failed by another worker (no heartbeat within the grace period); its retry runs instead",
+            trial.number,
         )
     else:  # a failed trial must not stop the study
         state = TrialState.FAIL
@@ -111,8 +113,12 @@ def _tell(study: optuna.Study, trial: optuna.Trial, outcome: float | Sequence[fl
             log.warning("trial %d stopped: the database is unreachable; it will be run again", trial.number)
         else:
             _note_failure(trial, str(outcome) or type(outcome).__name__)
-            log.warning("trial %d failed: %s", trial.number, outcome,
-                        exc_info=outcome if not isinstance(outcome, TempoptError) else None)
+            log.warning(
+                "trial %d failed: %s",
+                trial.number,
+                outcome,
+                exc_info=outcome if not isinstance(outcome, TempoptError) else None,
+            )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         frozen = retrying(
@@ -190,4 +196,3 @@ def run_one_or_batch(
     if len(trials) == 1:
         return [run_trial(study, trials[0], objective, stop, hooks)]
     return run_trials(study, trials, objective.batch, stop, hooks)
-

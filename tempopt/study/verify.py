@@ -61,8 +61,13 @@ class Replicate:
         return f"{self.role}-{self.rank}-seed{self.student_seed}"
 
     def user_attrs(self) -> dict[str, Any]:
-        return {"role": self.role, "rank": self.rank, "source_trial": self.source_trial,
-                "student_seed": self.student_seed, "replicate": self.key}
+        return {
+            "role": self.role,
+            "rank": self.rank,
+            "source_trial": self.source_trial,
+            "student_seed": self.student_seed,
+            "replicate": self.key,
+        }
 
 
 def student_seeds(spec: StudySpec) -> list[int]:
@@ -101,8 +106,11 @@ def plan_replicates(trials: list[FrozenTrial], spec: StudySpec) -> list[Replicat
     baseline = next((t for t in done if is_baseline(t)), None)
     if baseline is not None:
         configs.append((BASELINE, 0, baseline))
-    return [Replicate(role, rank, t.number, dict(t.params), seed)  # seed by seed: a seed's replicates can batch
-            for seed in student_seeds(spec) for role, rank, t in configs]
+    return [
+        Replicate(role, rank, t.number, dict(t.params), seed)  # seed by seed: a seed's replicates can batch
+        for seed in student_seeds(spec)
+        for role, rank, t in configs
+    ]
 
 
 def _plan_front(done: list[FrozenTrial], spec: StudySpec) -> list[Replicate]:
@@ -110,8 +118,9 @@ def _plan_front(done: list[FrozenTrial], spec: StudySpec) -> list[Replicate]:
     spread along it (the most accurate and the cheapest first), each with a baseline of the same
     student (its searched task args): the best baseline trial with those args, or else the best
     baseline's other params with them. Distilled and baseline of rank r are compared."""
-    front = front_of([t for t in done if not is_baseline(t) and float(t.params.get("kd_weight", 0.0)) > 0.0],
-                     spec.objectives)
+    front = front_of(
+        [t for t in done if not is_baseline(t) and float(t.params.get("kd_weight", 0.0)) > 0.0], spec.objectives
+    )
     chosen = spread(front, spec.verify.top_k)
     baselines = [t for t in done if is_baseline(t)]
     names = list(spec.search.task_args or {})
@@ -124,8 +133,11 @@ def _plan_front(done: list[FrozenTrial], spec: StudySpec) -> list[Replicate]:
             out.append((BASELINE, rank, same.number, dict(same.params)))
         elif baselines:
             out.append((BASELINE, rank, baselines[0].number, {**baselines[0].params, **student}))
-    return [Replicate(role, rank, source, params, seed)
-            for seed in student_seeds(spec) for role, rank, source, params in out]
+    return [
+        Replicate(role, rank, source, params, seed)
+        for seed in student_seeds(spec)
+        for role, rank, source, params in out
+    ]
 
 
 def load_verification(search: optuna.Study) -> optuna.Study | None:
@@ -245,8 +257,15 @@ class VerifyWorker:
     """One worker's share of a finished search's verification, a step (a replicate or a batch of
     one student seed) at a time; the verification study is planned on the first step."""
 
-    def __init__(self, search: optuna.Study, spec: StudySpec, task: Task, teacher: Teacher | None,
-                 hooks: RunHooks, batch: int = 1) -> None:
+    def __init__(
+        self,
+        search: optuna.Study,
+        spec: StudySpec,
+        task: Task,
+        teacher: Teacher | None,
+        hooks: RunHooks,
+        batch: int = 1,
+    ) -> None:
         self.search, self.spec, self.hooks, self.batch = search, spec, hooks, batch
         self.objective = ReplicateObjective(spec, task, teacher, on_epoch=hooks.on_epoch)
         self.failures = FailureStreak("replicates")

@@ -49,10 +49,7 @@ def resolve_factory(ref: str) -> TaskFactory:
         )
     module_name, _, attr = ref.partition(":")
     if not module_name or not attr:
-        raise TaskError(
-            f"task {ref!r} must name both a module and a function, of the form "
-            "'package.module:make_task'."
-        )
+        raise TaskError(f"task {ref!r} must name both a module and a function, of the form 'package.module:make_task'.")
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())  # like `python -m`: the user's own modules are found
     try:
@@ -83,8 +80,7 @@ def check_task_args(ref: str, args: dict[str, Any]) -> None:
     except TypeError as e:
         accepted = ", ".join(signature.parameters) or "none"
         raise TaskError(
-            f"task_args {sorted(args)} do not fit task {ref!r} ({e}); "
-            f"give only the arguments it takes ({accepted})."
+            f"task_args {sorted(args)} do not fit task {ref!r} ({e}); give only the arguments it takes ({accepted})."
         ) from e
 
 

@@ -45,7 +45,7 @@ def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) 
             "images; raise them."
         )
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    return order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+    return order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
 
 
 @register_task("digits")
@@ -106,8 +106,11 @@ def make_digits(
             f"student ({len(train_idx)} labels, {len(transfer_idx)} unlabelled)"
         ),
         meta={
-            "n_train": len(train_idx), "n_val": len(val_idx), "n_test": len(test_idx),
-            "n_transfer": len(transfer_idx), "n_teacher_train": n_teacher,
+            "n_train": len(train_idx),
+            "n_val": len(val_idx),
+            "n_test": len(test_idx),
+            "n_transfer": len(transfer_idx),
+            "n_teacher_train": n_teacher,
         },
     )
 

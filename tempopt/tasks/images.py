@@ -176,12 +176,26 @@ def make_image_folder(
     if transfer_dir is not None:
         transfer = TensorDataset(_read_flat_or_nested(base / transfer_dir, size))
     meta = {
-        "root": str(base), "classes": train_raw.classes, "n_train": len(train_raw), "n_val": len(val),
-        "n_test": len(test), "test_from": test_from,
+        "root": str(base),
+        "classes": train_raw.classes,
+        "n_train": len(train_raw),
+        "n_val": len(val),
+        "n_test": len(test),
+        "test_from": test_from,
     }
     return _image_task(
-        materialise(train_raw), val, test, transfer, len(train_raw.classes), "image_folder",
-        teacher_width, student_width, teacher_checkpoint, teacher_epochs, meta, test_note,
+        materialise(train_raw),
+        val,
+        test,
+        transfer,
+        len(train_raw.classes),
+        "image_folder",
+        teacher_width,
+        student_width,
+        teacher_checkpoint,
+        teacher_epochs,
+        meta,
+        test_note,
     )
 
 
@@ -263,8 +277,17 @@ def make_torchvision(
     classes = list(getattr(train_raw, "classes", []))
     meta = {"root": root, "dataset": dataset, "n_train": len(train), "n_val": len(val), "n_test": len(test)}
     return _image_task(
-        train, val, test, None, len(classes) or int(official_train.tensors[1].max()) + 1, dataset.lower(),
-        teacher_width, student_width, teacher_checkpoint, teacher_epochs, meta,
+        train,
+        val,
+        test,
+        None,
+        len(classes) or int(official_train.tensors[1].max()) + 1,
+        dataset.lower(),
+        teacher_width,
+        student_width,
+        teacher_checkpoint,
+        teacher_epochs,
+        meta,
         f"val is {val_fraction:g} of the official train split, test the official test split",
     )
 

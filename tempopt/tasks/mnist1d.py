@@ -80,8 +80,8 @@ def make_mnist1d(
         transfer_set = TensorDataset(torch.tensor(tx))
     return Task(
         train=TensorDataset(xt[:labelled], yt[:labelled]),
-        val=TensorDataset(xt[labelled:labelled + val], yt[labelled:labelled + val]),
-        test=TensorDataset(xt[labelled + val:], yt[labelled + val:]),
+        val=TensorDataset(xt[labelled : labelled + val], yt[labelled : labelled + val]),
+        test=TensorDataset(xt[labelled + val :], yt[labelled + val :]),
         num_classes=10,
         teacher=lambda: ConvNet1d(LENGTH, 10, channels=teacher_channels),
         student=lambda: MLP(LENGTH, [student_hidden], 10),

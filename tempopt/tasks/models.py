@@ -30,9 +30,12 @@ class ConvNet1d(nn.Module):
     def __init__(self, length: int, num_classes: int, channels: int = 32):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv1d(1, channels, 5, padding=2), nn.ReLU(),
-            nn.Conv1d(channels, channels, 3, padding=1, stride=2), nn.ReLU(),
-            nn.Conv1d(channels, channels, 3, padding=1, stride=2), nn.ReLU(),
+            nn.Conv1d(1, channels, 5, padding=2),
+            nn.ReLU(),
+            nn.Conv1d(channels, channels, 3, padding=1, stride=2),
+            nn.ReLU(),
+            nn.Conv1d(channels, channels, 3, padding=1, stride=2),
+            nn.ReLU(),
         )
         self.head = nn.Linear(channels * ((length + 3) // 4), num_classes)
 

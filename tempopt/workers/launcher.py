@@ -133,8 +133,15 @@ class Launcher:
     def command(self, plan: WorkerPlan) -> list[str]:
         """The command line of one worker (the storage URL travels in its environment, not in ``ps``)."""
         cmd = [
-            sys.executable, "-m", "tempopt", "worker", "--studies", self.study.study_name, "--until-done",
-            "--worker-index", str(plan.index),
+            sys.executable,
+            "-m",
+            "tempopt",
+            "worker",
+            "--studies",
+            self.study.study_name,
+            "--until-done",
+            "--worker-index",
+            str(plan.index),
         ]
         if self.device:
             cmd += ["--device", self.device]
@@ -154,7 +161,11 @@ class Launcher:
         env = {**os.environ, **self.environment(plan)}
         log = open(self.log_path(plan.index), "ab")  # noqa: SIM115 - owned by the child
         self.procs[plan.index] = subprocess.Popen(
-            self.command(plan), env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            self.command(plan),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # a Ctrl-C reaches the launcher only; it forwards SIGTERM
         )
         log.close()

@@ -52,18 +52,32 @@ def sample_params(rng: np.random.Generator) -> dict[str, float]:
 
 def curve(final: float, epochs: int, jitter: float, rng: np.random.Generator) -> dict[int, float]:
     """Validation accuracy per epoch rising to ``final``, with epoch-to-epoch jitter."""
-    return {e: final - 0.1 * (epochs - e) / epochs + float(rng.normal(0, jitter))
-            for e in range(1, epochs + 1)}
+    return {e: final - 0.1 * (epochs - e) / epochs + float(rng.normal(0, jitter)) for e in range(1, epochs + 1)}
 
 
-def add(study: optuna.Study, number: int, params: dict[str, float], state: TrialState,
-        value: float | None, intermediate: dict[int, float], **attrs: object) -> None:
+def add(
+    study: optuna.Study,
+    number: int,
+    params: dict[str, float],
+    state: TrialState,
+    value: float | None,
+    intermediate: dict[int, float],
+    **attrs: object,
+) -> None:
     trial = optuna.trial.create_trial(
-        state=state, value=value, params=params,
+        state=state,
+        value=value,
+        params=params,
         distributions={k: DISTRIBUTIONS[k] for k in params},
         intermediate_values=intermediate,
-        user_attrs={"worker": f"host:{100 + number % 2}", "seed": number, "epochs_run":
-                    len(intermediate), "job_seconds": 30.0, "device": "cpu", **attrs},
+        user_attrs={
+            "worker": f"host:{100 + number % 2}",
+            "seed": number,
+            "epochs_run": len(intermediate),
+            "job_seconds": 30.0,
+            "device": "cpu",
+            **attrs,
+        },
     )
     trial.datetime_start = START + datetime.timedelta(seconds=20 * number)
     trial.datetime_complete = trial.datetime_start + datetime.timedelta(seconds=35)
@@ -106,19 +120,34 @@ def make_study(
     baselines = [baseline] if isinstance(baseline, float) else baseline or []
     for lr, value in zip(np.logspace(-3.25, -1.75, len(baselines)), baselines, strict=True):
         params = {"temperature": math.sqrt(20.0), "kd_weight": 0.0, "lr": float(lr)}
-        add(study, number, params, TrialState.COMPLETE, value,
-            curve(value, epochs, jitter, baseline_rng), baseline=True, best_val_accuracy=value)
+        add(
+            study,
+            number,
+            params,
+            TrialState.COMPLETE,
+            value,
+            curve(value, epochs, jitter, baseline_rng),
+            baseline=True,
+            best_val_accuracy=value,
+        )
         number += 1
     for _ in range(n):
         params = sample_params(rng)
         value = value_fn(params) + float(rng.normal(0, noise))
-        add(study, number, params, TrialState.COMPLETE, value, curve(value, epochs, jitter, rng),
-            baseline=False, best_val_accuracy=value)
+        add(
+            study,
+            number,
+            params,
+            TrialState.COMPLETE,
+            value,
+            curve(value, epochs, jitter, rng),
+            baseline=False,
+            best_val_accuracy=value,
+        )
         number += 1
     for _ in range(pruned):
         params = sample_params(rng)
-        add(study, number, params, TrialState.PRUNED, None,
-            {1: 0.2, 2: 0.25}, baseline=False)
+        add(study, number, params, TrialState.PRUNED, None, {1: 0.2, 2: 0.25}, baseline=False)
         number += 1
     return study
 
@@ -166,13 +195,25 @@ def add_verification(
             correct = rng.random(examples) < acc
             key = f"{role}-{rank}-seed{seed}"
             keys.append(key)
-            verify.add_trial(optuna.trial.create_trial(
-                state=TrialState.COMPLETE, value=float(acc + rng.normal(0, 0.003)), params=source.params,
-                distributions=source.distributions,
-                user_attrs={"role": role, "rank": rank, "source_trial": source.number, "student_seed": seed,
-                            "replicate": key, "test_accuracy": float(correct.mean()), "test_split": split,
-                            "test_examples": examples, "test_correct": encode_correct(correct)},
-            ))
+            verify.add_trial(
+                optuna.trial.create_trial(
+                    state=TrialState.COMPLETE,
+                    value=float(acc + rng.normal(0, 0.003)),
+                    params=source.params,
+                    distributions=source.distributions,
+                    user_attrs={
+                        "role": role,
+                        "rank": rank,
+                        "source_trial": source.number,
+                        "student_seed": seed,
+                        "replicate": key,
+                        "test_accuracy": float(correct.mean()),
+                        "test_split": split,
+                        "test_examples": examples,
+                        "test_correct": encode_correct(correct),
+                    },
+                )
+            )
     verify.set_user_attr("plan", keys)
     study.set_user_attr(VERIFY_ATTR, name)
     return verify

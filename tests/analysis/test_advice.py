@@ -16,8 +16,9 @@ def steps_for(study) -> list[str]:
 def test_best_temperature_at_the_top_of_the_range_asks_to_widen_it():
     study = make_study(lambda p: 0.75 + 0.05 * math.log10(p["temperature"]), 40)
     steps = steps_for(study)
-    assert any("best temperature" in s and "upper edge" in s
-               and "set search.temperature.high to 40" in s for s in steps), steps
+    assert any(
+        "best temperature" in s and "upper edge" in s and "set search.temperature.high to 40" in s for s in steps
+    ), steps
 
 
 def test_kd_weight_at_one_is_not_widened_past_one():

@@ -46,10 +46,19 @@ def test_a_study_without_spec_gets_a_note_that_says_so():
     assert "no `spec` user attr" in spec_note(study)
 
 
-@pytest.mark.parametrize(("host", "exposed"), [
-    ("127.0.0.1", False), ("localhost", False), ("::1", False), ("127.0.0.2", False),
-    ("0.0.0.0", True), ("::", True), ("192.168.1.5", True), ("myhost.example", True),
-])
+@pytest.mark.parametrize(
+    ("host", "exposed"),
+    [
+        ("127.0.0.1", False),
+        ("localhost", False),
+        ("::1", False),
+        ("127.0.0.2", False),
+        ("0.0.0.0", True),
+        ("::", True),
+        ("192.168.1.5", True),
+        ("myhost.example", True),
+    ],
+)
 def test_only_loopback_hosts_are_private(host, exposed):
     assert is_exposed(host) is exposed
 
@@ -58,8 +67,7 @@ def test_dashboard_command_warns_when_binding_every_interface(monkeypatch, tmp_p
     calls = []
     monkeypatch.setattr(commands, "serve_dashboard", lambda url, **kw: calls.append((url, kw)))
     url = f"sqlite:///{tmp_path / 'x.db'}"
-    result = CliRunner().invoke(app, ["dashboard", "--storage", url, "--host", "0.0.0.0",
-                                      "--port", "9999"])
+    result = CliRunner().invoke(app, ["dashboard", "--storage", url, "--host", "0.0.0.0", "--port", "9999"])
     assert result.exit_code == 0, result.output
     assert "warning: binding 0.0.0.0 lets anyone" in result.output
     assert calls == [(url, {"host": "0.0.0.0", "port": 9999, "artifact_dir": None})]
@@ -72,8 +80,7 @@ def test_dashboard_command_is_quiet_and_loopback_by_default(monkeypatch):
     result = CliRunner().invoke(app, ["dashboard"])
     assert result.exit_code == 0, result.output
     assert "warning" not in result.output
-    assert calls == [("sqlite:///tempopt.db", {"host": "127.0.0.1", "port": 8080,
-                                                "artifact_dir": None})]
+    assert calls == [("sqlite:///tempopt.db", {"host": "127.0.0.1", "port": 8080, "artifact_dir": None})]
 
 
 def test_dashboard_storage_falls_back_to_the_environment(monkeypatch):

@@ -47,8 +47,7 @@ def test_interaction_makes_temperature_and_kd_weight_matter_and_lr_not():
 
 def test_fanova_sees_log_params_in_decades():
     """A step at lr = 1e-3 covers a third of the decades but 1 % of the raw range."""
-    study = make_study(lambda p: 0.7 + 0.1 * (p["lr"] < 1e-3) + 0.05 * p["kd_weight"], 60,
-                       baseline=None)
+    study = make_study(lambda p: 0.7 + 0.1 * (p["lr"] < 1e-3) + 0.05 * p["kd_weight"], 60, baseline=None)
     imp = compute_importances(study, n_bootstrap=0)
     assert imp.evaluators["fanova"].importances["lr"] > 0.8
     assert "lr" in imp.log10_params and "temperature" in imp.log10_params
@@ -79,8 +78,7 @@ def test_pruned_trials_are_counted_but_do_not_change_the_importances():
 
 def test_progress_is_reported_for_every_fit():
     calls = []
-    compute_importances(make_study(only_temperature, 20), n_bootstrap=2,
-                        progress=lambda *a: calls.append(a))
+    compute_importances(make_study(only_temperature, 20), n_bootstrap=2, progress=lambda *a: calls.append(a))
     assert calls[-1] == ("importances", 9, 9)  # 3 evaluators × (1 + 2 resamples)
 
 
@@ -106,8 +104,11 @@ def test_conditional_params_are_left_out_of_the_ranking_and_said_so():
         variant = ["kd", "dkd"][i % 2]
         lr = 10 ** rng.uniform(-3, -1)
         params = {"loss": variant, "lr": lr, "kd_weight": rng.random()}
-        dists = {"loss": CategoricalDistribution(["kd", "dkd"]), "lr": FloatDistribution(1e-3, 1e-1, log=True),
-                 "kd_weight": FloatDistribution(0.0, 1.0)}
+        dists = {
+            "loss": CategoricalDistribution(["kd", "dkd"]),
+            "lr": FloatDistribution(1e-3, 1e-1, log=True),
+            "kd_weight": FloatDistribution(0.0, 1.0),
+        }
         if variant == "dkd":
             params["dkd.beta"], dists["dkd.beta"] = rng.uniform(1, 8), FloatDistribution(1.0, 8.0)
         value = 0.5 + 0.1 * (variant == "dkd") + 0.05 * rng.random() - abs(lr - 0.01)

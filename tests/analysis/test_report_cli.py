@@ -34,8 +34,22 @@ def report(stored, tmp_path_factory) -> tuple[Path, Path, str]:
     url, _ = stored
     out = tmp_path_factory.mktemp("report")
     artifacts = tmp_path_factory.mktemp("artifacts")
-    result = runner.invoke(app, ["report", "--study", "kd", "--storage", url, "--out", str(out),
-                                 "--bootstrap", "3", "--artifacts", str(artifacts)])
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            "--study",
+            "kd",
+            "--storage",
+            url,
+            "--out",
+            str(out),
+            "--bootstrap",
+            "3",
+            "--artifacts",
+            str(artifacts),
+        ],
+    )
     assert result.exit_code == 0, result.output
     return out, artifacts, result.output
 
@@ -75,8 +89,7 @@ def test_html_opens_offline(report):
     parser.feed(page)
     assert all(not re.match(r"(https?:)?//", link) for link in parser.links), parser.links
     assert page.count("window.PlotlyConfig") == 1  # plotly.js inlined exactly once
-    for key in ("history", "importances", "temperature", "slices", "contour", "intermediate",
-                "timeline", "parallel"):
+    for key in ("history", "importances", "temperature", "slices", "contour", "intermediate", "timeline", "parallel"):
         assert f'id="fig-{key}"' in page, key
 
 
@@ -111,14 +124,12 @@ def test_report_attaches_the_html_as_an_artifact(stored, report):
 def test_report_never_writes_trials(stored, report):
     url, study = stored
     after = optuna.load_study(study_name="kd", storage=url).trials
-    assert [(t.number, t.state, t.value) for t in after] == \
-        [(t.number, t.state, t.value) for t in study.trials]
+    assert [(t.number, t.state, t.value) for t in after] == [(t.number, t.state, t.value) for t in study.trials]
 
 
 def test_unknown_study_is_one_sentence_and_exit_code_3(stored, tmp_path):
     url, _ = stored
-    result = runner.invoke(app, ["report", "--study", "nope", "--storage", url,
-                                 "--out", str(tmp_path)])
+    result = runner.invoke(app, ["report", "--study", "nope", "--storage", url, "--out", str(tmp_path)])
     assert result.exit_code == 3
     message = result.output.strip()
     assert message.startswith("error: no study named 'nope'") and "kd" in message
@@ -128,8 +139,9 @@ def test_unknown_study_is_one_sentence_and_exit_code_3(stored, tmp_path):
 
 def test_missing_sqlite_file_is_not_created(tmp_path):
     db = tmp_path / "absent.db"
-    result = runner.invoke(app, ["report", "--study", "kd", "--storage", f"sqlite:///{db}",
-                                 "--out", str(tmp_path / "out")])
+    result = runner.invoke(
+        app, ["report", "--study", "kd", "--storage", f"sqlite:///{db}", "--out", str(tmp_path / "out")]
+    )
     assert result.exit_code == 3
     assert "there is no study database" in result.output
     assert not db.exists()
@@ -139,7 +151,6 @@ def test_an_out_path_that_is_a_file_is_one_error(stored, tmp_path):
     url, _ = stored
     target = tmp_path / "taken"
     target.write_text("")
-    result = runner.invoke(app, ["report", "--study", "kd", "--storage", url,
-                                 "--out", str(target), "--bootstrap", "0"])
+    result = runner.invoke(app, ["report", "--study", "kd", "--storage", url, "--out", str(target), "--bootstrap", "0"])
     assert result.exit_code == 1
     assert f"cannot write the report into {target}" in result.output

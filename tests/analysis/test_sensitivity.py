@@ -17,7 +17,7 @@ def test_temperature_bins_are_log_spaced_and_peak_where_the_truth_does():
     edges = [b.low for b in ts.bins] + [ts.bins[-1].high]
     assert edges[0] == pytest.approx(1.0) and edges[-1] == pytest.approx(20.0)
     ratios = [hi / lo for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
-    assert ratios == pytest.approx([20 ** 0.2] * 5)
+    assert ratios == pytest.approx([20**0.2] * 5)
     assert sum(b.count for b in ts.bins) == 80
     best_bin = max((b for b in ts.bins if b.mean is not None), key=lambda b: b.mean)
     assert best_bin.low <= 4.0 <= best_bin.high  # only_temperature peaks at T = 4

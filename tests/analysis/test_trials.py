@@ -34,9 +34,13 @@ def test_counts_every_state_and_uses_only_complete_finite_trials():
 def test_search_space_keeps_a_widened_range_as_its_envelope():
     study = optuna.create_study(direction="maximize")
     for high, t in ((10.0, 2.0), (40.0, 30.0)):
-        study.add_trial(optuna.trial.create_trial(
-            params={"temperature": t},
-            distributions={"temperature": FloatDistribution(1.0, high, log=True)}, value=0.5))
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"temperature": t},
+                distributions={"temperature": FloatDistribution(1.0, high, log=True)},
+                value=0.5,
+            )
+        )
     assert search_space(study.trials) == {"temperature": FloatDistribution(1.0, 40.0, log=True)}
     # Optuna's intersection search space would have dropped the param.
     assert optuna.search_space.intersection_search_space(study.trials) == {}
@@ -55,14 +59,12 @@ def test_log10_view_replaces_log_params_by_their_log10():
 
 def test_log10_view_changes_nothing_for_ped_anova_and_mdi():
     """PED-ANOVA already works on log(x) and a forest's splits ignore monotone transforms."""
-    study = make_study(lambda p: 0.7 + 0.1 * (p["lr"] < 1e-3) + 0.05 * p["kd_weight"], 40,
-                       baseline=None)
+    study = make_study(lambda p: 0.7 + 0.1 * (p["lr"] < 1e-3) + 0.05 * p["kd_weight"], 40, baseline=None)
     trials = complete_trials(study.trials)
     view = log10_view(trials, search_space(trials))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for make in (PedAnovaImportanceEvaluator,
-                     lambda: MeanDecreaseImpurityImportanceEvaluator(seed=1)):
+        for make in (PedAnovaImportanceEvaluator, lambda: MeanDecreaseImpurityImportanceEvaluator(seed=1)):
             raw = get_param_importances(study, evaluator=make())
             logged = get_param_importances(view, evaluator=make())
             assert logged == pytest.approx(raw)

@@ -28,8 +28,9 @@ def test_pure_noise_is_no_evidence_nearly_always():
     rng = np.random.default_rng(2)
     holds = 0
     for _ in range(200):
-        _, low, high = paired_interval(_correct(0.9, 3, 300, rng), _correct(0.9, 3, 300, rng), n_bootstrap=400,
-                                       seed=int(rng.integers(1 << 30)))
+        _, low, high = paired_interval(
+            _correct(0.9, 3, 300, rng), _correct(0.9, 3, 300, rng), n_bootstrap=400, seed=int(rng.integers(1 << 30))
+        )
         holds += low <= 0 <= high
     assert holds >= 180
 
@@ -96,10 +97,14 @@ def test_without_a_test_split_the_verdict_says_it_is_optimistic():
     ("setup", "reason"),
     [
         (lambda s: None, "verification has not run yet"),
-        (lambda s: s.set_user_attr("spec", {**s.user_attrs["spec"], "verify": {"top_k": 3, "seeds": 0}}),
-         "verification is off (verify.seeds: 0)"),
-        (lambda s: s.set_user_attr("spec", {k: v for k, v in s.user_attrs["spec"].items() if k != "verify"}),
-         "no verification (written by an older tempopt)"),
+        (
+            lambda s: s.set_user_attr("spec", {**s.user_attrs["spec"], "verify": {"top_k": 3, "seeds": 0}}),
+            "verification is off (verify.seeds: 0)",
+        ),
+        (
+            lambda s: s.set_user_attr("spec", {k: v for k, v in s.user_attrs["spec"].items() if k != "verify"}),
+            "no verification (written by an older tempopt)",
+        ),
     ],
 )
 def test_an_unverified_study_is_no_evidence_and_says_why(setup, reason):

@@ -47,8 +47,6 @@ def write_spec(tmp_path: Path, name: str = "study.yaml", **overrides) -> Path:
     return path
 
 
-
-
 @pytest.fixture
 def cli():
     runner = CliRunner()

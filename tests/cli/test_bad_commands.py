@@ -27,12 +27,21 @@ def task_modules(tmp_path, monkeypatch):
 
 
 RUN_CASES = [
-    ("factory raises", {"task": "raising_factory:make_task", "task_args": {}},
-     "task 'raising_factory:make_task' failed to build (RuntimeError: no data here)"),
-    ("module raises on import", {"task": "raising_import:make_task", "task_args": {}},
-     "module 'raising_import' cannot be imported (a missing dependency)"),
-    ("a task arg of the wrong type", {"task_args": {"labelled": "lots"}},
-     "task 'digits' failed to build with task_args {'labelled': 'lots'} (TypeError"),
+    (
+        "factory raises",
+        {"task": "raising_factory:make_task", "task_args": {}},
+        "task 'raising_factory:make_task' failed to build (RuntimeError: no data here)",
+    ),
+    (
+        "module raises on import",
+        {"task": "raising_import:make_task", "task_args": {}},
+        "module 'raising_import' cannot be imported (a missing dependency)",
+    ),
+    (
+        "a task arg of the wrong type",
+        {"task_args": {"labelled": "lots"}},
+        "task 'digits' failed to build with task_args {'labelled': 'lots'} (TypeError",
+    ),
     ("cache_dir is a file", {"cache_dir": "a-file"}, "cache_dir 'a-file' is a file, not a folder"),
 ]
 
@@ -56,10 +65,16 @@ def exported(tmp_path, cli):
 
 def test_export_to_a_folder_or_an_unwritable_path_and_over_a_file(tmp_path, cli, exported):
     (tmp_path / "folder").mkdir()
-    _one_error(cli("export", "--study", "tiny", "--storage", _url(tmp_path), "--out", tmp_path / "folder"), 2,
-               "is a folder; give a file name")
-    _one_error(cli("export", "--study", "tiny", "--storage", _url(tmp_path), "--out", "/proc/tempopt/best.yaml"), 1,
-               "cannot write '/proc/tempopt/best.yaml'")
+    _one_error(
+        cli("export", "--study", "tiny", "--storage", _url(tmp_path), "--out", tmp_path / "folder"),
+        2,
+        "is a folder; give a file name",
+    )
+    _one_error(
+        cli("export", "--study", "tiny", "--storage", _url(tmp_path), "--out", "/proc/tempopt/best.yaml"),
+        1,
+        "cannot write '/proc/tempopt/best.yaml'",
+    )
     again = cli("export", "--study", "tiny", "--storage", _url(tmp_path), "--out", exported)
     assert again.exit_code == 0 and f"overwrote {exported}" in again.output
 

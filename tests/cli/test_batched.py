@@ -39,8 +39,16 @@ def test_a_batched_study_has_its_budget_and_each_member_is_the_lone_trial(tmp_pa
 
 
 def test_pruned_members_leave_the_batch_with_their_last_step(tmp_path, cli):
-    spec = write_spec(tmp_path, trials=12, epochs=6, verify={"seeds": 0}, batch_trials=6, baseline=False,
-                      sampler={"name": "random"}, pruner={"name": "median", "warmup_epochs": 1, "startup_trials": 2})
+    spec = write_spec(
+        tmp_path,
+        trials=12,
+        epochs=6,
+        verify={"seeds": 0},
+        batch_trials=6,
+        baseline=False,
+        sampler={"name": "random"},
+        pruner={"name": "median", "warmup_epochs": 1, "startup_trials": 2},
+    )
     assert cli("run", "--batch-trials", "6", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
     trials = _study(tmp_path).trials
     pruned = [t for t in trials if t.state == TrialState.PRUNED]

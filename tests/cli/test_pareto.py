@@ -26,8 +26,15 @@ def _study(tmp_path):
 
 def test_a_front_of_at_least_three_is_found_exported_and_each_member_retrains(tmp_path, cli):
     search = {**tiny_spec(tmp_path)["search"], "task_args": SEARCH_WIDTH}
-    spec = write_spec(tmp_path, trials=16, epochs=6, objectives=["accuracy", "params"], search=search,
-                      pruner={"name": "median"}, verify={"top_k": 2, "seeds": 1})
+    spec = write_spec(
+        tmp_path,
+        trials=16,
+        epochs=6,
+        objectives=["accuracy", "params"],
+        search=search,
+        pruner={"name": "median"},
+        verify={"top_k": 2, "seeds": 1},
+    )
     result = cli("run", spec, "--storage", _url(tmp_path))
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
@@ -80,22 +87,37 @@ def test_latency_is_measured_on_the_cpu_per_example(tmp_path, cli):
 
 
 def test_searched_task_args_are_integers_where_the_task_takes_integers(tmp_path):
-    spec = parse_spec(tiny_spec(tmp_path, search={**tiny_spec(tmp_path)["search"], "task_args": {
-        "student_hidden": {"low": 4, "high": 64, "log": True}, "val_fraction": {"low": 0.1, "high": 0.3}}}))
+    spec = parse_spec(
+        tiny_spec(
+            tmp_path,
+            search={
+                **tiny_spec(tmp_path)["search"],
+                "task_args": {
+                    "student_hidden": {"low": 4, "high": 64, "log": True},
+                    "val_fraction": {"low": 0.1, "high": 0.3},
+                },
+            },
+        )
+    )
     space = distributions(spec)
     assert space["student_hidden"] == IntDistribution(4, 64, log=True)
     assert space["val_fraction"] == FloatDistribution(0.1, 0.3)
 
 
-@pytest.mark.parametrize("change, words", [
-    ({"objectives": ["params"]}, "must be [accuracy], or accuracy and one cost"),
-    ({"objectives": ["accuracy", "params", "latency"]}, "must be [accuracy]"),
-    ({"objectives": ["accuracy", "size"]}, "objectives"),
-    ({"task_args_search": {"widht": {"low": 2, "high": 8}}}, "search.task_args.widht"),
-    ({"task_args_search": {"lr": {"low": 2, "high": 8}}}, "clash with the trial param 'lr'"),
-    ({"task_args_search": {"student_hidden": {"low": 2.5, "high": 8}}},
-     "s.yaml: key 'search.task_args.student_hidden': an integer task argument needs whole low, high and step"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"objectives": ["params"]}, "must be [accuracy], or accuracy and one cost"),
+        ({"objectives": ["accuracy", "params", "latency"]}, "must be [accuracy]"),
+        ({"objectives": ["accuracy", "size"]}, "objectives"),
+        ({"task_args_search": {"widht": {"low": 2, "high": 8}}}, "search.task_args.widht"),
+        ({"task_args_search": {"lr": {"low": 2, "high": 8}}}, "clash with the trial param 'lr'"),
+        (
+            {"task_args_search": {"student_hidden": {"low": 2.5, "high": 8}}},
+            "s.yaml: key 'search.task_args.student_hidden': an integer task argument needs whole low, high and step",
+        ),
+    ],
+)
 def test_bad_objectives_and_searched_task_args_are_one_sentence(tmp_path, change, words):
     data = tiny_spec(tmp_path)
     if "task_args_search" in change:

@@ -30,8 +30,12 @@ def test_a_placebo_teacher_never_helps_on_the_quickstart(tmp_path, cli):
         probs = placebo.eval()(task.train.tensors[0]).softmax(-1)
     assert probs.max(-1).values.mean() > 0.85  # confident ...
     torch.save(placebo.state_dict(), tmp_path / "placebo.pt")
-    spec.update(name="placebo", teacher={"checkpoint": str(tmp_path / "placebo.pt")},
-                cache_dir=str(tmp_path / "cache"), device="cpu")
+    spec.update(
+        name="placebo",
+        teacher={"checkpoint": str(tmp_path / "placebo.pt")},
+        cache_dir=str(tmp_path / "cache"),
+        device="cpu",
+    )
     (tmp_path / "placebo.yaml").write_text(yaml.safe_dump(spec))
 
     url = f"sqlite:///{tmp_path / 'placebo.db'}"

@@ -168,9 +168,19 @@ def test_optuna_cli_reads_the_study(tmp_path, cli):
     spec = write_spec(tmp_path, trials=2)
     assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "optuna"), "trials", "--study-name", "tiny",
-         "--storage", _url(tmp_path), "-f", "json"],
-        capture_output=True, text=True, check=True,
+        [
+            str(Path(sys.executable).parent / "optuna"),
+            "trials",
+            "--study-name",
+            "tiny",
+            "--storage",
+            _url(tmp_path),
+            "-f",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     rows = json.loads(proc.stdout)
     assert len(rows) == 2
@@ -181,7 +191,9 @@ def test_a_changed_search_space_is_refused_on_resume(tmp_path, cli):
     spec = write_spec(tmp_path, trials=1)
     assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
     changed = write_spec(
-        tmp_path, "changed.yaml", trials=2,
+        tmp_path,
+        "changed.yaml",
+        trials=2,
         search={
             "temperature": {"low": 2.0, "high": 20.0, "log": True},
             "kd_weight": {"low": 0.0, "high": 1.0},
@@ -216,7 +228,8 @@ def test_best_checkpoints_are_trial_artifacts_that_reproduce_the_value(tmp_path,
     path = tmp_path / "student.pt"
     optuna.artifacts.download_artifact(
         artifact_store=optuna.artifacts.FileSystemArtifactStore(str(artifacts)),
-        file_path=str(path), artifact_id=metas[0].artifact_id,
+        file_path=str(path),
+        artifact_id=metas[0].artifact_id,
     )
     task = load_task("digits", study.user_attrs["spec"]["task_args"])
     student = task.student()
@@ -229,16 +242,27 @@ def test_best_checkpoints_are_trial_artifacts_that_reproduce_the_value(tmp_path,
 
 
 def test_a_trial_that_learns_nothing_is_flagged_at_chance_in_its_attrs_and_the_report(tmp_path, cli):
-    spec = write_spec(tmp_path, trials=3, verify={"seeds": 0},
-                      search={"temperature": {"low": 1.0, "high": 20.0, "log": True},
-                              "kd_weight": {"low": 0.0, "high": 1.0}, "lr": {"choices": [1.0e3, 1.0e-2]}})
+    spec = write_spec(
+        tmp_path,
+        trials=3,
+        verify={"seeds": 0},
+        search={
+            "temperature": {"low": 1.0, "high": 20.0, "log": True},
+            "kd_weight": {"low": 0.0, "high": 1.0},
+            "lr": {"choices": [1.0e3, 1.0e-2]},
+        },
+    )
     assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
     trials = _load(tmp_path).get_trials(states=(TrialState.COMPLETE,))
     flagged = {t.number for t in trials if t.user_attrs.get("at_chance")}
     assert flagged == {t.number for t in trials if t.params["lr"] == 1.0e3} != set()
     assert all(t.value < 0.25 for t in trials if t.number in flagged)
-    assert cli("report", "--study", "tiny", "--storage", _url(tmp_path), "--out", tmp_path / "r",
-               "--bootstrap", "0").exit_code == 0
+    assert (
+        cli(
+            "report", "--study", "tiny", "--storage", _url(tmp_path), "--out", tmp_path / "r", "--bootstrap", "0"
+        ).exit_code
+        == 0
+    )
     text = (tmp_path / "r" / "report.md").read_text()
     assert f"{len(flagged)} trial" in text and "never beat chance level" in text
 
@@ -269,7 +293,15 @@ def test_resuming_with_anything_that_changes_what_a_trial_computes_is_refused(tm
 def test_how_a_study_runs_may_change_on_resume(tmp_path, cli):
     first = write_spec(tmp_path, trials=1, verify={"seeds": 0})
     assert cli("run", first, "--storage", _url(tmp_path), "-q").exit_code == 0
-    changed = write_spec(tmp_path, "changed.yaml", trials=2, verify={"seeds": 0}, cpu_threads=1, num_workers=0,
-                         device="cpu", failure={"heartbeat_interval": 5, "grace_period": 20, "max_retry": 1})
+    changed = write_spec(
+        tmp_path,
+        "changed.yaml",
+        trials=2,
+        verify={"seeds": 0},
+        cpu_threads=1,
+        num_workers=0,
+        device="cpu",
+        failure={"heartbeat_interval": 5, "grace_period": 20, "max_retry": 1},
+    )
     assert cli("run", changed, "--storage", _url(tmp_path), "-q").exit_code == 0
     assert len(_load(tmp_path).get_trials()) == 2

@@ -18,8 +18,11 @@ def _trials(url: str, name: str = "tiny") -> list[tuple]:
 def test_another_student_seed_reuses_the_teacher_and_teacher_seed_retrains_it(tmp_path, cli):
     url = f"sqlite:///{tmp_path / 's.db'}"
     keys = []
-    for name, overrides, source in (("a", {}, "trained"), ("b", {"seed": 5}, "cache"),
-                                    ("c", {"teacher": {"epochs": 200, "lr": 0.01, "seed": 1}}, "trained")):
+    for name, overrides, source in (
+        ("a", {}, "trained"),
+        ("b", {"seed": 5}, "cache"),
+        ("c", {"teacher": {"epochs": 200, "lr": 0.01, "seed": 1}}, "trained"),
+    ):
         spec = write_spec(tmp_path, f"{name}.yaml", trials=1, verify={"seeds": 0}, **overrides)
         spec.write_text(spec.read_text().replace("name: tiny", f"name: {name}"))
         result = cli("run", spec, "--storage", url, "-q")

@@ -70,8 +70,11 @@ def user_modules(tmp_path, monkeypatch):
 
 
 def test_a_searched_variant_is_exported_and_retrained_exactly(tmp_path, cli):
-    search = {**tiny_spec(tmp_path)["search"], "kd_weight": {"low": 0.5, "high": 1.0},
-              "loss": {"choices": ["learned", "dkd", "ttm"], "dkd": {"beta": {"low": 1.0, "high": 8.0}}}}
+    search = {
+        **tiny_spec(tmp_path)["search"],
+        "kd_weight": {"low": 0.5, "high": 1.0},
+        "loss": {"choices": ["learned", "dkd", "ttm"], "dkd": {"beta": {"low": 1.0, "high": 8.0}}},
+    }
     spec = write_spec(tmp_path, trials=12, search=search, batch_trials=4, verify={"top_k": 2, "seeds": 1})
     result = cli("run", spec, "--storage", _url(tmp_path), "-q")
     assert result.exit_code == 0, result.output
@@ -99,20 +102,23 @@ def test_a_searched_variant_is_exported_and_retrained_exactly(tmp_path, cli):
 
 
 def test_a_user_variant_is_found_by_module_and_class(tmp_path, cli, user_modules):
-    spec = write_spec(tmp_path, trials=6, loss="my_losses:Sharpened", loss_args={"power": 3.0},
-                      verify={"seeds": 0})
+    spec = write_spec(tmp_path, trials=6, loss="my_losses:Sharpened", loss_args={"power": 3.0}, verify={"seeds": 0})
     result = cli("run", spec, "--storage", _url(tmp_path), "-q")
     assert result.exit_code == 0, result.output
     assert sum(t.state == TrialState.COMPLETE for t in _study(tmp_path).trials) == 6
 
 
-@pytest.mark.parametrize("loss, args, words", [
-    ("my_losses:Sharpened", {"power": -1.0}, "key 'loss': loss 'sharpened': power=-1 lies outside (0, 10]"),
-    ("my_losses:Sharpened", {"strength": 1.0}, "loss 'sharpened' has no arg 'strength'; its args are: power."),
-    ("my_losses:Missing", {}, "module 'my_losses' has no subclass of tempopt.distill.DistillLoss named 'Missing'"),
-])
-def test_a_user_variant_s_bad_args_are_one_sentence_and_nothing_is_written(tmp_path, cli, user_modules, loss, args,
-                                                                           words):
+@pytest.mark.parametrize(
+    "loss, args, words",
+    [
+        ("my_losses:Sharpened", {"power": -1.0}, "key 'loss': loss 'sharpened': power=-1 lies outside (0, 10]"),
+        ("my_losses:Sharpened", {"strength": 1.0}, "loss 'sharpened' has no arg 'strength'; its args are: power."),
+        ("my_losses:Missing", {}, "module 'my_losses' has no subclass of tempopt.distill.DistillLoss named 'Missing'"),
+    ],
+)
+def test_a_user_variant_s_bad_args_are_one_sentence_and_nothing_is_written(
+    tmp_path, cli, user_modules, loss, args, words
+):
     spec = write_spec(tmp_path, loss=loss, loss_args=args)
     result = cli("run", spec, "--storage", _url(tmp_path))
     assert result.exit_code == 2

@@ -16,8 +16,11 @@ from tempopt.study.verify import VERIFY_ATTR, open_verification, plan_replicates
 from tests.cli.conftest import tiny_spec, write_spec
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-DISTS = {"temperature": FloatDistribution(1.0, 20.0, log=True), "kd_weight": FloatDistribution(0.0, 1.0),
-         "lr": FloatDistribution(1e-4, 1e-1, log=True)}
+DISTS = {
+    "temperature": FloatDistribution(1.0, 20.0, log=True),
+    "kd_weight": FloatDistribution(0.0, 1.0),
+    "lr": FloatDistribution(1e-4, 1e-1, log=True),
+}
 
 
 def _url(tmp_path):
@@ -30,24 +33,35 @@ def _spec(tmp_path, **overrides):
 
 def _trial(value, kd_weight, lr=0.01, state=TrialState.COMPLETE, baseline=False):
     return optuna.trial.create_trial(
-        state=state, value=value if state == TrialState.COMPLETE else None,
-        params={"temperature": 4.0, "kd_weight": kd_weight, "lr": lr}, distributions=DISTS,
+        state=state,
+        value=value if state == TrialState.COMPLETE else None,
+        params={"temperature": 4.0, "kd_weight": kd_weight, "lr": lr},
+        distributions=DISTS,
         user_attrs={"baseline": True} if baseline else {},
     )
 
 
 def test_the_plan_is_the_top_k_distinct_distilled_configs_and_the_best_baseline(tmp_path):
     spec = _spec(tmp_path, seed=7, verify={"top_k": 2, "seeds": 3})
-    trials = [_trial(0.80, 0.0, 0.01, baseline=True), _trial(0.83, 0.0, 0.03, baseline=True),
-              _trial(0.90, 0.5), _trial(0.90, 0.5),  # the same config twice: verified once
-              _trial(0.95, 0.7, state=TrialState.PRUNED), _trial(0.88, 0.2), _trial(0.86, 0.9),
-              _trial(0.99, 0.0, 0.05)]  # kd_weight 0 but not a baseline trial: not distilled
+    trials = [
+        _trial(0.80, 0.0, 0.01, baseline=True),
+        _trial(0.83, 0.0, 0.03, baseline=True),
+        _trial(0.90, 0.5),
+        _trial(0.90, 0.5),  # the same config twice: verified once
+        _trial(0.95, 0.7, state=TrialState.PRUNED),
+        _trial(0.88, 0.2),
+        _trial(0.86, 0.9),
+        _trial(0.99, 0.0, 0.05),
+    ]  # kd_weight 0 but not a baseline trial: not distilled
     for i, t in enumerate(trials):
         t.number = i
     plan = plan_replicates(trials, spec)
     assert student_seeds(spec) == [8, 9, 10]  # never the search's own seed
     assert [(r.role, r.rank, r.source_trial) for r in plan[:3]] == [
-        ("distilled", 1, 2), ("distilled", 2, 5), ("baseline", 0, 1)]
+        ("distilled", 1, 2),
+        ("distilled", 2, 5),
+        ("baseline", 0, 1),
+    ]
     assert [r.student_seed for r in plan] == [8, 8, 8, 9, 9, 9, 10, 10, 10]  # seed by seed: they can batch
     assert len({r.key for r in plan}) == 9
 
@@ -58,8 +72,13 @@ def test_with_searched_variants_every_variant_s_best_config_is_verified_too(tmp_
     dists = {**DISTS, "loss": optuna.distributions.CategoricalDistribution(["kd", "dkd", "ttm"])}
     trials = []
     for i, (value, loss) in enumerate([(0.9, "kd"), (0.95, "kd"), (0.8, "dkd"), (0.85, "dkd"), (0.7, "kd")]):
-        trials.append(optuna.trial.create_trial(value=value, params={"loss": loss, "temperature": 4.0,
-                      "kd_weight": 0.5, "lr": 0.01 + i / 100}, distributions=dists))
+        trials.append(
+            optuna.trial.create_trial(
+                value=value,
+                params={"loss": loss, "temperature": 4.0, "kd_weight": 0.5, "lr": 0.01 + i / 100},
+                distributions=dists,
+            )
+        )
         trials[-1].number = i
     plan = plan_replicates(trials, spec)  # the top 1 (a kd trial), then dkd's best; ttm never ran
     assert [(r.rank, r.source_trial, r.params["loss"]) for r in plan] == [(1, 1, "kd"), (2, 3, "dkd")]
@@ -93,8 +112,11 @@ def test_verification_off_and_a_study_too_small_for_both_sides_still_run_export_
         ("off", {"verify": {"seeds": 0}}, "verification is off (verify.seeds: 0)"),
         ("small", {"trials": 1}, "no baseline trial"),  # one trial: too few to share with a baseline
         ("nobase", {"trials": 2, "baseline": False}, "no baseline trial"),
-        ("nokd", {"trials": 2, "search": {**tiny_spec(tmp_path)["search"], "kd_weight": {"choices": [0.0]}}},
-         "no distilled trial"),
+        (
+            "nokd",
+            {"trials": 2, "search": {**tiny_spec(tmp_path)["search"], "kd_weight": {"choices": [0.0]}}},
+            "no distilled trial",
+        ),
     ):
         path = tmp_path / f"{name}.yaml"
         path.write_text(yaml.safe_dump({**tiny_spec(tmp_path, **overrides), "name": name}))
@@ -121,8 +143,12 @@ def test_a_verification_study_left_without_a_plan_is_planned_again(tmp_path):
         search.add_trial(t)
     optuna.create_study(study_name="tiny:verify-2", storage=storage)  # its planner died right here
     study = open_verification(search, spec, wait=0.5)
-    assert study.user_attrs["plan"] == ["distilled-1-seed1", "baseline-0-seed1", "distilled-1-seed2",
-                                        "baseline-0-seed2"]
+    assert study.user_attrs["plan"] == [
+        "distilled-1-seed1",
+        "baseline-0-seed1",
+        "distilled-1-seed2",
+        "baseline-0-seed2",
+    ]
     assert len(study.get_trials(states=(TrialState.WAITING,))) == 4
     assert open_verification(search, spec).study_name == study.study_name  # planned once: joined
     assert len(study.get_trials()) == 4

@@ -76,8 +76,6 @@ class PlainDataset(Dataset):
         return self.x[i] if self.y is None else (self.x[i], int(self.y[i]))
 
 
-
-
 @pytest.fixture
 def make_task() -> Callable[..., Task]:
     """``make_task(**overrides)``: a fresh tiny task (see :func:`tiny_task`)."""

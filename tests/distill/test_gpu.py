@@ -21,10 +21,19 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run benchmarks/gpu_check.sh on a GPU)"),
 ]
 
-MEMBERS = [Member(T, lam, lr) for T, lam, lr in [
-    (1.0, 0.0, 0.01), (4.0, 0.5, 0.02), (2.0, 0.9, 0.005), (8.0, 1.0, 0.03),
-    (3.0, 0.3, 0.05), (1.5, 0.7, 0.001), (10.0, 0.2, 0.09), (5.0, 1e-6, 0.02),
-]]
+MEMBERS = [
+    Member(T, lam, lr)
+    for T, lam, lr in [
+        (1.0, 0.0, 0.01),
+        (4.0, 0.5, 0.02),
+        (2.0, 0.9, 0.005),
+        (8.0, 1.0, 0.03),
+        (3.0, 0.3, 0.05),
+        (1.5, 0.7, 0.001),
+        (10.0, 0.2, 0.09),
+        (5.0, 1e-6, 0.02),
+    ]
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +43,9 @@ def digits(tmp_path_factory):
 
 
 def _base(**overrides) -> JobConfig:
-    fields = dict(temperature=1.0, kd_weight=0.0, lr=0.01, epochs=6, batch_size=32, seed=3, device="cuda",
-                  mixed_precision=False)
+    fields = dict(
+        temperature=1.0, kd_weight=0.0, lr=0.01, epochs=6, batch_size=32, seed=3, device="cuda", mixed_precision=False
+    )
     fields.update(overrides)
     return JobConfig(**fields)
 

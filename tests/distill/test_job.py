@@ -217,3 +217,24 @@ def test_distillation_makes_the_student_agree_with_the_teacher(make_task, teache
         agree = (distilled(x).argmax(1) == target).float().mean().item()
         chance = (baseline(x).argmax(1) == target).float().mean().item()
     assert agree > 0.8 and agree > chance + 0.2
+
+
+def test_compute_seconds_leave_out_the_epoch_callbacks(make_task):
+    """What the study's epoch callback spends (its storage calls) is not the job's compute."""
+    import time as _time
+
+    from tempopt.distill import JobConfig, run_job
+
+    napped = []
+
+    def on_epoch(epoch, accuracy):
+        start = _time.perf_counter()
+        _time.sleep(0.02)
+        napped.append(_time.perf_counter() - start)
+        return False
+
+    result = run_job(
+        make_task(), JobConfig(temperature=1.0, kd_weight=0.0, lr=0.01, epochs=3, device="cpu"), on_epoch=on_epoch
+    )
+    assert result.compute_seconds is not None and 0 < result.compute_seconds < result.seconds
+    assert result.seconds - result.compute_seconds >= sum(napped)

@@ -32,8 +32,8 @@ def _kl(p: list[float], q: list[float]) -> float:
 
 def _kd_by_hand(student, teacher, t: float) -> float:
     """``T²·KL(softmax(t/T) ‖ softmax(s/T))`` averaged over the rows."""
-    return t * t * sum(_kl(_softmax(te, t), _softmax(s, t)) for s, te in zip(student, teacher, strict=True)) / len(
-        student
+    return (
+        t * t * sum(_kl(_softmax(te, t), _softmax(s, t)) for s, te in zip(student, teacher, strict=True)) / len(student)
     )
 
 
@@ -302,9 +302,9 @@ def test_ttm_matches_the_hand_computed_power_transform(gamma, weighted):
 
 @pytest.mark.parametrize("temperature", [2.0, 4.0])
 def test_ttm_at_gamma_one_over_t_tempers_only_the_teacher(temperature):
-    want = sum(
-        _kl(_softmax(te, temperature), _softmax(s)) for s, te in zip(STUDENT, TEACHER, strict=True)
-    ) / len(STUDENT)
+    want = sum(_kl(_softmax(te, temperature), _softmax(s)) for s, te in zip(STUDENT, TEACHER, strict=True)) / len(
+        STUDENT
+    )
     assert _soft(TransformedTeacherKD({"gamma": 1 / temperature})) == pytest.approx(want, rel=1e-5)
 
 
@@ -329,8 +329,11 @@ def test_wttm_weighs_a_flat_teacher_row_more_than_a_sharp_one():
 
 # Three members per variant, with args that differ; `temperature` below differs too.
 MEMBERS = {
-    "schedule": [{"t_start": 8.0, "t_end": 2.0}, {"t_start": 1.0, "t_end": 5.0, "shape": "cosine"},
-                 {"t_start": 3.0, "t_end": 3.0}],
+    "schedule": [
+        {"t_start": 8.0, "t_end": 2.0},
+        {"t_start": 1.0, "t_end": 5.0, "shape": "cosine"},
+        {"t_start": 3.0, "t_end": 3.0},
+    ],
     "learned": [{}, {"t_min": 0.5, "t_max": 6.0, "t_init": 2.0, "grl_max": 3.0}, {"t_init": 10.0, "ramp": 1.0}],
     "standardized": [{}, {}, {}],
     "dkd": [{}, {"alpha": 0.0, "beta": 2.0, "warmup": 0.0}, {"alpha": 3.0, "beta": 0.5, "warmup": 1.0}],
@@ -389,10 +392,19 @@ def test_an_unknown_arg_names_itself_and_the_known_ones(name):
 @pytest.mark.parametrize(
     "name, arg, value",
     [
-        ("schedule", "t_start", 0.0), ("schedule", "t_end", 101.0), ("schedule", "shape", "exp"),
-        ("learned", "t_min", -1.0), ("learned", "grl_max", 11.0), ("learned", "ramp", 0.0), ("learned", "ramp", 1.5),
-        ("dkd", "alpha", -0.5), ("dkd", "beta", math.nan), ("dkd", "warmup", 1.5),
-        ("ttm", "gamma", 0.0), ("ttm", "gamma", 1.5), ("ttm", "weighted", True),
+        ("schedule", "t_start", 0.0),
+        ("schedule", "t_end", 101.0),
+        ("schedule", "shape", "exp"),
+        ("learned", "t_min", -1.0),
+        ("learned", "grl_max", 11.0),
+        ("learned", "ramp", 0.0),
+        ("learned", "ramp", 1.5),
+        ("dkd", "alpha", -0.5),
+        ("dkd", "beta", math.nan),
+        ("dkd", "warmup", 1.5),
+        ("ttm", "gamma", 0.0),
+        ("ttm", "gamma", 1.5),
+        ("ttm", "weighted", True),
     ],
 )
 def test_a_value_out_of_range_names_its_arg(name, arg, value):

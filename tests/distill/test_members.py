@@ -13,10 +13,19 @@ from tempopt.distill.members import Member, can_batch, fit_members, member_confi
 from tempopt.errors import SpecError
 from tempopt.tasks import load_task
 
-MEMBERS = [Member(T, lam, lr) for T, lam, lr in [
-    (1.0, 0.0, 0.01), (4.0, 0.5, 0.02), (2.0, 0.9, 0.005), (8.0, 1.0, 0.03),
-    (3.0, 0.3, 0.05), (1.5, 0.7, 0.001), (10.0, 0.2, 0.09), (5.0, 1e-6, 0.02),
-]]
+MEMBERS = [
+    Member(T, lam, lr)
+    for T, lam, lr in [
+        (1.0, 0.0, 0.01),
+        (4.0, 0.5, 0.02),
+        (2.0, 0.9, 0.005),
+        (8.0, 1.0, 0.03),
+        (3.0, 0.3, 0.05),
+        (1.5, 0.7, 0.001),
+        (10.0, 0.2, 0.09),
+        (5.0, 1e-6, 0.02),
+    ]
+]
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +41,17 @@ def _lone(task, teacher, base, member):
 @pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
 def test_each_of_8_members_reaches_the_accuracies_it_reaches_alone(digits, optimizer):
     task, teacher = digits
-    base = JobConfig(temperature=1.0, kd_weight=0.0, lr=0.01, epochs=8, batch_size=32, seed=3,
-                     optimizer=optimizer, weight_decay=0.01, device="cpu")
+    base = JobConfig(
+        temperature=1.0,
+        kd_weight=0.0,
+        lr=0.01,
+        epochs=8,
+        batch_size=32,
+        seed=3,
+        optimizer=optimizer,
+        weight_decay=0.01,
+        device="cpu",
+    )
     together = fit_members(task, base, MEMBERS, teacher)
     one_example = 1 / len(task.val)
     for member, result in zip(MEMBERS, together, strict=True):

@@ -22,8 +22,10 @@ def _vmapped(template, params, x):
 
 
 def test_the_matrix_product_path_computes_what_vmap_computes():
-    for make in (lambda: MLP(12, [8, 6], 5), lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 7), nn.Tanh(),
-                                                                   nn.Linear(7, 5, bias=False))):
+    for make in (
+        lambda: MLP(12, [8, 6], 5),
+        lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 7), nn.Tanh(), nn.Linear(7, 5, bias=False)),
+    ):
         template = make()
         assert _linear_chain(template) is not None
         params = _stack(make)

@@ -21,8 +21,9 @@ ARGS = {  # three members per variant: different T, λ, lr and variant args
 
 
 def _base(**overrides) -> JobConfig:
-    fields = dict(temperature=1.0, kd_weight=0.0, lr=0.01, epochs=4, batch_size=16, seed=2, device="cpu",
-                  weight_decay=0.01)
+    fields = dict(
+        temperature=1.0, kd_weight=0.0, lr=0.01, epochs=4, batch_size=16, seed=2, device="cpu", weight_decay=0.01
+    )
     fields.update(overrides)
     return JobConfig(**fields)
 

@@ -20,7 +20,10 @@ BEST_LR = 0.03  # where the student alone peaks in the synthetic objective
 
 def make_spec(**overrides):
     data = {
-        "name": "b", "task": "digits", "epochs": 4, "trials": 30,
+        "name": "b",
+        "task": "digits",
+        "epochs": 4,
+        "trials": 30,
         "search": {
             "temperature": {"low": 1.0, "high": 20.0, "log": True},
             "kd_weight": {"low": 0.0, "high": 1.0},
@@ -50,7 +53,7 @@ def test_the_first_slots_start_at_the_quarter_points_and_the_rest_leave_lr_to_th
     spec = make_spec()
     slots = baseline_slots(spec)
     assert len(slots) == 8 and all(s["kd_weight"] == 0.0 for s in slots)
-    assert [s["lr"] for s in slots[:3]] == pytest.approx([10 ** -3.25, 10 ** -2.5, 10 ** -1.75])
+    assert [s["lr"] for s in slots[:3]] == pytest.approx([10**-3.25, 10**-2.5, 10**-1.75])
     assert all("lr" not in s for s in slots[3:])
     assert start_lrs(make_spec(baseline_lrs=[0.01, 0.05])) == [0.01, 0.05]
 
@@ -103,9 +106,13 @@ def test_the_baseline_search_is_reproducible_and_blind_to_the_distilled_results(
             trial = claim_waiting(study)
             study.tell(trial, _objective(suggest(trial, spec), True))
         for lr in (1e-3, 1e-2):  # distilled trials added before the next baseline
-            study.add_trial(optuna.trial.create_trial(
-                params={"temperature": 4.0, "kd_weight": 0.5, "lr": lr},
-                distributions=study.trials[0].distributions, value=distilled_value))
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params={"temperature": 4.0, "kd_weight": 0.5, "lr": lr},
+                    distributions=study.trials[0].distributions,
+                    value=distilled_value,
+                )
+            )
         trial = claim_waiting(study)
         assert trial.user_attrs["baseline"] is True
         lrs.append(suggest(trial, spec)["lr"])

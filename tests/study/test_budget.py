@@ -25,26 +25,26 @@ GRACE = 2
 pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
 
 
-
-
 def make_spec(trials: int = 4, baseline: bool = True) -> StudySpec:
-    return parse_spec({
-        "name": "budget",
-        "task": "digits",
-        "task_args": {"labelled": 100, "student_hidden": 8},
-        "epochs": 1,
-        "trials": trials,
-        "search": {
-            "temperature": {"low": 1.0, "high": 4.0},
-            "kd_weight": {"choices": [0.0]},  # the student alone: no teacher to prepare
-            "lr": {"low": 1.0e-3, "high": 1.0e-1, "log": True},
-        },
-        "device": "cpu",
-        "baseline": baseline,
-        "baseline_lrs": [1.0e-2],
-        "sampler": {"name": "random"},
-        "pruner": {"name": "none"},
-    })
+    return parse_spec(
+        {
+            "name": "budget",
+            "task": "digits",
+            "task_args": {"labelled": 100, "student_hidden": 8},
+            "epochs": 1,
+            "trials": trials,
+            "search": {
+                "temperature": {"low": 1.0, "high": 4.0},
+                "kd_weight": {"choices": [0.0]},  # the student alone: no teacher to prepare
+                "lr": {"low": 1.0e-3, "high": 1.0e-1, "log": True},
+            },
+            "device": "cpu",
+            "baseline": baseline,
+            "baseline_lrs": [1.0e-2],
+            "sampler": {"name": "random"},
+            "pruner": {"name": "none"},
+        }
+    )
 
 
 @pytest.fixture

@@ -83,3 +83,14 @@ def test_contains():
     assert compat.contains(IntDistribution(1, 9, step=2), 3) and not compat.contains(IntDistribution(1, 9, step=2), 4)
     assert compat.contains(CategoricalDistribution(["kd", "dkd"]), "dkd")
     assert not compat.contains(CategoricalDistribution(["kd", "dkd"]), "ttm")
+
+
+def test_set_user_attrs_writes_them_all_in_one_go(study):
+    trial = study.ask()
+    compat.set_user_attrs(trial, {"a": 1, "b": [0.5, 0.25], "c": "x"})
+    compat.set_user_attrs(trial, {"a": 2})  # an update of one already there
+    assert study.trials[0].user_attrs == {"a": 2, "b": [0.5, 0.25], "c": "x"}
+    in_memory = optuna.create_study()
+    other = in_memory.ask()
+    compat.set_user_attrs(other, {"a": 1})
+    assert in_memory.trials[0].user_attrs == {"a": 1}

@@ -18,11 +18,15 @@ def _study(pruner: optuna.pruners.BasePruner) -> optuna.Study:
     return study
 
 
-@pytest.mark.parametrize("pruner", [
-    optuna.pruners.MedianPruner(n_startup_trials=2),
-    optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=2),
-    optuna.pruners.HyperbandPruner(min_resource=1, max_resource=5, reduction_factor=2),
-], ids=["median", "sha", "hyperband"])
+@pytest.mark.parametrize(
+    "pruner",
+    [
+        optuna.pruners.MedianPruner(n_startup_trials=2),
+        optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=2),
+        optuna.pruners.HyperbandPruner(min_resource=1, max_resource=5, reduction_factor=2),
+    ],
+    ids=["median", "sha", "hyperband"],
+)
 def test_the_answers_are_those_of_should_prune(pruner):
     study = _study(pruner)
     running = [study.ask() for _ in range(5)]

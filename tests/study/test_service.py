@@ -11,13 +11,17 @@ from tempopt.study.scheduler import candidates, pick
 from tempopt.study.service import change_state, progress_of, set_total, submit
 
 
-def _study(storage, name: str, priority: int, total: int = 4, finished: int = 0, running: int = 0,
-           seeds: int = 0) -> optuna.Study:
+def _study(
+    storage, name: str, priority: int, total: int = 4, finished: int = 0, running: int = 0, seeds: int = 0
+) -> optuna.Study:
     study = optuna.create_study(storage=storage, study_name=name, direction="maximize")
     study.set_user_attr("spec", {"verify": {"seeds": seeds}})
     for _ in range(finished):
-        study.add_trial(optuna.trial.create_trial(value=0.5, params={"lr": 0.01},
-                                                  distributions={"lr": FloatDistribution(1e-3, 1e-1)}))
+        study.add_trial(
+            optuna.trial.create_trial(
+                value=0.5, params={"lr": 0.01}, distributions={"lr": FloatDistribution(1e-3, 1e-1)}
+            )
+        )
     for _ in range(running):
         study.ask()
     submit(study, total, priority)
@@ -34,7 +38,11 @@ def test_states_follow_the_record_and_the_trials(storage):
     done = _study(storage, "d", 0, total=2, finished=2)
     verifying = _study(storage, "v", 0, total=2, finished=2, seeds=2)
     assert [progress_of(s).state for s in (queued, running, done, verifying)] == [
-        "queued", "running", "done", "verifying"]
+        "queued",
+        "running",
+        "done",
+        "verifying",
+    ]
     assert change_state(queued, "paused") == "open" and progress_of(queued).state == "paused"
     assert change_state(queued, "open") == "paused" and progress_of(queued).state == "queued"
     change_state(running, "cancelled")

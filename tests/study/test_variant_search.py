@@ -16,13 +16,19 @@ VARIANTS = ["kd", "schedule", "learned", "standardized", "dkd", "ttm"]
 
 def _spec(**overrides) -> dict:
     data = {
-        "name": "variants", "task": "digits", "epochs": 3, "trials": 10,
+        "name": "variants",
+        "task": "digits",
+        "epochs": 3,
+        "trials": 10,
         "search": {
             "temperature": {"low": 1.0, "high": 10.0, "log": True},
             "kd_weight": {"low": 0.0, "high": 1.0},
             "lr": {"low": 1e-3, "high": 1e-1, "log": True},
-            "loss": {"choices": VARIANTS, "dkd": {"beta": {"low": 1.0, "high": 8.0}, "alpha": 0.5},
-                     "ttm": {"weighted": {"choices": ["no", "yes"]}}},
+            "loss": {
+                "choices": VARIANTS,
+                "dkd": {"beta": {"low": 1.0, "high": 8.0}, "alpha": 0.5},
+                "ttm": {"weighted": {"choices": ["no", "yes"]}},
+            },
         },
     }
     data.update(overrides)
@@ -67,8 +73,13 @@ def test_choices_alone_work_and_without_a_temperature_variants_take_their_defaul
 
 
 def test_a_fixed_variant_takes_its_loss_args():
-    spec = parse_spec(_spec(search={k: v for k, v in _spec()["search"].items() if k != "loss"},
-                            loss="schedule", loss_args={"t_start": 6.0, "shape": "cosine"}))
+    spec = parse_spec(
+        _spec(
+            search={k: v for k, v in _spec()["search"].items() if k != "loss"},
+            loss="schedule",
+            loss_args={"t_start": 6.0, "shape": "cosine"},
+        )
+    )
     config = job_config(spec, {"temperature": 3.0, "kd_weight": 0.5, "lr": 0.01})
     assert (config.loss, config.loss_args) == ("schedule", {"t_start": 6.0, "shape": "cosine"})
 
@@ -76,29 +87,61 @@ def test_a_fixed_variant_takes_its_loss_args():
 def test_the_spec_round_trips_through_its_stored_form():
     spec = parse_spec(_spec())
     assert parse_spec(spec.to_dict() | {"name": spec.name}) == spec
-    assert "loss" not in parse_spec(_spec(search={k: v for k, v in _spec()["search"].items()
-                                                  if k != "loss"})).to_dict()["search"]
+    assert (
+        "loss"
+        not in parse_spec(_spec(search={k: v for k, v in _spec()["search"].items() if k != "loss"})).to_dict()["search"]
+    )
 
 
-@pytest.mark.parametrize("change, words", [
-    ({"search": _search(choices=["kd", "nope"])}, "'nope'"),
-    ({"search": _search(choices=["kd", "dkd"], dkd={"gamma": 2.0})},
-     "search.loss.dkd.gamma.*no arg 'gamma'.*alpha, beta, warmup"),
-    ({"search": _search(choices=["ttm"], ttm={"gamma": {"low": 0.5, "high": 3.0}})}, "search.loss.ttm.gamma.*gamma=3"),
-    ({"search": _search(choices=["ttm"], ttm={"weighted": {"low": 0.0, "high": 1.0}})},
-     "weighted=0.0 is not one of no, yes"),
-    ({"search": _search(choices=["kd"], dkd={"beta": 2.0})}, "'dkd', which is not among choices"),
-    ({"search": _search(choices=["kd", "kd"])}, "twice"),
-    ({"loss": "dkd"}, "either loss/loss_args"),
-    ({"search": {k: v for k, v in _spec()["search"].items() if k != "loss"}, "loss": "ttm",
-      "loss_args": {"gamma": 0.0}}, "key 'loss'.*gamma=0"),
-    ({"search": {k: v for k, v in _spec()["search"].items() if k != "loss"}, "loss": "learned",
-      "loss_args": {"t_init": 30.0}}, "t_init=30.*strictly between"),
-    ({"search": {k: v for k, v in _spec()["search"].items() if k != "loss"}, "loss": "kd",
-      "loss_args": {"beta": 1.0}}, "loss 'kd' has no arg 'beta'"),
-    ({"loss": "no_such_module:Loss", "search": {k: v for k, v in _spec()["search"].items() if k != "loss"}},
-     "'no_such_module' cannot be imported"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"search": _search(choices=["kd", "nope"])}, "'nope'"),
+        (
+            {"search": _search(choices=["kd", "dkd"], dkd={"gamma": 2.0})},
+            "search.loss.dkd.gamma.*no arg 'gamma'.*alpha, beta, warmup",
+        ),
+        (
+            {"search": _search(choices=["ttm"], ttm={"gamma": {"low": 0.5, "high": 3.0}})},
+            "search.loss.ttm.gamma.*gamma=3",
+        ),
+        (
+            {"search": _search(choices=["ttm"], ttm={"weighted": {"low": 0.0, "high": 1.0}})},
+            "weighted=0.0 is not one of no, yes",
+        ),
+        ({"search": _search(choices=["kd"], dkd={"beta": 2.0})}, "'dkd', which is not among choices"),
+        ({"search": _search(choices=["kd", "kd"])}, "twice"),
+        ({"loss": "dkd"}, "either loss/loss_args"),
+        (
+            {
+                "search": {k: v for k, v in _spec()["search"].items() if k != "loss"},
+                "loss": "ttm",
+                "loss_args": {"gamma": 0.0},
+            },
+            "key 'loss'.*gamma=0",
+        ),
+        (
+            {
+                "search": {k: v for k, v in _spec()["search"].items() if k != "loss"},
+                "loss": "learned",
+                "loss_args": {"t_init": 30.0},
+            },
+            "t_init=30.*strictly between",
+        ),
+        (
+            {
+                "search": {k: v for k, v in _spec()["search"].items() if k != "loss"},
+                "loss": "kd",
+                "loss_args": {"beta": 1.0},
+            },
+            "loss 'kd' has no arg 'beta'",
+        ),
+        (
+            {"loss": "no_such_module:Loss", "search": {k: v for k, v in _spec()["search"].items() if k != "loss"}},
+            "'no_such_module' cannot be imported",
+        ),
+    ],
+)
 def test_bad_variants_and_args_are_one_sentence_naming_the_key(change, words):
     with pytest.raises(SpecError, match=words) as e:
         parse_spec(_spec(**change), source="s.yaml")

@@ -123,8 +123,10 @@ def test_on_digits_the_teacher_beats_the_student_alone_and_distillation_helps(tm
     teacher = prepare_teacher(task, tmp_path, device="cpu")
 
     def best(kd_weight: float) -> float:
-        configs = [JobConfig(temperature=4.0, kd_weight=kd_weight, lr=lr, epochs=30, batch_size=32, seed=1,
-                             device="cpu") for lr in (0.01, 0.03, 0.1)]
+        configs = [
+            JobConfig(temperature=4.0, kd_weight=kd_weight, lr=lr, epochs=30, batch_size=32, seed=1, device="cpu")
+            for lr in (0.01, 0.03, 0.1)
+        ]
         teacher_or_none = teacher if kd_weight else None
         return max(run_job(task, c, teacher_or_none, measure_test=True).test_accuracy for c in configs)
 

@@ -91,22 +91,29 @@ CASES: dict[str, tuple[str, Callable[[Path], dict], tuple[int | None, ...]]] = {
     "digits-labelled-100": ("digits", lambda p: {"labelled": 100}, (100, 359, 539, 799, 899)),
     "digits-teacher-labelled": ("digits", lambda p: {"teacher_labels": "labelled"}, (899, 359, 539, None, None)),
     "digits-labelled-100-teacher-labelled": (
-        "digits", lambda p: {"labelled": 100, "teacher_labels": "labelled"}, (100, 359, 539, 799, None),
+        "digits",
+        lambda p: {"labelled": 100, "teacher_labels": "labelled"},
+        (100, 359, 539, 799, None),
     ),
     "mnist1d": (
-        "mnist1d", lambda p: {"labelled": 200, "val": 100, "test": 100, "transfer": 300}, (200, 100, 100, 300, None),
+        "mnist1d",
+        lambda p: {"labelled": 200, "val": 100, "test": 100, "transfer": 300},
+        (200, 100, 100, 300, None),
     ),
     "image_folder-test-folder": (
-        "image_folder", lambda p: {"root": str(_image_root(p, with_test=True)), "size": 8, "transfer_dir": "extra"},
+        "image_folder",
+        lambda p: {"root": str(_image_root(p, with_test=True)), "size": 8, "transfer_dir": "extra"},
         (8, 6, 4, 3, None),
     ),
     "image_folder-val-halved": (
-        "image_folder", lambda p: {"root": str(_image_root(p, with_test=False)), "size": 8, "transfer_dir": "extra"},
+        "image_folder",
+        lambda p: {"root": str(_image_root(p, with_test=False)), "size": 8, "transfer_dir": "extra"},
         (8, 3, 2, 3, None),
     ),
     "torchvision": ("torchvision", lambda p: {"dataset": "FakeShapes", "root": str(p)}, (36, 4, 12, None, None)),
     "torchvision-quarter-val": (
-        "torchvision", lambda p: {"dataset": "FakeShapes", "root": str(p), "val_fraction": 0.25},
+        "torchvision",
+        lambda p: {"dataset": "FakeShapes", "root": str(p), "val_fraction": 0.25},
         (30, 10, 12, None, None),
     ),
 }
@@ -262,10 +269,12 @@ def _grid(rows: set[bytes]) -> set[bytes]:
 
 
 def _train_statistics(root: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    x = torch.stack([
-        torch.from_numpy(np.frombuffer(r, dtype=np.float32).copy()).view(3, 8, 8)
-        for r in _read_raw(root / "train" / "blue", root / "train" / "red")
-    ])
+    x = torch.stack(
+        [
+            torch.from_numpy(np.frombuffer(r, dtype=np.float32).copy()).view(3, 8, 8)
+            for r in _read_raw(root / "train" / "blue", root / "train" / "red")
+        ]
+    )
     return x.mean(dim=(0, 2, 3), keepdim=True), x.std(dim=(0, 2, 3), keepdim=True)
 
 

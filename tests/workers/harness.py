@@ -87,8 +87,12 @@ def _mariadb_database(name: str) -> Iterator[str]:
     admin = make_url(MARIADB_ADMIN)
     try:
         conn = pymysql.connect(
-            host=admin.host, port=admin.port or 3306, user=admin.username, password=admin.password or "",
-            autocommit=True, connect_timeout=10,
+            host=admin.host,
+            port=admin.port or 3306,
+            user=admin.username,
+            password=admin.password or "",
+            autocommit=True,
+            connect_timeout=10,
         )
     except pymysql.err.OperationalError as e:
         raise _server_error("mariadb", MARIADB_ADMIN, e) from e
@@ -333,9 +337,7 @@ class PrivatePostgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def _pg(self, program: str, *args: str) -> None:
-        subprocess.run(
-            [*self._as_owner, str(self.bin / program), *args], check=True, capture_output=True, timeout=60
-        )
+        subprocess.run([*self._as_owner, str(self.bin / program), *args], check=True, capture_output=True, timeout=60)
 
 
 def free_port() -> int:

@@ -50,9 +50,13 @@ def _restart_mid_study(harness: StudyHarness, server: PrivatePostgres) -> None:
     study = harness.write_study(trials=TOTAL, epochs=6, batch_size=4)  # trials of about a second
     launcher = harness.start("launch", study, "--workers", "2", "--log-dir", "logs", log="launch.log")
     trials = harness.wait_for(
-        lambda trials: sum(t.state == TrialState.COMPLETE for t in trials) >= 2
-        and any(t.state == TrialState.RUNNING for t in trials) and trials,
-        90, "two completed trials and one running",
+        lambda trials: (
+            sum(t.state == TrialState.COMPLETE for t in trials) >= 2
+            and any(t.state == TrialState.RUNNING for t in trials)
+            and trials
+        ),
+        90,
+        "two completed trials and one running",
     )
     completed_before = {t.number: t.value for t in trials if t.state == TrialState.COMPLETE}
 

@@ -48,25 +48,32 @@ def test_three_workers_serve_every_study_by_priority_and_lose_nothing(harness, m
         _submit(harness, name, priority, **slow)
     _submit(harness, "doomed", 2, **slow)
     (harness.tmp / "ext").mkdir()
-    (harness.tmp / "ext" / "elsewhere_task.py").write_text(textwrap.dedent("""
+    (harness.tmp / "ext" / "elsewhere_task.py").write_text(
+        textwrap.dedent("""
         from tempopt.tasks import load_task
 
         def make_task(**kwargs):
             return load_task("digits", kwargs)
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(harness.tmp / "ext"))  # importable here, not in the workers
     _submit(harness, "elsewhere", 9, task="elsewhere_task:make_task")
 
     workers = [harness.start("worker", "--max-idle", "8", log=f"w{i}.log") for i in range(3)]
     # cancel "doomed" while one of its trials runs
-    harness.wait_for(lambda ts: any(t.state == TrialState.RUNNING for t in ts), 120, "a running trial of doomed",
-                     study="doomed")
+    harness.wait_for(
+        lambda ts: any(t.state == TrialState.RUNNING for t in ts), 120, "a running trial of doomed", study="doomed"
+    )
     result = CliRunner().invoke(app, ["cancel", "doomed", "--storage", harness.url])
     assert result.exit_code == 0, result.output
     cancelled_at = time.time()
     # SIGKILL the worker running a trial of "lo" (the last study: its retry cannot reorder the others)
-    trial = harness.wait_for(lambda ts: next((t for t in ts if t.state == TrialState.RUNNING and t.intermediate_values),
-                                             None), 120, "a running trial of lo", study="lo")
+    trial = harness.wait_for(
+        lambda ts: next((t for t in ts if t.state == TrialState.RUNNING and t.intermediate_values), None),
+        120,
+        "a running trial of lo",
+        study="lo",
+    )
     pid = int(str(trial.user_attrs["worker"]).rsplit(":", 1)[1])
     victim = next(w for w in workers if w.pid == pid)
     harness.signal(victim, signal.SIGKILL)
@@ -83,16 +90,24 @@ def test_three_workers_serve_every_study_by_priority_and_lose_nothing(harness, m
         verification = harness.storage.get_study_user_attrs(harness.storage.get_study_id_from_name(name))
         replicates = harness.trials(verification["verify_study"])
         assert replicates and all(t.state == TrialState.COMPLETE for t in replicates)
-    ends = {name: _end(harness.trials(name) + harness.trials(
-        harness.storage.get_study_user_attrs(harness.storage.get_study_id_from_name(name))["verify_study"]))
-        for name in PRIORITIES}
+    ends = {
+        name: _end(
+            harness.trials(name)
+            + harness.trials(
+                harness.storage.get_study_user_attrs(harness.storage.get_study_id_from_name(name))["verify_study"]
+            )
+        )
+        for name in PRIORITIES
+    }
     assert ends["hi"] <= ends["mid"] <= ends["lo"], ends  # higher priority finished first (MariaDB: 1 s steps)
 
     lo = harness.trials("lo")
     dead = next(t for t in lo if t.number == trial.number)
     assert dead.state == TrialState.FAIL  # the killed worker's trial, retried with the same params
-    assert any(t.system_attrs.get("failed_trial") == dead.number and t.state == TrialState.COMPLETE
-               and t.params == dead.params for t in lo)
+    assert any(
+        t.system_attrs.get("failed_trial") == dead.number and t.state == TrialState.COMPLETE and t.params == dead.params
+        for t in lo
+    )
 
     doomed = harness.trials("doomed")
     ended = [t for t in doomed if t.state == TrialState.FAIL and "cancelled" in str(t.user_attrs.get("fail_reason"))]
@@ -119,8 +134,12 @@ def test_a_worker_on_an_empty_database_idles_then_serves_a_study_submitted_later
     time.sleep(3)  # idle: nothing submitted yet
     assert worker.poll() is None
     _submit(harness, "late", 1)
-    harness.wait_for(lambda ts: len([t for t in ts if t.state == TrialState.COMPLETE]) == TOTAL, 60,
-                     "the late study's trials", study="late")
+    harness.wait_for(
+        lambda ts: len([t for t in ts if t.state == TrialState.COMPLETE]) == TOTAL,
+        60,
+        "the late study's trials",
+        study="late",
+    )
     harness.signal(worker, signal.SIGTERM)
     assert worker.wait(timeout=30) == 143  # SIGTERM, as `tempopt run` exits
     log = harness.log("w.log")

@@ -19,9 +19,7 @@ WORKERS = 4
 @pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
 def test_workers_started_together_on_an_empty_database(harness):
     study = harness.write_study(trials=TOTAL)
-    procs = [
-        harness.start("run", study, "--quiet", "--worker-index", str(i), log=f"w{i}.log") for i in range(WORKERS)
-    ]
+    procs = [harness.start("run", study, "--quiet", "--worker-index", str(i), log=f"w{i}.log") for i in range(WORKERS)]
     codes = [p.wait(timeout=100) for p in procs]
 
     logs = "\n".join(harness.log(f"w{i}.log") for i in range(WORKERS))

@@ -46,25 +46,34 @@ def loss_class(name: str) -> type[DistillLoss]:
     if name in _LOSSES:
         return _LOSSES[name]
     if ":" not in name:
-        raise SpecError(f"unknown loss {name!r}; use one of: {', '.join(loss_names())}, "
-                        "or 'package.module:Class' for a variant of your own.")
+        raise SpecError(
+            f"unknown loss {name!r}; use one of: {', '.join(loss_names())}, "
+            "or 'package.module:Class' for a variant of your own."
+        )
     module_name, _, attr = name.partition(":")
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())  # like `python -m`: the user's own modules are found
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        raise SpecError(f"loss {name!r}: module {module_name!r} cannot be imported ({e}); check that it is "
-                        "on PYTHONPATH and of the form 'package.module:Class'.") from e
+        raise SpecError(
+            f"loss {name!r}: module {module_name!r} cannot be imported ({e}); check that it is "
+            "on PYTHONPATH and of the form 'package.module:Class'."
+        ) from e
     cls = getattr(module, attr, None)
     if not (isinstance(cls, type) and issubclass(cls, DistillLoss)):
-        raise SpecError(f"loss {name!r}: module {module_name!r} has no subclass of tempopt.distill.DistillLoss "
-                        f"named {attr!r}; define one and name it as 'package.module:Class'.")
+        raise SpecError(
+            f"loss {name!r}: module {module_name!r} has no subclass of tempopt.distill.DistillLoss "
+            f"named {attr!r}; define one and name it as 'package.module:Class'."
+        )
     return cls
 
 
-def make_loss(name: str, members: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
-              device: torch.device | str = "cpu") -> DistillLoss:
+def make_loss(
+    name: str,
+    members: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
+    device: torch.device | str = "cpu",
+) -> DistillLoss:
     """A fresh instance of the variant ``name``, for one member (a mapping of args) or several.
 
     Raises:

@@ -46,17 +46,22 @@ class Arg:
         """``value`` as the variant uses it; a SpecError naming the arg and the fix otherwise."""
         if self.choices is not None:
             if value not in self.choices:
-                raise SpecError(f"loss {variant!r}: {name}={value!r} is not one of {', '.join(self.choices)}; "
-                                f"use one of them (default {self.default!r}).")
+                raise SpecError(
+                    f"loss {variant!r}: {name}={value!r} is not one of {', '.join(self.choices)}; "
+                    f"use one of them (default {self.default!r})."
+                )
             return str(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise SpecError(f"loss {variant!r}: {name} must be a finite number, got {value!r}; "
-                            f"use e.g. {self.default!r}.")
+            raise SpecError(
+                f"loss {variant!r}: {name} must be a finite number, got {value!r}; use e.g. {self.default!r}."
+            )
         below = value <= self.low if self.low_open else value < self.low
         above = value >= self.high if self.high_open else value > self.high
         if below or above:
-            raise SpecError(f"loss {variant!r}: {name}={value:g} lies outside {self.describe()}; "
-                            f"use a value inside it, e.g. {self.default!r}.")
+            raise SpecError(
+                f"loss {variant!r}: {name}={value:g} lies outside {self.describe()}; "
+                f"use a value inside it, e.g. {self.default!r}."
+            )
         return float(value)
 
     def describe(self) -> str:
@@ -88,8 +93,9 @@ class DistillLoss:
     needs_targets: ClassVar[bool] = False
     batch_refusal: ClassVar[str | None] = None
 
-    def __init__(self, members: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, members: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None, device: torch.device | str = "cpu"
+    ) -> None:
         if members is None or isinstance(members, Mapping):
             members = [members or {}]
         checked = [self.check_args(m) for m in members]
@@ -111,8 +117,9 @@ class DistillLoss:
             raise SpecError(f"loss {cls.name!r} has no arg {unknown[0]!r}; its args are: {known}.")
         return {name: arg.check(cls.name, name, given.get(name, arg.default)) for name, arg in cls.args.items()}
 
-    def soft(self, student: Tensor, teacher: Tensor, targets: Tensor | None, temperature: Tensor,
-             progress: float) -> Tensor:
+    def soft(
+        self, student: Tensor, teacher: Tensor, targets: Tensor | None, temperature: Tensor, progress: float
+    ) -> Tensor:
         """Every member's soft term, averaged over the N rows.
 
         Args:
@@ -150,8 +157,15 @@ class DistillLoss:
         """The state as a list, for a lone job's optimizer."""
         return list(self._state.values())
 
-    def __call__(self, student_logits: Tensor, teacher_logits: Tensor | None, targets: Tensor | None,
-                 temperature: float, kd_weight: float, progress: float = 0.0) -> Tensor:
+    def __call__(
+        self,
+        student_logits: Tensor,
+        teacher_logits: Tensor | None,
+        targets: Tensor | None,
+        temperature: float,
+        kd_weight: float,
+        progress: float = 0.0,
+    ) -> Tensor:
         """One job's loss ``(1 - λ)·CE + λ·soft`` (a scalar), from ``(B, C)`` logits.
 
         When ``student_logits`` has more rows than ``targets`` (a labelled batch followed by a
@@ -187,7 +201,7 @@ def all_targets(targets: Tensor | None, teacher: Tensor) -> Tensor:
     top = teacher.argmax(-1)
     if targets is None:
         return top
-    return targets if len(targets) == len(teacher) else torch.cat([targets, top[len(targets):]])
+    return targets if len(targets) == len(teacher) else torch.cat([targets, top[len(targets) :]])
 
 
 def check_mix(temperature: float, kd_weight: float) -> None:

@@ -73,8 +73,9 @@ class DecoupledKD(DistillLoss):
         warmup = self.values["warmup"]
         return torch.where(warmup > 0, (progress / warmup.clamp_min(1e-12)).clamp(max=1.0), 1.0)
 
-    def soft(self, student: Tensor, teacher: Tensor, targets: Tensor | None, temperature: Tensor,
-             progress: float) -> Tensor:
+    def soft(
+        self, student: Tensor, teacher: Tensor, targets: Tensor | None, temperature: Tensor, progress: float
+    ) -> Tensor:
         teacher = teacher.detach()
         tckd, nckd = tckd_nckd(student, teacher, all_targets(targets, teacher), temperature)  # (K, N)
         mixed = self.values["alpha"].unsqueeze(-1) * tckd + self.values["beta"].unsqueeze(-1) * nckd

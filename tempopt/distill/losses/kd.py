@@ -43,6 +43,7 @@ class KDLoss(DistillLoss):
 
     name = "kd"
 
-    def soft(self, student: Tensor, teacher: Tensor, targets: Tensor | None, temperature: Tensor,
-             progress: float) -> Tensor:
+    def soft(
+        self, student: Tensor, teacher: Tensor, targets: Tensor | None, temperature: Tensor, progress: float
+    ) -> Tensor:
         return kd_soft(student, teacher, temperature)

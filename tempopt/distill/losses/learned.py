@@ -46,14 +46,17 @@ class LearnedTemperatureKD(DistillLoss):
     }
     uses_temperature = False
 
-    def __init__(self, members: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, members: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None, device: torch.device | str = "cpu"
+    ) -> None:
         super().__init__(members, device)
         low, init, high = (self.values[k].tolist() for k in ("t_min", "t_init", "t_max"))
         for lo, t, hi in zip(low, init, high, strict=True):
             if not lo < t < hi:
-                raise SpecError(f"loss 'learned': t_init={t:g} must lie strictly between t_min={lo:g} and "
-                                f"t_max={hi:g}; choose the three so that t_min < t_init < t_max.")
+                raise SpecError(
+                    f"loss 'learned': t_init={t:g} must lie strictly between t_min={lo:g} and "
+                    f"t_max={hi:g}; choose the three so that t_min < t_init < t_max."
+                )
 
     def initial_state(self, values: dict[str, Tensor]) -> dict[str, Tensor]:
         """``theta`` ``(K,)``, the logit that puts every member's T at its ``t_init``."""
@@ -73,8 +76,9 @@ class LearnedTemperatureKD(DistillLoss):
         ramped = (progress / self.values["ramp"]).clamp(max=1.0)
         return self.values["grl_max"] * (1.0 - torch.cos(math.pi * ramped)) / 2.0
 
-    def soft(self, student: Tensor, teacher: Tensor, targets: Tensor | None, temperature: Tensor,
-             progress: float) -> Tensor:
+    def soft(
+        self, student: Tensor, teacher: Tensor, targets: Tensor | None, temperature: Tensor, progress: float
+    ) -> Tensor:
         theta = reverse_gradient(self._state["theta"], self.strength(progress))  # (K,)
         return kd_soft(student, teacher.detach(), self._temperature(theta))
 

@@ -36,6 +36,7 @@ class ScheduledKD(DistillLoss):
         cosine = end + (start - end) * ((1.0 + math.cos(math.pi * progress)) / 2.0)
         return torch.where(self.values["shape"] == 1, cosine, linear)
 
-    def soft(self, student: Tensor, teacher: Tensor, targets: Tensor | None, temperature: Tensor,
-             progress: float) -> Tensor:
+    def soft(
+        self, student: Tensor, teacher: Tensor, targets: Tensor | None, temperature: Tensor, progress: float
+    ) -> Tensor:
         return kd_soft(student, teacher.detach(), self.temperature_at(progress))

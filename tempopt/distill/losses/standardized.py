@@ -36,6 +36,7 @@ class StandardizedKD(DistillLoss):
     name = "standardized"
     default_temperature = 2.0
 
-    def soft(self, student: Tensor, teacher: Tensor, targets: Tensor | None, temperature: Tensor,
-             progress: float) -> Tensor:
+    def soft(
+        self, student: Tensor, teacher: Tensor, targets: Tensor | None, temperature: Tensor, progress: float
+    ) -> Tensor:
         return kd_soft(standardize(student), standardize(teacher.detach()), temperature)

@@ -28,8 +28,9 @@ class TransformedTeacherKD(DistillLoss):
     }
     uses_temperature = False
 
-    def soft(self, student: Tensor, teacher: Tensor, targets: Tensor | None, temperature: Tensor,
-             progress: float) -> Tensor:
+    def soft(
+        self, student: Tensor, teacher: Tensor, targets: Tensor | None, temperature: Tensor, progress: float
+    ) -> Tensor:
         gamma = per_member(self.values["gamma"], student)  # (K, 1, 1)
         powered = gamma * log_softmax(teacher.detach()).unsqueeze(0)  # (K, N, C): γ·log p_t
         kl = kl_rows(log_softmax(powered), log_softmax(student))  # (K, N)

@@ -73,5 +73,8 @@ def test_setup_commands_pin_torch_before_the_project():
         assert line.index("pip install torch==2.13.0") < line.index("pip install -e")
     assert commands[0].endswith("tempopt run studies/quickstart.yaml")
     assert commands[1].endswith("python -m pytest")
-    ci = (ROOT / ".ci" / "run").read_text()
-    assert "pip install -q torch==2.13.0" in ci and "python -m pytest" in ci
+    ci = (ROOT / ".ci" / "run").read_text()  # CI runs the README's test command itself, verbatim
+    awk = "awk '/^# 2\\. install and run the tests/ {getline; print; exit}' README.md"
+    assert awk in ci and 'bash -c "set -eo pipefail; $test_command"' in ci
+    previous = setup.splitlines()[setup.splitlines().index(commands[1]) - 1]
+    assert previous.startswith("# 2. install and run the tests")  # the line the awk finds

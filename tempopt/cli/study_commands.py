@@ -8,19 +8,16 @@ from pathlib import Path
 
 import optuna
 import typer
-from optuna.trial import FrozenTrial, TrialState
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from optuna.trial import TrialState
 from rich.table import Table
 
-from tempopt.analysis import compute_verdict
 from tempopt.cli.app import STORAGE_HELP, command, console, out
+from tempopt.cli.study_output import print_best, print_summary, progress_bars, progress_hooks
 from tempopt.distill.device import limit_cpu_threads
 from tempopt.errors import SpecError
 from tempopt.study import (
     DEFAULT_STORAGE,
-    RunHooks,
     StopFlag,
-    WorkerSummary,
     export_best,
     load_spec,
     redact_url,
@@ -28,8 +25,6 @@ from tempopt.study import (
     write_export,
 )
 from tempopt.study.export import export_pareto
-from tempopt.study.liveness import retrying
-from tempopt.study.objectives import accuracy_of, is_multi, pareto_front
 from tempopt.study.preparation import prepare_study
 from tempopt.study.retrain import check_retrain, retrain
 from tempopt.study.runner import best_trial, run_worker
@@ -77,7 +72,7 @@ def run_command(
     apply_thread_limit(spec.cpu_threads)
     url = storage_url(storage, spec)
     console.print(f"study [bold]{spec.name}[/] · task {spec.task} · storage {redact_url(url)}", highlight=False)
-    with StopFlag().installed() as stop, _progress(quiet) as progress:
+    with StopFlag().installed() as stop, progress_bars(quiet) as progress:
         teacher_bar = progress.add_task("teacher", total=None, visible=False)
 
         def on_teacher_epoch(epoch: int, accuracy: float) -> bool:
@@ -96,9 +91,15 @@ def run_command(
         if teacher is not None:
             console.print(f"teacher: val accuracy {teacher.accuracy:.4f} ({teacher.source})", highlight=False)
         summary = run_worker(
-            prepared.study, spec, prepared.task, teacher, spec.trials, stop, _hooks(progress, prepared.study, spec)
+            prepared.study,
+            spec,
+            prepared.task,
+            teacher,
+            spec.trials,
+            stop,
+            progress_hooks(progress, prepared.study, spec),
         )
-    _print_summary(prepared.study, summary)
+    print_summary(prepared.study, summary)
     if summary.stopped_by:
         raise typer.Exit(code=EXIT_SIGNAL.get(stop.signum or signal.SIGTERM, 1))
 
@@ -107,127 +108,6 @@ def apply_thread_limit(cpu_threads: int | None) -> None:
     """Limit torch's CPU threads to the study's ``cpu_threads`` and to ``$TEMPOPT_NUM_THREADS``
     (this worker's share, set by ``tempopt launch``), whichever is smaller."""
     limit_cpu_threads(cpu_threads, int(os.environ.get("TEMPOPT_NUM_THREADS") or 0))
-
-
-def _progress(quiet: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=quiet,
-        transient=False,
-    )
-
-
-def _hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> RunHooks:
-    counts = state_counts(study)
-    trials_bar = progress.add_task(
-        "trials", total=spec.trials, completed=min(counts["COMPLETE"] + counts["PRUNED"], spec.trials)
-    )
-    epoch_bar = progress.add_task("", total=spec.epochs, visible=False)
-    best: list[float] = []
-
-    verify_bar = progress.add_task("verifying", total=None, visible=False)
-
-    def name(trial: optuna.Trial | FrozenTrial) -> str:
-        replicate = trial.user_attrs.get("replicate")
-        return f"replicate {replicate}" if replicate else f"trial {trial.number}"
-
-    def on_trial_start(trial: optuna.Trial) -> None:
-        if trial.user_attrs.get("replicate") and progress.tasks[verify_bar].total is None:
-            plan = trial.study.user_attrs.get("plan") or []
-            progress.update(verify_bar, total=len(plan) or None, visible=True, description="verifying")
-        progress.update(epoch_bar, completed=0, visible=True, description=name(trial))
-
-    def on_epoch(trial: optuna.Trial, epoch: int, accuracy: float) -> None:
-        progress.update(epoch_bar, completed=epoch, description=f"{name(trial)}  val {accuracy:.3f}")
-
-    def on_trial_end(frozen: FrozenTrial) -> None:
-        if frozen.user_attrs.get("replicate"):
-            progress.update(verify_bar, visible=True, advance=1 if frozen.state == TrialState.COMPLETE else 0)
-            progress.update(epoch_bar, visible=False)
-            return
-        accuracy = accuracy_of(frozen) if frozen.state == TrialState.COMPLETE else None
-        if accuracy is not None:
-            best.append(accuracy)
-        c = state_counts(study)
-        label = f"trials  best {max(best):.4f}" if best else "trials"
-        progress.update(trials_bar, completed=min(c["COMPLETE"] + c["PRUNED"], spec.trials), description=label)
-        progress.update(epoch_bar, visible=False)
-
-    def on_wait(message: str) -> None:
-        progress.update(epoch_bar, visible=True, description=message, completed=0)
-
-    def on_note(message: str) -> None:
-        progress.console.print(f"[yellow]note:[/] {message}", highlight=False, soft_wrap=True)
-
-    return RunHooks(on_trial_start, on_epoch, on_trial_end, on_wait, on_note)
-
-
-def _print_summary(study: optuna.Study, summary: WorkerSummary) -> None:
-    c = summary.counts
-    out.print(
-        f"study [bold]{summary.study_name}[/]: {summary.finished}/{summary.total} finished "
-        f"({c.get('COMPLETE', 0)} complete, {c.get('PRUNED', 0)} pruned, {c.get('FAIL', 0)} failed, "
-        f"{c.get('RUNNING', 0)} running); this worker ran {summary.ran}.",
-        highlight=False,
-    )
-    v = summary.verification
-    if v is not None:
-        out.print(
-            f"verification: {v.complete}/{v.planned} replicates complete ({v.study_name}); this worker ran {v.ran}.",
-            highlight=False,
-        )
-    if summary.stopped_by:
-        out.print(f"stopped by {summary.stopped_by}; run the same command again to resume.")
-    print_best(study, summary.best)
-
-
-def print_best(study: optuna.Study, best: FrozenTrial | None) -> None:
-    """The config to use (the verified one once there is one, else the best search trial) and the verdict."""
-    if best is None:
-        out.print("no completed trial yet.")
-        return
-    verdict = retrying(lambda: compute_verdict(study), "reading the verdict")
-    if is_multi(study):
-        print_front(study)
-    title = f"best search trial #{best.number}: val accuracy {accuracy_of(best):.4f}"
-    params = best.params
-    if verdict.verified and verdict.distilled is not None:
-        d = verdict.distilled
-        seeds = ", ".join(str(s) for s in verdict.seeds)
-        title = (
-            f"best verified config, trial #{d.trial}: val accuracy {sum(d.val) / len(d.val):.4f} "
-            f"(mean over student seeds {seeds})"
-        )
-        params = d.params
-    table = Table(title=title, show_header=True)
-    table.add_column("param")
-    table.add_column("value", justify="right")
-    for name, value in params.items():
-        table.add_row(name, f"{value:.4g}" if isinstance(value, float) else str(value))
-    out.print(table)
-    teacher = study.user_attrs.get("teacher_accuracy")
-    if teacher is not None:
-        test = study.user_attrs.get("teacher_test_accuracy")
-        out.print(f"teacher: val {teacher:.4f}" + (f", test {test:.4f}" if test is not None else ""), highlight=False)
-    colour = {"helped": "green", "hurt": "red"}.get(verdict.verdict, "yellow")
-    out.print(f"verdict: [bold {colour}]{verdict.verdict}[/] — {verdict.summary}", highlight=False, soft_wrap=True)
-
-
-def print_front(study: optuna.Study) -> None:
-    """A multi-objective study's Pareto front of distilled trials: accuracy against the cost."""
-    front = pareto_front(study)
-    cost = (study.user_attrs.get("spec") or {}).get("objectives", ["accuracy", "cost"])[-1]
-    table = Table(title=f"Pareto front: {len(front)} distilled trial(s), val accuracy against {cost}")
-    for col in ("trial", "val accuracy", cost, "config"):
-        table.add_column(col, justify="left" if col == "config" else "right")
-    for t in front:
-        params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())
-        table.add_row(str(t.number), f"{t.values[0]:.4f}", f"{t.values[1]:.4g}", params)
-    out.print(table)
 
 
 @command("status")
@@ -335,7 +215,7 @@ def train_command(
 ) -> None:
     """Retrain the student from an exported config and save its state_dict and metrics."""
     check_retrain(config, out_dir)  # a bad export or --out: one sentence before any progress bar
-    with _progress(False) as progress:
+    with progress_bars(False) as progress:
         bar = progress.add_task("retraining", total=None)
 
         def on_epoch(epoch: int, accuracy: float) -> bool:

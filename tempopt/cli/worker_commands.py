@@ -9,7 +9,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tempopt.cli.app import command, console, out
-from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, print_best, storage_url
+from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, storage_url
+from tempopt.cli.study_output import print_best
 from tempopt.errors import SpecError
 from tempopt.study import load_spec, redact_url
 from tempopt.study.liveness import retrying

@@ -30,6 +30,7 @@ from tempopt.distill.device import autocast, resolve_device
 from tempopt.distill.job import JobConfig, JobResult, TeacherSignal, sources
 from tempopt.distill.losses import loss_class
 from tempopt.distill.member_loss import MemberLoss
+from tempopt.distill.member_optimizer import StackedOptimizer
 from tempopt.distill.seeding import seed_everything
 from tempopt.distill.stacked import stacked_forward
 from tempopt.errors import SpecError
@@ -38,10 +39,6 @@ from tempopt.tasks import Task
 MembersCallback = Callable[[int, list[int], list[float]], set[int]]
 """``on_epoch(epoch, members, accuracies)``: the running members' indices and val accuracies
 after an epoch; returns the indices (of the original list) to stop."""
-
-ADAM_BETAS = (0.9, 0.999)
-ADAM_EPS = 1e-8
-SGD_MOMENTUM = 0.9
 
 
 @dataclass(frozen=True)
@@ -106,7 +103,7 @@ def fit_members(
     template = students[0]
     labelled, transfer, transfer_order, val = sources(task, base, device, teacher is not None)
     state = _State.new(members, params, device)
-    optimizer = _Optimizer(base)
+    optimizer = StackedOptimizer(base)
     forward = stacked_forward(template)
     history: dict[int, list[float]] = {i: [] for i in range(len(members))}
     learned: dict[int, dict[str, list[float]]] = {i: {} for i in range(len(members))}
@@ -242,58 +239,6 @@ class _State:
         self.slots = {
             k: {n: s.index_select(0, kept[k]) for n, s in v.items()} for k, v in self.slots.items() if k in kept
         }
-
-
-class _Optimizer:
-    """AdamW or SGD (Nesterov momentum 0.9) over stacked params, with per-member lr."""
-
-    def __init__(self, base: JobConfig) -> None:
-        if base.optimizer not in ("adamw", "sgd"):
-            raise SpecError(f"optimizer {base.optimizer!r} is not known; use adamw or sgd.")
-        self.kind = base.optimizer
-        self.weight_decay = base.weight_decay
-
-    @torch.no_grad()
-    def step(self, state: _State, grads: tuple[Tensor | None, ...], factor: float) -> None:
-        state.step += 1
-        lr = state.lr * factor  # (K,) float64, as torch's schedulers keep lr as a Python float
-        for (name, p, rows), g in zip(state.named(), grads, strict=True):
-            if g is None:
-                continue
-            shape = (-1,) + (1,) * (p.dim() - 1)
-            decay, lr_p = (self.weight_decay, lr) if rows is None else (0.0, lr.index_select(0, rows))
-            if self.kind == "adamw":
-                self._adamw(state, name, p, g, lr_p, shape, decay)
-            else:
-                self._sgd(state, name, p, g, lr_p, shape, decay)
-
-    def _adamw(
-        self, state: _State, name: str, p: Tensor, g: Tensor, lr: Tensor, shape: tuple[int, ...], decay: float
-    ) -> None:
-        beta1, beta2 = ADAM_BETAS
-        slots = state.slots.setdefault(name, {"m": torch.zeros_like(p), "v": torch.zeros_like(p)})
-        if decay:
-            p.mul_((1 - lr * decay).to(p.dtype).view(shape))
-        slots["m"].lerp_(g, 1 - beta1)
-        slots["v"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        bias1 = 1 - beta1**state.step
-        bias2_sqrt = math.sqrt(1 - beta2**state.step)
-        step_size = (lr / bias1).to(p.dtype).view(shape)
-        denom = (slots["v"].sqrt() / bias2_sqrt).add_(ADAM_EPS)
-        p.sub_(step_size * (slots["m"] / denom))
-
-    def _sgd(
-        self, state: _State, name: str, p: Tensor, g: Tensor, lr: Tensor, shape: tuple[int, ...], decay: float
-    ) -> None:
-        if decay:
-            g = g.add(p, alpha=decay)
-        slots = state.slots.get(name)
-        if slots is None:
-            slots = state.slots[name] = {"buf": g.detach().clone()}
-        else:
-            slots["buf"].mul_(SGD_MOMENTUM).add_(g)
-        update = g.add(slots["buf"], alpha=SGD_MOMENTUM)  # Nesterov
-        p.sub_(lr.to(p.dtype).view(shape) * update)
 
 
 def _schedule(base: JobConfig, epoch: int) -> float:

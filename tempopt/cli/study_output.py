@@ -1,0 +1,137 @@
+"""What ``run``, ``status`` and the workers print: progress bars, the summary, the best config,
+the Pareto front and the verdict."""
+
+from __future__ import annotations
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tempopt.analysis import compute_verdict
+from tempopt.cli.app import console, out
+from tempopt.study import RunHooks, WorkerSummary, state_counts
+from tempopt.study.liveness import retrying
+from tempopt.study.objectives import accuracy_of, is_multi, pareto_front
+from tempopt.study.spec import StudySpec
+
+
+def progress_bars(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+        transient=False,
+    )
+
+
+def progress_hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> RunHooks:
+    counts = state_counts(study)
+    trials_bar = progress.add_task(
+        "trials", total=spec.trials, completed=min(counts["COMPLETE"] + counts["PRUNED"], spec.trials)
+    )
+    epoch_bar = progress.add_task("", total=spec.epochs, visible=False)
+    best: list[float] = []
+
+    verify_bar = progress.add_task("verifying", total=None, visible=False)
+
+    def name(trial: optuna.Trial | FrozenTrial) -> str:
+        replicate = trial.user_attrs.get("replicate")
+        return f"replicate {replicate}" if replicate else f"trial {trial.number}"
+
+    def on_trial_start(trial: optuna.Trial) -> None:
+        if trial.user_attrs.get("replicate") and progress.tasks[verify_bar].total is None:
+            plan = trial.study.user_attrs.get("plan") or []
+            progress.update(verify_bar, total=len(plan) or None, visible=True, description="verifying")
+        progress.update(epoch_bar, completed=0, visible=True, description=name(trial))
+
+    def on_epoch(trial: optuna.Trial, epoch: int, accuracy: float) -> None:
+        progress.update(epoch_bar, completed=epoch, description=f"{name(trial)}  val {accuracy:.3f}")
+
+    def on_trial_end(frozen: FrozenTrial) -> None:
+        if frozen.user_attrs.get("replicate"):
+            progress.update(verify_bar, visible=True, advance=1 if frozen.state == TrialState.COMPLETE else 0)
+            progress.update(epoch_bar, visible=False)
+            return
+        accuracy = accuracy_of(frozen) if frozen.state == TrialState.COMPLETE else None
+        if accuracy is not None:
+            best.append(accuracy)
+        c = state_counts(study)
+        label = f"trials  best {max(best):.4f}" if best else "trials"
+        progress.update(trials_bar, completed=min(c["COMPLETE"] + c["PRUNED"], spec.trials), description=label)
+        progress.update(epoch_bar, visible=False)
+
+    def on_wait(message: str) -> None:
+        progress.update(epoch_bar, visible=True, description=message, completed=0)
+
+    def on_note(message: str) -> None:
+        progress.console.print(f"[yellow]note:[/] {message}", highlight=False, soft_wrap=True)
+
+    return RunHooks(on_trial_start, on_epoch, on_trial_end, on_wait, on_note)
+
+
+def print_summary(study: optuna.Study, summary: WorkerSummary) -> None:
+    c = summary.counts
+    out.print(
+        f"study [bold]{summary.study_name}[/]: {summary.finished}/{summary.total} finished "
+        f"({c.get('COMPLETE', 0)} complete, {c.get('PRUNED', 0)} pruned, {c.get('FAIL', 0)} failed, "
+        f"{c.get('RUNNING', 0)} running); this worker ran {summary.ran}.",
+        highlight=False,
+    )
+    v = summary.verification
+    if v is not None:
+        out.print(
+            f"verification: {v.complete}/{v.planned} replicates complete ({v.study_name}); this worker ran {v.ran}.",
+            highlight=False,
+        )
+    if summary.stopped_by:
+        out.print(f"stopped by {summary.stopped_by}; run the same command again to resume.")
+    print_best(study, summary.best)
+
+
+def print_best(study: optuna.Study, best: FrozenTrial | None) -> None:
+    """The config to use (the verified one once there is one, else the best search trial) and the verdict."""
+    if best is None:
+        out.print("no completed trial yet.")
+        return
+    verdict = retrying(lambda: compute_verdict(study), "reading the verdict")
+    if is_multi(study):
+        print_front(study)
+    title = f"best search trial #{best.number}: val accuracy {accuracy_of(best):.4f}"
+    params = best.params
+    if verdict.verified and verdict.distilled is not None:
+        d = verdict.distilled
+        seeds = ", ".join(str(s) for s in verdict.seeds)
+        title = (
+            f"best verified config, trial #{d.trial}: val accuracy {sum(d.val) / len(d.val):.4f} "
+            f"(mean over student seeds {seeds})"
+        )
+        params = d.params
+    table = Table(title=title, show_header=True)
+    table.add_column("param")
+    table.add_column("value", justify="right")
+    for name, value in params.items():
+        table.add_row(name, f"{value:.4g}" if isinstance(value, float) else str(value))
+    out.print(table)
+    teacher = study.user_attrs.get("teacher_accuracy")
+    if teacher is not None:
+        test = study.user_attrs.get("teacher_test_accuracy")
+        out.print(f"teacher: val {teacher:.4f}" + (f", test {test:.4f}" if test is not None else ""), highlight=False)
+    colour = {"helped": "green", "hurt": "red"}.get(verdict.verdict, "yellow")
+    out.print(f"verdict: [bold {colour}]{verdict.verdict}[/] — {verdict.summary}", highlight=False, soft_wrap=True)
+
+
+def print_front(study: optuna.Study) -> None:
+    """A multi-objective study's Pareto front of distilled trials: accuracy against the cost."""
+    front = pareto_front(study)
+    cost = (study.user_attrs.get("spec") or {}).get("objectives", ["accuracy", "cost"])[-1]
+    table = Table(title=f"Pareto front: {len(front)} distilled trial(s), val accuracy against {cost}")
+    for col in ("trial", "val accuracy", cost, "config"):
+        table.add_column(col, justify="left" if col == "config" else "right")
+    for t in front:
+        params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())
+        table.add_row(str(t.number), f"{t.values[0]:.4f}", f"{t.values[1]:.4g}", params)
+    out.print(table)

@@ -27,6 +27,8 @@ CPU_BENCHMARKS = {  # name: script and its arguments (besides --quick and --json
     "batched": ["batched.py"],
     "workers": ["workers.py"],
     "overhead": ["overhead.py"],
+    "vs_optuna_script": ["vs_optuna_script.py"],
+    "pruning": ["pruning.py"],
 }
 GPU_BENCHMARKS = {
     "batched_gpu": ["batched.py", "--device", "cuda", "-k", "16", "64", "--precision", "fp32", "bf16", "--no-study"],

@@ -6,9 +6,9 @@ every batch (eval mode, no_grad), SQLite storage, TPE and the median pruner, the
 epochs, batch size, optimizer (AdamW, constant lr), sampler and pruner; its baseline and
 verification are off, so both run the same search trials. Both use the same trained teacher.
 Trials per hour count from the first trial's start to the last one's end in the storage (process
-start-up and teacher training excluded for both). Tasks: ``digits`` (an MLP teacher) and
-``conv_task:make_task`` (benchmarks/conv_task.py: a 1.4 M-parameter conv teacher, where the
-script's per-batch teacher forward dominates).
+start-up and teacher training excluded for both). Tasks: ``digits`` (an MLP teacher), ``mnist1d``
+(a 1-D CNN teacher, 4 000 labelled sequences) and ``conv_task:make_task`` (benchmarks/conv_task.py:
+a 1.4 M-parameter conv teacher, where the script's per-batch teacher forward dominates).
 
 Run: ``python benchmarks/vs_optuna_script.py [--repeats 2] [--trials 20] [--epochs 15] [--quick]
 [--json PATH]``. Prints trials per hour of each, the ratio and the best value each reached.
@@ -35,7 +35,11 @@ from tempopt.distill import prepare_teacher
 from tempopt.tasks import load_task
 
 HERE = Path(__file__).resolve().parent
-TASKS = {"digits": ("digits", {"teacher_epochs": 15}), "conv": ("conv_task:make_task", {})}
+TASKS = {  # all labels, no transfer set: both sides train on the same labelled data
+    "digits": ("digits", {"teacher_epochs": 15}),
+    "mnist1d": ("mnist1d", {"transfer": 0, "teacher_epochs": 20}),
+    "conv": ("conv_task:make_task", {}),
+}
 SEARCH = {"temperature": (1.0, 20.0, True), "kd_weight": (0.0, 1.0, False), "lr": (1e-4, 1e-1, True)}
 BATCH, SEED, STARTUP, WARMUP = 32, 0, 10, 3
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
 from tempopt.errors import TaskError
+from tempopt.references import import_module_of
 from tempopt.tasks._task import Task
 
 TaskFactory = Callable[..., Task]
@@ -50,10 +48,8 @@ def resolve_factory(ref: str) -> TaskFactory:
     module_name, _, attr = ref.partition(":")
     if not module_name or not attr:
         raise TaskError(f"task {ref!r} must name both a module and a function, of the form 'package.module:make_task'.")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())  # like `python -m`: the user's own modules are found
     try:
-        module = importlib.import_module(module_name)
+        module, _ = import_module_of(ref)
     except ImportError as e:
         raise TaskError(
             f"task {ref!r}: module {module_name!r} cannot be imported ({e}); "

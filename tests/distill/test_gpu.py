@@ -13,27 +13,16 @@ import pytest
 import torch
 
 from tempopt.distill import JobConfig, prepare_teacher, run_job
-from tempopt.distill.members import Member, fit_members, member_config
+from tempopt.distill.members import fit_members, member_config
 from tempopt.tasks import load_task
+from tests.distill.test_members import MEMBERS
 
 pytestmark = [
     pytest.mark.gpu,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run benchmarks/gpu_check.sh on a GPU)"),
 ]
 
-MEMBERS = [
-    Member(T, lam, lr)
-    for T, lam, lr in [
-        (1.0, 0.0, 0.01),
-        (4.0, 0.5, 0.02),
-        (2.0, 0.9, 0.005),
-        (8.0, 1.0, 0.03),
-        (3.0, 0.3, 0.05),
-        (1.5, 0.7, 0.001),
-        (10.0, 0.2, 0.09),
-        (5.0, 1e-6, 0.02),
-    ]
-]
+# the same 8 members (T, λ, lr) as the CPU equivalence test
 
 
 @pytest.fixture(scope="module")

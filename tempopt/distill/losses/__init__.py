@@ -10,9 +10,6 @@ them with ``search.loss``; a user's variant is named ``package.module:Class`` (a
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +19,7 @@ from torch import Tensor
 from tempopt.distill.losses._base import Arg, DistillLoss, all_targets, check_mix
 from tempopt.distill.losses.kd import KDLoss, kd_soft, soft_kd_term
 from tempopt.errors import SpecError
+from tempopt.references import import_module_of
 
 _LOSSES: dict[str, type[DistillLoss]] = {}
 
@@ -50,11 +48,9 @@ def loss_class(name: str) -> type[DistillLoss]:
             f"unknown loss {name!r}; use one of: {', '.join(loss_names())}, "
             "or 'package.module:Class' for a variant of your own."
         )
-    module_name, _, attr = name.partition(":")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())  # like `python -m`: the user's own modules are found
+    module_name = name.partition(":")[0]
     try:
-        module = importlib.import_module(module_name)
+        module, attr = import_module_of(name)
     except ImportError as e:
         raise SpecError(
             f"loss {name!r}: module {module_name!r} cannot be imported ({e}); check that it is "

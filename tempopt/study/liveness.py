@@ -39,6 +39,21 @@ TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
 _last_outage = -math.inf  # time.monotonic() of the last unreachable-database error seen here
 
 
+class _NoOutageFallbackWarning(logging.Filter):
+    """Optuna reads any OperationalError while reading trials as "too many SQL variables" and warns
+    that it falls back to a slower query. When the error is a lost connection that warning is
+    wrong: the query fails again and :func:`retrying` says, in one line, that the database is
+    unreachable. Drop only that case (a real "too many variables" warning stays)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        lost = any(word in text.lower() for word in ("connection", "connect to", "server closed", "gone away"))
+        return not (text.startswith("Caught an error from sqlalchemy") and lost)
+
+
+logging.getLogger("optuna.storages._rdb.storage").addFilter(_NoOutageFallbackWarning())
+
+
 def is_transient(error: BaseException) -> bool:
     """True if ``error`` means the database is unreachable for now (worth trying again).
 

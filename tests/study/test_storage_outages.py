@@ -101,3 +101,30 @@ def test_retrying_gives_up_after_its_patience_with_one_sentence():
     assert message.startswith("the database stayed unreachable for 0 s while telling trial 3 (connection refused)")
     assert message.endswith("run the same command again to resume.")
     assert info.value.exit_code == 3
+
+
+def test_optunas_fallback_warning_is_dropped_for_a_lost_connection_only():
+    import logging
+
+    from tempopt.study import liveness  # noqa: F401  (installs the filter)
+
+    logger = logging.getLogger("optuna.storages._rdb.storage")
+    lost = logger.makeRecord(
+        logger.name,
+        logging.WARNING,
+        __file__,
+        1,
+        "Caught an error from sqlalchemy: (psycopg.OperationalError) server closed the connection unexpectedly",
+        (),
+        None,
+    )
+    many = logger.makeRecord(
+        logger.name,
+        logging.WARNING,
+        __file__,
+        1,
+        "Caught an error from sqlalchemy: (sqlite3.OperationalError) too many SQL variables. Falling back.",
+        (),
+        None,
+    )
+    assert not logger.filter(lost) and logger.filter(many)

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-import optuna
 import ratios as ratios_module  # benchmarks/ratios.py, beside this script
 import yaml
+from study_runs import run_study
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = {"quickstart": ROOT / "studies" / "quickstart.yaml", "mnist1d": ROOT / "studies" / "mnist1d.yaml"}
@@ -41,16 +39,7 @@ def measure(name: str, folder: Path, quick: bool) -> dict[str, float]:
         if name == "mnist1d":
             spec["task_args"] = {**spec["task_args"], "transfer": 4000}
         spec["pruner"] = {"name": "none"}
-    path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    url = f"sqlite:///{folder / f'{name}.db'}"
-    subprocess.run(
-        [sys.executable, "-m", "tempopt", "run", str(path), "--storage", url, "-q"],
-        check=True,
-        capture_output=True,
-        cwd=folder,
-    )
-    study = optuna.load_study(study_name=spec["name"], storage=url)
+    study = run_study(spec, folder)
     shares: dict[str, list[float]] = {"compute": [], "epoch callbacks": [], "outside the job": []}
     for t in study.trials:
         if t.datetime_start is None or t.datetime_complete is None or "compute_seconds" not in t.user_attrs:

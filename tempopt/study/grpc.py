@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import optuna
 
 from tempopt.errors import StorageError, TempoptError
+from tempopt.study.optuna_compat import add_storage_service
 from tempopt.study.storage import FailureHandling, open_storage, redact_url
 
 if TYPE_CHECKING:
@@ -166,15 +167,10 @@ def start_grpc_proxy(
     _require_grpc()
     import grpc
 
-    # Optuna's own run_grpc_proxy_server blocks, cannot report the bound port and lets a second
-    # proxy share the port silently (SO_REUSEPORT); its two building blocks are pinned by optuna<6.
-    from optuna.storages._grpc.auto_generated.api_pb2_grpc import add_StorageServiceServicer_to_server
-    from optuna.storages._grpc.servicer import OptunaStorageProxyService
-
     storage = optuna.storages.get_storage(open_storage(storage_url, failure=FailureHandling(None, None, 0)))
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc-proxy")
     server = grpc.server(pool, options=[("grpc.so_reuseport", 0)])
-    add_StorageServiceServicer_to_server(OptunaStorageProxyService(storage), server)
+    add_storage_service(storage, server)
     wanted = ProxyAddress(host, port)
     try:
         bound = server.add_insecure_port(wanted.target)

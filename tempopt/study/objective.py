@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.trial import FrozenTrial
 
 from tempopt.distill import JobConfig, JobResult, Teacher, cache_key, prepare_teacher, run_job
 from tempopt.distill.cost import parameter_count
@@ -20,9 +21,10 @@ from tempopt.distill.members import Member, can_batch, fit_members
 from tempopt.errors import TrainingError
 from tempopt.study.artifacts import attach_checkpoint
 from tempopt.study.creation import load_spec_task
+from tempopt.study.epoch_reports import EpochReports, prune_view
 from tempopt.study.liveness import retrying
 from tempopt.study.objectives import COST_ATTRS, PARAMS, student_cost
-from tempopt.study.optuna_compat import prune_decisions, set_user_attrs
+from tempopt.study.optuna_compat import PruneView, set_user_attrs
 from tempopt.study.per_example import encode_correct
 from tempopt.study.search import suggest
 from tempopt.study.spec import StudySpec
@@ -81,6 +83,18 @@ class Objective:
         self.on_epoch = on_epoch
         self._chance: float | None = None
         self._tasks: dict[str, tuple[Task, Teacher | None]] = {}
+        self._view: PruneView | None = None
+
+    def reports(self, trials: list[optuna.Trial]) -> EpochReports:
+        """The reports of one job's trials, pruned from this worker's view of their study."""
+        if self._view is None:
+            self._view = prune_view(trials[0].study)
+        return EpochReports(trials, self._view)
+
+    def finished(self, done: list[FrozenTrial]) -> None:
+        """This worker's trials that ended, as told: its pruner sees them without a read."""
+        if self._view is not None:
+            self._view.finished(done)
 
     def task_for(self, params: dict[str, Any]) -> tuple[Task, Teacher | None]:
         """The task (and teacher) of a trial: the study's, or one built with its searched task args.
@@ -108,13 +122,11 @@ class Objective:
             self._tasks[key] = (task, teacher)
         return self._tasks[key]
 
-    def report_members(
-        self, trials: list[optuna.Trial], epoch: int, running: list[int], accuracies: list[float]
-    ) -> None:
-        """Report each running member's val accuracy of ``epoch`` (``running`` indexes ``trials``)."""
+    def report_members(self, reports: EpochReports, epoch: int, running: list[int], accuracies: list[float]) -> None:
+        """Report each running member's val accuracy of ``epoch`` (``running`` indexes ``reports.trials``)."""
         for index, accuracy in zip(running, accuracies, strict=True):
-            trial = trials[index]
-            retrying(functools.partial(trial.report, accuracy, step=epoch), f"reporting trial {trial.number}")
+            trial = reports.trials[index]
+            reports.report(trial, epoch, accuracy)
             if self.on_epoch is not None:
                 self.on_epoch(trial, epoch, accuracy)
 
@@ -133,22 +145,21 @@ class Objective:
         params = suggest(trial, self.spec)
         config = job_config(self.spec, params)
         task, teacher = self.task_for(params)
-        trial.set_user_attr("seed", config.seed)
         multi = self.spec.multi_objective
 
-        def report(epoch: int, accuracy: float) -> bool:
-            if self.on_epoch is not None:
-                self.on_epoch(trial, epoch, accuracy)
-            if multi:  # Optuna takes no intermediate values (nor pruning) in multi-objective studies
-                return False
-            retrying(lambda: trial.report(accuracy, step=epoch), f"reporting trial {trial.number}")
-            if not self.may_prune(epoch):
-                return False
-            return retrying(trial.should_prune, f"asking the pruner about trial {trial.number}")
+        with self.reports([trial]) as reports:
 
-        result = run_job(task, config, teacher, on_epoch=report)
+            def report(epoch: int, accuracy: float) -> bool:
+                if self.on_epoch is not None:
+                    self.on_epoch(trial, epoch, accuracy)
+                if multi:  # Optuna takes no intermediate values (nor pruning) in multi-objective studies
+                    return False
+                reports.report(trial, epoch, accuracy)
+                return self.may_prune(epoch) and reports.should_prune([trial])[0]
+
+            result = run_job(task, config, teacher, on_epoch=report)
         at_chance = self.at_chance(result.best_accuracy)
-        retrying(lambda: _record(trial, result, at_chance), f"recording trial {trial.number}")
+        retrying(lambda: _record(trial, result, at_chance, config.seed), f"recording trial {trial.number}")
         if result.stopped_early:
             raise optuna.TrialPruned(f"pruned after epoch {result.epochs_run} at {result.final_accuracy:.4f}")
         if multi:
@@ -179,14 +190,16 @@ class ReplicateObjective(Objective):
         params = suggest(trial, self.spec)  # the queued params
         config = replace(job_config(self.spec, params), seed=int(trial.user_attrs["student_seed"]))
 
-        def report(epoch: int, accuracy: float) -> bool:
-            retrying(lambda: trial.report(accuracy, step=epoch), f"reporting replicate {trial.number}")
-            if self.on_epoch is not None:
-                self.on_epoch(trial, epoch, accuracy)
-            return False
-
         task, teacher = self.task_for(params)
-        result = run_job(task, config, teacher if config.kd_weight > 0 else None, report, measure_test=True)
+        with EpochReports([trial]) as reports:
+
+            def report(epoch: int, accuracy: float) -> bool:
+                reports.report(trial, epoch, accuracy)
+                if self.on_epoch is not None:
+                    self.on_epoch(trial, epoch, accuracy)
+                return False
+
+            result = run_job(task, config, teacher if config.kd_weight > 0 else None, report, measure_test=True)
         retrying(functools.partial(self._record, trial, result, config.seed), f"recording replicate {trial.number}")
         return result.final_accuracy
 
@@ -200,13 +213,14 @@ class ReplicateObjective(Objective):
         numbers = [t.number for t in trials]
         for trial in trials:
             retrying(functools.partial(trial.set_user_attr, "batch", numbers), f"starting replicate {trial.number}")
-
-        def on_epoch(epoch: int, running: list[int], accuracies: list[float]) -> set[int]:
-            self.report_members(trials, epoch, running, accuracies)
-            return set()
-
         teacher = self.teacher if any(m.kd_weight > 0 for m in members) else None
-        results = fit_members(self.task, configs[0], members, teacher, on_epoch, measure_test=True)
+        with EpochReports(trials) as reports:
+
+            def on_epoch(epoch: int, running: list[int], accuracies: list[float]) -> set[int]:
+                self.report_members(reports, epoch, running, accuracies)
+                return set()
+
+            results = fit_members(self.task, configs[0], members, teacher, on_epoch, measure_test=True)
         outcomes: list[float | BaseException] = []
         for trial, result, config in zip(trials, results, configs, strict=True):
             if result.error is not None:
@@ -219,12 +233,13 @@ class ReplicateObjective(Objective):
     def _record(self, trial: optuna.Trial, result: JobResult, seed: int) -> None:
         correct = result.test_correct
         assert correct is not None
-        _record(trial, result, self.at_chance(result.best_accuracy))
-        trial.set_user_attr("seed", seed)
-        trial.set_user_attr("test_accuracy", result.test_accuracy)
-        trial.set_user_attr("test_split", result.test_split)
-        trial.set_user_attr("test_examples", len(correct))
-        trial.set_user_attr("test_correct", encode_correct(correct.numpy()))
+        attrs = {
+            "test_accuracy": result.test_accuracy,
+            "test_split": result.test_split,
+            "test_examples": len(correct),
+            "test_correct": encode_correct(correct.numpy()),
+        }
+        _record(trial, result, self.at_chance(result.best_accuracy), seed, attrs)
 
 
 def _beats_best(trial: optuna.Trial, value: float) -> bool:
@@ -235,10 +250,14 @@ def _beats_best(trial: optuna.Trial, value: float) -> bool:
         return True
 
 
-def _record(trial: optuna.Trial, result: JobResult, at_chance: bool) -> None:
-    """What the job measured, as user attrs written in one transaction."""
+def _record(
+    trial: optuna.Trial, result: JobResult, at_chance: bool, seed: int, extra: dict[str, Any] | None = None
+) -> None:
+    """What the job measured (and the student ``seed`` it ran with, and ``extra``), as user attrs
+    written in one transaction."""
     attrs: dict[str, Any] = {"at_chance": True} if at_chance else {}  # a trial that learned nothing says so
     attrs.update(
+        seed=seed,
         job_seconds=round(result.seconds, 4),
         epochs_run=result.epochs_run,
         device=result.device,
@@ -249,7 +268,7 @@ def _record(trial: optuna.Trial, result: JobResult, at_chance: bool) -> None:
     for name, values in result.learned.items():  # e.g. learned_temperature: the final value, and per epoch
         attrs[name] = values[-1]
         attrs[f"{name}_per_epoch"] = [round(v, 5) for v in values]
-    set_user_attrs(trial, attrs)
+    set_user_attrs(trial, {**attrs, **(extra or {})})
 
 
 class BatchObjective(Objective):
@@ -265,24 +284,23 @@ class BatchObjective(Objective):
         configs = [job_config(self.spec, p) for p in params]
         members = [Member(c.temperature, c.kd_weight, c.lr, c.loss, c.loss_args) for c in configs]
         numbers = [t.number for t in trials]
-        for trial, config in zip(trials, configs, strict=True):
-            retrying(functools.partial(trial.set_user_attr, "seed", config.seed), f"starting trial {trial.number}")
+        for trial in trials:
             retrying(functools.partial(trial.set_user_attr, "batch", numbers), f"starting trial {trial.number}")
-
-        def on_epoch(epoch: int, running: list[int], accuracies: list[float]) -> set[int]:
-            self.report_members(trials, epoch, running, accuracies)
-            if not self.may_prune(epoch):
-                return set()
-            asked = [trials[i] for i in running]  # one read of the study for every member's decision
-            prune = retrying(functools.partial(prune_decisions, trials[0].study, asked), "asking the pruner")
-            return {i for i, p in zip(running, prune, strict=True) if p}
-
         teacher = self.teacher if any(m.kd_weight > 0 for m in members) else None
-        results = fit_members(self.task, configs[0], members, teacher, on_epoch)
+        with self.reports(trials) as reports:
+
+            def on_epoch(epoch: int, running: list[int], accuracies: list[float]) -> set[int]:
+                self.report_members(reports, epoch, running, accuracies)
+                if not self.may_prune(epoch):
+                    return set()
+                prune = reports.should_prune([trials[i] for i in running])  # one read for every member
+                return {i for i, p in zip(running, prune, strict=True) if p}
+
+            results = fit_members(self.task, configs[0], members, teacher, on_epoch)
         outcomes: list[float | BaseException] = []
-        for trial, result in zip(trials, results, strict=True):
+        for trial, result, config in zip(trials, results, configs, strict=True):
             chance = self.at_chance(result.best_accuracy)
-            retrying(functools.partial(_record, trial, result, chance), f"recording trial {trial.number}")
+            retrying(functools.partial(_record, trial, result, chance, config.seed), f"recording trial {trial.number}")
             if result.error is not None:
                 outcomes.append(TrainingError(result.error))
             elif result.stopped_early:

@@ -142,6 +142,7 @@ class SearchWorker:
         if not trials:
             return RAN  # a surplus trial went back to the queue: count again
         done = run_one_or_batch(study, trials, self.objective, stop, self.hooks)
+        self.objective.finished(done)
         self.ran += len(done)
         self.failures.update(done, stop)
         return RAN

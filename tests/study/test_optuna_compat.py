@@ -94,3 +94,65 @@ def test_set_user_attrs_writes_them_all_in_one_go(study):
     other = in_memory.ask()
     compat.set_user_attrs(other, {"a": 1})
     assert in_memory.trials[0].user_attrs == {"a": 1}
+
+
+def test_set_user_attrs_refuses_a_finished_trial(study):
+    trial = study.ask()
+    study.tell(trial, 0.5)
+    with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
+        compat.set_user_attrs(trial, {"a": 1})
+
+
+def test_write_intermediate_values_is_what_report_writes(study):
+    reported, written = study.ask(), study.ask()
+    for step, value in ((1, 0.25), (2, float("nan")), (3, float("inf"))):
+        reported.report(value, step=step)
+    compat.write_intermediate_values(written, {1: 0.25, 2: float("nan")})
+    compat.write_intermediate_values(written, {2: float("nan"), 3: float("inf")})  # a step again: kept once
+    by_number = {t.number: t.intermediate_values for t in study.get_trials()}
+    assert str(by_number[written.number]) == str(by_number[reported.number])
+    assert written.should_prune() is False  # what Trial keeps of its reports follows (no exception, no re-read)
+    study.tell(written, 0.5)
+    with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
+        compat.write_intermediate_values(written, {4: 0.5})
+    in_memory = optuna.create_study()
+    other = in_memory.ask()
+    compat.write_intermediate_values(other, {1: 0.5})
+    assert in_memory.trials[0].intermediate_values == {1: 0.5}
+
+
+def test_prune_view_answers_as_should_prune(study):
+    study.pruner = optuna.pruners.MedianPruner(n_startup_trials=1)
+    for value in (0.2, 0.6):
+        done = study.ask()
+        for step in range(1, 4):
+            done.report(value, step=step)
+        study.tell(done, value)
+    view = compat.PruneView(study, refresh_seconds=60.0)
+    low, high = study.ask(), study.ask()
+    for trial, value in ((low, 0.1), (high, 0.9)):
+        for step in range(1, 4):
+            trial.report(value, step=step)
+    assert view.decide([low, high], lambda t: t._cached_frozen_trial.intermediate_values) == [
+        low.should_prune(),
+        high.should_prune(),
+    ]
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_add_storage_service_serves_a_storage():
+    grpc = pytest.importorskip("grpc")
+    from concurrent.futures import ThreadPoolExecutor
+
+    storage = optuna.storages.InMemoryStorage()
+    server = grpc.server(ThreadPoolExecutor(max_workers=2))
+    compat.add_storage_service(storage, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        proxy = optuna.storages.GrpcStorageProxy(host="127.0.0.1", port=port)
+        optuna.create_study(storage=proxy, study_name="served")
+        assert [s.study_name for s in storage.get_all_studies()] == ["served"]
+        proxy.close()
+    finally:
+        server.stop(0)

@@ -1,0 +1,100 @@
+"""A job's per-epoch reports: every epoch's validation accuracy stored and the pruner asked, with
+a few storage round trips per job instead of two per epoch.
+
+``trial.report`` commits each value on its own, and ``trial.should_prune`` reads every trial of
+the study each time: on the quickstart (epochs of a few milliseconds) those two calls took
+about as long as the training itself. Here a job's reports are kept in memory and written
+together, in one transaction, at most ``flush_seconds`` apart and always when the job ends (before
+its trial is told), so every epoch's value is stored; a dashboard sees a running trial's curve
+at most ``flush_seconds`` late. The pruner decides from the worker's
+:class:`~tempopt.study.optuna_compat.PruneView`: the study read once, and again when
+``REFRESH_SECONDS`` old, with what the worker did since, so a lone worker's decisions are
+exactly those of ``should_prune``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Sequence
+from types import TracebackType
+
+import optuna
+
+from tempopt.study.liveness import retrying
+from tempopt.study.optuna_compat import PruneView, write_intermediate_values
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 1.0
+"""Longest time a reported value waits in memory before it is written."""
+REFRESH_SECONDS = 1.0
+"""Age at which a worker's view of the other trials, for its pruner, is read again."""
+
+
+def prune_view(study: optuna.Study) -> PruneView:
+    """A worker's view of ``study`` for its pruner (one per worker and study)."""
+    return PruneView(study, REFRESH_SECONDS)
+
+
+class EpochReports:
+    """The reports and pruning decisions of one job's trials; use as a context manager, whose
+    exit writes what is left (the trials must not have been told yet)."""
+
+    def __init__(
+        self, trials: Sequence[optuna.Trial], view: PruneView | None = None, flush_seconds: float = FLUSH_SECONDS
+    ) -> None:
+        self.trials = list(trials)
+        self._view = view
+        self._flush_seconds = flush_seconds
+        self._values: dict[int, dict[int, float]] = {t.number: {} for t in self.trials}
+        self._pending: dict[int, dict[int, float]] = {t.number: {} for t in self.trials}
+        self._flushed_at = time.monotonic()
+
+    def report(self, trial: optuna.Trial, epoch: int, value: float) -> None:
+        """Record ``value`` as the trial's intermediate value at step ``epoch``, as
+        ``trial.report`` would (a step already reported keeps its first value)."""
+        values = self._values[trial.number]
+        if epoch in values:
+            return
+        values[epoch] = self._pending[trial.number][epoch] = float(value)
+        if time.monotonic() - self._flushed_at >= self._flush_seconds:
+            self.flush()
+
+    def should_prune(self, trials: Sequence[optuna.Trial]) -> list[bool]:
+        """What ``trial.should_prune()`` answers for each of ``trials`` after its reports."""
+        if not trials:
+            return []
+        if self._view is None:
+            self._view = prune_view(trials[0].study)
+        view = self._view
+        return retrying(
+            lambda: view.decide(trials, lambda t: self._values[t.number]),
+            f"asking the pruner about trial {trials[0].number}",
+        )
+
+    def flush(self) -> None:
+        """Write every report not written yet (one transaction per trial)."""
+        for trial in self.trials:
+            pending = self._pending[trial.number]
+            if pending:
+                retrying(
+                    functools.partial(write_intermediate_values, trial, pending), f"reporting trial {trial.number}"
+                )
+                pending.clear()
+        self._flushed_at = time.monotonic()
+
+    def __enter__(self) -> EpochReports:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        if kind is None:
+            self.flush()
+            return
+        try:  # the job failed or was stopped: keep what it measured if the storage takes it at once
+            for trial in self.trials:
+                if self._pending[trial.number]:
+                    write_intermediate_values(trial, self._pending[trial.number])
+        except Exception as e:  # the job's own error is the one to report
+            log.debug("reports of a stopped job not written: %s", e)

@@ -1,0 +1,66 @@
+"""The few places where tempopt relies on Optuna internals, kept together and pinned by tests
+(``tests/study/test_optuna_compat.py``: one test per function, against the installed Optuna).
+Nothing outside this package touches them.
+
+* :func:`storage_of`, :func:`study_id_of`, :func:`trial_id_of`, :func:`rdb_storage`: a study's
+  storage and ids (Optuna keeps them private), and its RDB storage under Optuna's cache.
+* :func:`stale_trial_ids`, :func:`never_beaten`: running trials whose heartbeat is too old, or
+  that never sent one.
+* :func:`return_to_queue`: put a started trial back in the queue, unstarted.
+* :func:`set_user_attrs`: several user attrs of a trial in one transaction (Optuna commits each
+  ``set_user_attr`` on its own: one disk sync each on SQLite).
+
+* :func:`group_view`: a study whose trials are one group of the real study's (distilled or
+  baseline), for pruners. It is a real :class:`optuna.Study` over a storage that filters
+  ``get_all_trials``, so that pruners which build studies of their own from ``study._storage``
+  (Hyperband's brackets) see the same group.
+* :class:`AtomicClaimStorage`: Optuna's RDB storage, whose start of a queued trial (WAITING →
+  RUNNING) is one conditional UPDATE. Optuna reads the state, then writes it, relying on
+  ``SELECT … FOR UPDATE``, which SQLite ignores: two SQLite workers could both start the same
+  queued trial. A conditional UPDATE is atomic on every backend.
+* :func:`contains`: whether a value is one a distribution could have suggested (a check of
+  exported params).
+* :class:`PruneView`: the pruner's answers for the running trials of one job from one read of
+  the study (``Trial.should_prune`` reads every trial of the study each time it is asked: after
+  every epoch, by every member of a batch).
+* :func:`write_intermediate_values`: several reports of a trial in one transaction (Optuna
+  commits each ``trial.report`` on its own).
+* :func:`add_storage_service`: Optuna's gRPC storage service on a server tempopt builds (to
+  report the bound port and refuse a port in use).
+* :func:`claim_waiting`: start a queued trial, or None when the queue is empty, without ever
+  creating a fresh trial as ``Study.ask`` does (the queue of verification work must never grow
+  an unplanned, param-less trial).
+"""
+
+from tempopt.study.optuna_compat.claims import (
+    AtomicClaimStorage,
+    claim_trial,
+    claim_waiting,
+    never_beaten,
+    return_to_queue,
+    stale_trial_ids,
+)
+from tempopt.study.optuna_compat.distributions import contains
+from tempopt.study.optuna_compat.grpc_proxy import add_storage_service
+from tempopt.study.optuna_compat.ids import rdb_storage, storage_of, study_id_of, trial_id_of
+from tempopt.study.optuna_compat.pruning import PruneView, group_view
+from tempopt.study.optuna_compat.writes import set_user_attrs, write_intermediate_values
+
+__all__ = [
+    "AtomicClaimStorage",
+    "PruneView",
+    "add_storage_service",
+    "claim_trial",
+    "claim_waiting",
+    "contains",
+    "group_view",
+    "never_beaten",
+    "rdb_storage",
+    "return_to_queue",
+    "set_user_attrs",
+    "stale_trial_ids",
+    "storage_of",
+    "study_id_of",
+    "trial_id_of",
+    "write_intermediate_values",
+]

@@ -6,7 +6,7 @@ the study each time: on the quickstart (epochs of a few milliseconds) those two 
 about as long as the training itself. Here a job's reports are kept in memory and written
 together, in one transaction, at most ``flush_seconds`` apart and always when the job ends (before
 its trial is told), so every epoch's value is stored; a dashboard sees a running trial's curve
-at most ``flush_seconds`` late. The pruner decides from the worker's
+at most ``FLUSH_SECONDS`` late. The pruner decides from the worker's
 :class:`~tempopt.study.optuna_compat.PruneView`: the study read once, and again when
 ``REFRESH_SECONDS`` old, with what the worker did since, so a lone worker's decisions are
 exactly those of ``should_prune``.
@@ -27,10 +27,12 @@ from tempopt.study.optuna_compat import PruneView, write_intermediate_values
 
 log = logging.getLogger(__name__)
 
-FLUSH_SECONDS = 1.0
-"""Longest time a reported value waits in memory before it is written."""
-REFRESH_SECONDS = 1.0
-"""Age at which a worker's view of the other trials, for its pruner, is read again."""
+FLUSH_SECONDS = 2.0
+"""Longest time a reported value waits in memory before it is written (a dashboard's lag)."""
+REFRESH_SECONDS = 5.0
+"""Age at which a worker's view of the other trials, for its pruner, is read again. A trial of
+another worker that finished since is not yet counted, so the pruner compares with fewer
+trials: it can only prune less (the median's startup trials, a rung with fewer rivals)."""
 
 
 def prune_view(study: optuna.Study) -> PruneView:

@@ -30,7 +30,14 @@ import sqlalchemy.exc
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.errors import StorageError
-from tempopt.study.optuna_compat import never_beaten, rdb_storage, stale_trial_ids, study_id_of, trial_id_of
+from tempopt.study.optuna_compat import (
+    count_states,
+    never_beaten,
+    rdb_storage,
+    stale_trial_ids,
+    study_id_of,
+    trial_id_of,
+)
 from tempopt.study.storage import describe_error
 
 log = logging.getLogger(__name__)
@@ -123,9 +130,9 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
         return []
     if time.monotonic() - _last_outage < _grace(storage):
         return []
-    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    if not running:
+    if not count_states(study)[TrialState.RUNNING]:  # one aggregate query, the common case of a lone worker
         return []
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     dead = set(stale_trial_ids(storage, study_id_of(study)))
     dead |= _never_beaten(storage, running)
     callback = storage.get_heartbeat_stale_trial_callback()

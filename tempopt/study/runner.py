@@ -26,7 +26,7 @@ from tempopt.study.creation import refresh_note
 from tempopt.study.liveness import fail_dead_trials, retrying
 from tempopt.study.objective import BatchObjective, batch_fallback
 from tempopt.study.objectives import NO_PRUNING_NOTE, accuracy_of, complete_with_accuracy
-from tempopt.study.optuna_compat import return_to_queue
+from tempopt.study.optuna_compat import count_states, return_to_queue
 from tempopt.study.spec import StudySpec
 from tempopt.study.stopping import StopFlag
 from tempopt.study.trial_run import FailureStreak, RunHooks, run_one_or_batch
@@ -57,10 +57,7 @@ class WorkerSummary:
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
     """Number of trials in each state, by state name."""
-    counts = {s.name: 0 for s in TrialState}
-    for t in study.get_trials(deepcopy=False):
-        counts[t.state.name] += 1
-    return counts
+    return {state.name: n for state, n in count_states(study).items()}
 
 
 def run_worker(
@@ -182,10 +179,8 @@ def _ask(study: optuna.Study) -> optuna.Trial:
 
 def _surplus(study: optuna.Study, trial: optuna.Trial, total: int) -> bool:
     """True if ``total`` trials are already finished or running ahead of this one."""
-    ahead = sum(
-        1 for t in study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING)) if t.number < trial.number
-    )
-    return ahead >= total
+    ahead = count_states(study, below=trial.number)
+    return sum(ahead[state] for state in (*FINISHED, TrialState.RUNNING)) >= total
 
 
 def _return_to_queue(study: optuna.Study, trial: optuna.Trial) -> None:

@@ -156,3 +156,26 @@ def test_a_trial_another_worker_failed_stops_at_the_write(tmp_path):
         with EpochReports([trial], flush_seconds=3600.0) as reports:
             reports.report(trial, 1, 0.5)
             study.tell(trial, state=TrialState.FAIL)  # as the dead-trial sweep of another worker would
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_the_same_on_server_databases(tmp_path, backend):
+    from tests.workers.harness import fresh_database
+
+    rng = random.Random(3)
+    curves = [_curve(rng) for _ in range(8)]
+    with fresh_database(backend, tmp_path) as url:
+        studies = []
+        for reported in (True, False):
+            storage = open_storage(url)
+            name = f"s{reported}"
+            pruner = PRUNERS["sha"]()
+            study = optuna.create_study(storage=storage, study_name=name, direction="maximize", pruner=pruner)
+            _run(study, curves, 2, reported)
+            studies.append(study.get_trials())
+            storage.engine.dispose()
+    assert [(t.state, t.intermediate_values, t.system_attrs) for t in studies[1]] == [
+        (t.state, t.intermediate_values, t.system_attrs) for t in studies[0]
+    ]

@@ -156,3 +156,17 @@ def test_add_storage_service_serves_a_storage():
         proxy.close()
     finally:
         server.stop(0)
+
+
+def test_count_states_is_what_the_trials_say(study):
+    for value in (0.1, 0.2):
+        study.tell(study.ask(), value)
+    study.tell(study.ask(), state=TrialState.PRUNED)
+    study.ask()
+    study.enqueue_trial({"lr": 0.01})
+    expected = {s: sum(t.state == s for t in study.get_trials()) for s in TrialState}
+    assert compat.count_states(study) == expected
+    assert compat.count_states(study, below=2) == {**dict.fromkeys(TrialState, 0), TrialState.COMPLETE: 2}
+    in_memory = optuna.create_study()
+    in_memory.tell(in_memory.ask(), 0.5)
+    assert compat.count_states(in_memory)[TrialState.COMPLETE] == 1

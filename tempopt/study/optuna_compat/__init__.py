@@ -18,6 +18,8 @@ Nothing outside this package touches them.
   RUNNING) is one conditional UPDATE. Optuna reads the state, then writes it, relying on
   ``SELECT … FOR UPDATE``, which SQLite ignores: two SQLite workers could both start the same
   queued trial. A conditional UPDATE is atomic on every backend.
+* :func:`count_states`: a study's trials counted by state in one aggregate query (the storage
+  API reads every trial to count them).
 * :func:`contains`: whether a value is one a distribution could have suggested (a check of
   exported params).
 * :class:`PruneView`: the pruner's answers for the running trials of one job from one read of
@@ -40,6 +42,7 @@ from tempopt.study.optuna_compat.claims import (
     return_to_queue,
     stale_trial_ids,
 )
+from tempopt.study.optuna_compat.counts import count_states
 from tempopt.study.optuna_compat.distributions import contains
 from tempopt.study.optuna_compat.grpc_proxy import add_storage_service
 from tempopt.study.optuna_compat.ids import rdb_storage, storage_of, study_id_of, trial_id_of
@@ -53,6 +56,7 @@ __all__ = [
     "claim_trial",
     "claim_waiting",
     "contains",
+    "count_states",
     "group_view",
     "never_beaten",
     "rdb_storage",

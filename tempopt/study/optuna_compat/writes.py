@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import optuna
+import sqlalchemy
 from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
 from sqlalchemy.orm import Session
@@ -28,12 +29,15 @@ def set_user_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
         stored: dict[Any, Any] = {
             r.key: r for r in session.query(rows).filter(rows.trial_id == trial_id, rows.key.in_(list(attrs)))
         }
+        new = []
         for key, value in attrs.items():
             row = stored.get(key)
             if row is None:
-                session.add(rows(trial_id=trial_id, key=key, value_json=json.dumps(value)))
+                new.append({"trial_id": trial_id, "key": key, "value_json": json.dumps(value)})
             else:
                 row.value_json = json.dumps(value)
+        if new:
+            session.execute(sqlalchemy.insert(rows), new)
     trial._cached_frozen_trial.user_attrs.update(attrs)  # noqa: SLF001  what trial.set_user_attr keeps
 
 
@@ -51,14 +55,18 @@ def write_intermediate_values(trial: optuna.Trial, values: dict[int, float]) -> 
             stored: dict[Any, Any] = {
                 r.step: r for r in session.query(rows).filter(rows.trial_id == trial_id, rows.step.in_(list(values)))
             }
+            new = []
             for step, value in values.items():
                 number, kind = rows.intermediate_value_to_stored_repr(value)
                 row = stored.get(step)
                 if row is None:
-                    row = rows(trial_id=trial_id, step=step, intermediate_value=number, intermediate_value_type=kind)
-                    session.add(row)
+                    new.append(
+                        dict(trial_id=trial_id, step=step, intermediate_value=number, intermediate_value_type=kind)
+                    )
                 else:
                     row.intermediate_value, row.intermediate_value_type = number, kind
+            if new:
+                session.execute(sqlalchemy.insert(rows), new)  # one statement for all the rows
     trial._cached_frozen_trial.intermediate_values.update(values)  # noqa: SLF001  what trial.report keeps
 
 

@@ -28,9 +28,18 @@ QUICKSTART = ROOT / "studies" / "quickstart.yaml"
 PRUNERS = {
     "none": {"name": "none"},
     "median": {"name": "median", "warmup_epochs": 8, "startup_trials": 4},
+    "median_warmup_3": {"name": "median", "warmup_epochs": 3, "startup_trials": 4},
     "successive_halving": {"name": "successive_halving", "min_resource": 4, "reduction_factor": 3},
+    "successive_halving_min_1": {
+        "name": "successive_halving",
+        "min_resource": 1,
+        "reduction_factor": 3,
+        "warmup_epochs": 1,
+    },
     "hyperband": {"name": "hyperband", "min_resource": 4, "reduction_factor": 3},
+    "hyperband_min_1": {"name": "hyperband", "min_resource": 1, "reduction_factor": 3, "warmup_epochs": 1},
 }
+QUICK = ("none", "median", "successive_halving", "hyperband")
 
 
 def one_run(pruner: str, seed: int, folder: Path, quick: bool) -> tuple[int, float | None]:
@@ -58,6 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.seeds = [0]
+        args.pruners = [p for p in args.pruners if p in QUICK]
     results: dict[str, dict[int, tuple[int, float | None]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
@@ -73,7 +83,7 @@ def main() -> None:
         tested = [runs[s][1] for s in args.seeds if runs[s][1] is not None]
         gap = statistics.median(gaps) if gaps else float("nan")
         print(
-            f"{pruner:>18}: epochs {statistics.median(shares):.0%} of no pruning's "
+            f"{pruner:>24}: epochs {statistics.median(shares):.0%} of no pruning's "
             f"(per seed: {', '.join(f'{x:.0%}' for x in shares)}); verified test accuracy "
             f"{statistics.median(tested) if tested else float('nan'):.4f}, {gap:+.2f} points against no pruning "
             f"(per seed: {', '.join(f'{g:+.2f}' for g in gaps)})"

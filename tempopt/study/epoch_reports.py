@@ -4,9 +4,10 @@ a few storage round trips per job instead of two per epoch.
 ``trial.report`` commits each value on its own, and ``trial.should_prune`` reads every trial of
 the study each time: on the quickstart (epochs of a few milliseconds) those two calls took
 about as long as the training itself. Here a job's reports are kept in memory and written
-together, in one transaction, at most ``flush_seconds`` apart and always when the job ends (before
-its trial is told), so every epoch's value is stored; a dashboard sees a running trial's curve
-at most ``FLUSH_SECONDS`` late. The pruner decides from the worker's
+together, one transaction per trial: the first epoch's at once (a running trial shows that it
+trains), then at most ``FLUSH_SECONDS`` apart, and always when the job ends (before its trial is
+told). Every epoch's value is stored; a dashboard sees a running trial's curve at most
+``FLUSH_SECONDS`` late. The pruner decides from the worker's
 :class:`~tempopt.study.optuna_compat.PruneView`: the study read once, and again when
 ``REFRESH_SECONDS`` old, with what the worker did since, so a lone worker's decisions are
 exactly those of ``should_prune``.
@@ -52,7 +53,7 @@ class EpochReports:
         self._flush_seconds = flush_seconds
         self._values: dict[int, dict[int, float]] = {t.number: {} for t in self.trials}
         self._pending: dict[int, dict[int, float]] = {t.number: {} for t in self.trials}
-        self._flushed_at = time.monotonic()
+        self._flushed_at: float | None = None  # the first epoch of every trial is written at once
 
     def report(self, trial: optuna.Trial, epoch: int, value: float) -> None:
         """Record ``value`` as the trial's intermediate value at step ``epoch``, as
@@ -61,7 +62,8 @@ class EpochReports:
         if epoch in values:
             return
         values[epoch] = self._pending[trial.number][epoch] = float(value)
-        if time.monotonic() - self._flushed_at >= self._flush_seconds:
+        first = self._flushed_at is None and all(self._values[t.number] for t in self.trials)
+        if first or (self._flushed_at is not None and time.monotonic() - self._flushed_at >= self._flush_seconds):
             self.flush()
 
     def should_prune(self, trials: Sequence[optuna.Trial]) -> list[bool]:

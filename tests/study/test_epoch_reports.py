@@ -124,10 +124,18 @@ def test_values_wait_at_most_flush_seconds_and_all_are_written_at_the_end(tmp_pa
     slow, fast = study.ask(), study.ask()
     stored = lambda t: study.get_trials()[t.number].intermediate_values  # noqa: E731
     with EpochReports([slow], flush_seconds=3600.0) as reports:
-        for epoch in (1, 2, 2, 3):  # a step reported twice keeps its first value, as trial.report does
-            reports.report(slow, epoch, 0.1 * epoch + (0.5 if epoch == 2 and stored(slow) else 0))
-        assert stored(slow) == {}
+        reports.report(slow, 1, 0.1)
+        assert stored(slow) == {1: 0.1}  # the first epoch at once: the trial is seen training
+        for epoch, value in ((2, 0.2), (2, 0.7), (3, 0.3)):  # a step again keeps its first value, as trial.report
+            reports.report(slow, epoch, value)
+        assert stored(slow) == {1: 0.1}
     assert stored(slow) == pytest.approx({1: 0.1, 2: 0.2, 3: 0.3})
+    pair = [study.ask(), study.ask()]
+    with EpochReports(pair, flush_seconds=3600.0) as reports:
+        reports.report(pair[0], 1, 0.5)
+        assert stored(pair[0]) == {}  # a batch's first epoch is written once every member has it
+        reports.report(pair[1], 1, 0.6)
+        assert [stored(t) for t in pair] == [{1: 0.5}, {1: 0.6}]
     with EpochReports([fast], flush_seconds=0.0) as reports:
         reports.report(fast, 1, 0.4)
         assert stored(fast) == {1: 0.4}  # written at once
@@ -156,6 +164,7 @@ def test_a_trial_another_worker_failed_stops_at_the_write(tmp_path):
         with EpochReports([trial], flush_seconds=3600.0) as reports:
             reports.report(trial, 1, 0.5)
             study.tell(trial, state=TrialState.FAIL)  # as the dead-trial sweep of another worker would
+            reports.report(trial, 2, 0.6)
 
 
 @pytest.mark.integration

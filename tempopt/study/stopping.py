@@ -68,6 +68,11 @@ class StopFlag:
         self._in_job = True
         try:
             yield
+        except Exception as e:  # Python may wrap the stop: raised in a class body or an import, it is a RuntimeError
+            stopped = _stop_behind(e)
+            if stopped is None:
+                raise
+            raise stopped from e
         finally:
             self._in_job = False
 
@@ -90,3 +95,14 @@ class StopFlag:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+
+
+def _stop_behind(error: BaseException | None) -> WorkerStopped | None:
+    """The :class:`WorkerStopped` that ``error`` was raised from or while handling, if any."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, WorkerStopped):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None

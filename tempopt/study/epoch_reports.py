@@ -8,9 +8,9 @@ together, one transaction per trial: the first epoch's at once (a running trial 
 trains), then at most ``FLUSH_SECONDS`` apart, and always when the job ends (before its trial is
 told). Every epoch's value is stored; a dashboard sees a running trial's curve at most
 ``FLUSH_SECONDS`` late. The pruner decides from the worker's
-:class:`~tempopt.study.optuna_compat.PruneView`: the study read once, and again when
-``REFRESH_SECONDS`` old, with what the worker did since, so a lone worker's decisions are
-exactly those of ``should_prune``.
+:class:`~tempopt.study.optuna_compat.PruneView`: the study read once, and again only when
+another worker changed what a pruner reads (checked every ``CHECK_SECONDS``), with what this
+worker did since, so a lone worker's decisions are exactly those of ``should_prune``.
 """
 
 from __future__ import annotations
@@ -30,15 +30,18 @@ log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 2.0
 """Longest time a reported value waits in memory before it is written (a dashboard's lag)."""
-REFRESH_SECONDS = 5.0
-"""Age at which a worker's view of the other trials, for its pruner, is read again. A trial of
-another worker that finished since is not yet counted, so the pruner compares with fewer
+CHECK_SECONDS = 0.5
+"""How often a worker checks, with one aggregate query, whether another worker changed what its
+pruner reads (a trial completed, a rung recorded); only then is the study read again. Until the
+check, a trial another worker just finished is not counted, so the pruner compares with fewer
 trials: it can only prune less (the median's startup trials, a rung with fewer rivals)."""
+REFRESH_SECONDS = 5.0
+"""Age at which the pruner's view is read again on a storage without that query (the gRPC proxy)."""
 
 
 def prune_view(study: optuna.Study) -> PruneView:
     """A worker's view of ``study`` for its pruner (one per worker and study)."""
-    return PruneView(study, REFRESH_SECONDS)
+    return PruneView(study, CHECK_SECONDS, REFRESH_SECONDS)
 
 
 class EpochReports:

@@ -41,8 +41,9 @@ PRUNERS = {
 
 
 def _run(study: optuna.Study, curves: list[list[float]], batch: int, reported: bool) -> None:
-    """Run the trials ``batch`` at a time: with Optuna's calls, or with EpochReports and one view."""
-    view = PruneView(study, refresh_seconds=60.0)
+    """Run the trials ``batch`` at a time: with Optuna's calls, or with EpochReports and one view
+    (checked for other workers' changes at every decision)."""
+    view = PruneView(study, check_seconds=0.0, refresh_seconds=60.0)
     for first in range(0, len(curves), batch):
         trials = [study.ask() for _ in curves[first : first + batch]]
         for i, trial in enumerate(trials):
@@ -81,9 +82,33 @@ def test_the_same_values_and_decisions_as_report_and_should_prune(tmp_path, name
     assert [t.system_attrs for t in ours] == [t.system_attrs for t in optunas]  # successive halving's rungs
 
 
-def test_a_job_reads_the_study_once(tmp_path):
+@pytest.mark.parametrize("name", ["median", "sha"])
+def test_a_lone_worker_reads_the_study_once(tmp_path, name):
+    """Checked at every decision, its own trials completing and its own rungs never count as
+    another worker's change: one read for all its trials."""
     study = optuna.create_study(
-        storage=open_storage(f"sqlite:///{tmp_path / 'r.db'}"),
+        storage=open_storage(f"sqlite:///{tmp_path / 'r.db'}"), direction="maximize", pruner=PRUNERS[name]()
+    )
+    view, reads = PruneView(study, check_seconds=0.0, refresh_seconds=60.0), []
+    original = view._snapshot.read
+    view._snapshot.read = lambda: reads.append(1) or original()
+    rng = random.Random(5)
+    for _ in range(6):
+        trial = study.ask()
+        curve = _curve(rng)
+        with EpochReports([trial], view) as reports:
+            for epoch, value in enumerate(curve, start=1):
+                reports.report(trial, epoch, value)
+                if reports.should_prune([trial])[0]:
+                    break
+        view.finished([study.tell(trial, curve[-1])])
+    assert len(reads) == 1
+    assert all(len(t.intermediate_values) >= 1 for t in study.get_trials())
+
+
+def test_the_worst_of_a_batch_is_pruned_from_one_read(tmp_path):
+    study = optuna.create_study(
+        storage=open_storage(f"sqlite:///{tmp_path / 'b.db'}"),
         direction="maximize",
         pruner=optuna.pruners.MedianPruner(n_startup_trials=0),
     )
@@ -92,7 +117,7 @@ def test_a_job_reads_the_study_once(tmp_path):
     storage, reads = study._storage, []
     original = storage.get_all_trials
     storage.get_all_trials = lambda *a, **k: reads.append(a) or original(*a, **k)
-    with EpochReports(trials, PruneView(study, refresh_seconds=60.0)) as reports:
+    with EpochReports(trials, PruneView(study, check_seconds=60.0, refresh_seconds=60.0)) as reports:
         for epoch in range(1, EPOCHS + 1):
             for i, trial in enumerate(trials):
                 reports.report(trial, epoch, 0.3 * i)
@@ -108,7 +133,7 @@ def test_another_workers_trial_is_seen_at_the_next_read(tmp_path):
     pruner = optuna.pruners.MedianPruner(n_startup_trials=1)
     study = optuna.create_study(storage=open_storage(url), study_name="w", direction="maximize", pruner=pruner)
     other = optuna.load_study(study_name="w", storage=open_storage(url))
-    view = PruneView(study, refresh_seconds=0.0)  # read at every decision
+    view = PruneView(study, check_seconds=0.0, refresh_seconds=60.0)  # checked at every decision
     trial = study.ask()
     with EpochReports([trial], view) as reports:
         reports.report(trial, 1, 0.5)

@@ -128,7 +128,7 @@ def test_prune_view_answers_as_should_prune(study):
         for step in range(1, 4):
             done.report(value, step=step)
         study.tell(done, value)
-    view = compat.PruneView(study, refresh_seconds=60.0)
+    view = compat.PruneView(study, check_seconds=60.0, refresh_seconds=60.0)
     low, high = study.ask(), study.ask()
     for trial, value in ((low, 0.1), (high, 0.9)):
         for step in range(1, 4):
@@ -170,3 +170,15 @@ def test_count_states_is_what_the_trials_say(study):
     in_memory = optuna.create_study()
     in_memory.tell(in_memory.ask(), 0.5)
     assert compat.count_states(in_memory)[TrialState.COMPLETE] == 1
+
+
+def test_pruner_inputs_counts_complete_trials_and_rungs(study):
+    assert compat.pruner_inputs(study) == (0, 0)
+    done = study.ask()
+    study._storage.set_trial_system_attr(done._trial_id, "completed_rung_0", 0.5)
+    study._storage.set_trial_system_attr(done._trial_id, "fixed_params", {})  # not a rung: not counted
+    study.tell(done, 0.5)
+    study.tell(study.ask(), state=TrialState.PRUNED)
+    study.ask()
+    assert compat.pruner_inputs(study) == (1, 1)
+    assert compat.pruner_inputs(optuna.create_study()) is None  # in memory: no such query

@@ -20,6 +20,8 @@ Nothing outside this package touches them.
   queued trial. A conditional UPDATE is atomic on every backend.
 * :func:`count_states`: a study's trials counted by state in one aggregate query (the storage
   API reads every trial to count them).
+* :func:`pruner_inputs`: what the pruners read of other trials (COMPLETE trials, rungs), counted
+  in one query: a worker reads the study again for its pruner only when these changed.
 * :func:`contains`: whether a value is one a distribution could have suggested (a check of
   exported params).
 * :class:`PruneView`: the pruner's answers for the running trials of one job from one read of
@@ -42,7 +44,7 @@ from tempopt.study.optuna_compat.claims import (
     return_to_queue,
     stale_trial_ids,
 )
-from tempopt.study.optuna_compat.counts import count_states
+from tempopt.study.optuna_compat.counts import count_states, pruner_inputs
 from tempopt.study.optuna_compat.distributions import contains
 from tempopt.study.optuna_compat.grpc_proxy import add_storage_service
 from tempopt.study.optuna_compat.ids import rdb_storage, storage_of, study_id_of, trial_id_of
@@ -59,6 +61,7 @@ __all__ = [
     "count_states",
     "group_view",
     "never_beaten",
+    "pruner_inputs",
     "rdb_storage",
     "return_to_queue",
     "set_user_attrs",

@@ -31,3 +31,31 @@ def count_states(study: optuna.Study, below: int | None = None) -> dict[TrialSta
         for state, count in query.group_by(trials.state):
             counts[TrialState(state)] = int(count)
     return counts
+
+
+RUNG_PREFIX = "completed_rung_"
+"""The system attrs successive halving (and Hyperband's brackets) record a trial's rungs in."""
+
+
+def pruner_inputs(study: optuna.Study) -> tuple[int, int] | None:
+    """What the pruners tempopt ships read of other trials, counted in one query: the study's
+    COMPLETE trials and its rung attrs. None where the storage is not an RDB one."""
+    storage = rdb_storage(study)
+    if storage is None:
+        return None
+    trials, attrs = models.TrialModel, models.TrialSystemAttributeModel
+    study_id = study_id_of(study)
+    complete = (
+        sqlalchemy.select(sqlalchemy.func.count(trials.trial_id))
+        .where(trials.study_id == study_id, trials.state == TrialState.COMPLETE)
+        .scalar_subquery()
+    )
+    rungs = (
+        sqlalchemy.select(sqlalchemy.func.count(attrs.trial_system_attribute_id))
+        .join(trials, attrs.trial_id == trials.trial_id)
+        .where(trials.study_id == study_id, attrs.key.like(f"{RUNG_PREFIX}%"))
+        .scalar_subquery()
+    )
+    with _create_scoped_session(storage.scoped_session) as session:
+        row = session.execute(sqlalchemy.select(complete, rungs)).one()
+    return int(row[0]), int(row[1])

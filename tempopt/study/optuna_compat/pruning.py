@@ -11,6 +11,7 @@ import optuna
 from optuna.study.study import _ThreadLocalStudyAttribute
 from optuna.trial import FrozenTrial, TrialState
 
+from tempopt.study.optuna_compat.counts import RUNG_PREFIX, pruner_inputs
 from tempopt.study.optuna_compat.ids import trial_id_of
 
 
@@ -54,6 +55,7 @@ class _SnapshotStorage:
         self._study_id = study_id
         self.trials: dict[int, FrozenTrial] = {}
         self.own: dict[int, FrozenTrial] = {}
+        self.rungs_written = 0
 
     def read(self) -> None:
         self.trials = {t._trial_id: t for t in self._inner.get_all_trials(self._study_id, deepcopy=False)}  # noqa: SLF001
@@ -73,6 +75,7 @@ class _SnapshotStorage:
 
     def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
         self._inner.set_trial_system_attr(trial_id, key, value)
+        self.rungs_written += key.startswith(RUNG_PREFIX)
         if trial_id in self.own:  # a new object: trials already handed out stay as they were read
             updated = copy.copy(self.own[trial_id])
             updated.system_attrs = {**updated.system_attrs, key: value}
@@ -86,19 +89,26 @@ class PruneView:
     """The pruner's view of a study for one worker's running trials.
 
     :meth:`decide` answers what ``trial.should_prune()`` would for each trial after its reports,
-    from one read of the study, repeated only when it is ``refresh_seconds`` old, plus what the
-    worker itself did since: the trials it finished (:meth:`finished`) and its running ones,
-    whose intermediate values come from ``values`` (reports not yet written included) and whose
-    system attrs written by the pruner are kept. So a lone worker decides exactly as Optuna
-    would, with a read every ``refresh_seconds`` at most however many epochs, members and trials
-    ask; another worker's trial that finished after the read is seen at the next read.
+    from one read of the study plus what the worker itself did since: the trials it finished
+    (:meth:`finished`) and its running ones, whose intermediate values come from ``values``
+    (reports not yet written included) and whose system attrs written by the pruner are kept.
+
+    The study is read again only when another worker changed what a pruner reads of other trials
+    (a trial completed, a rung recorded): checked at most every ``check_seconds`` with one
+    aggregate query (:func:`pruner_inputs`), or, on a storage without one (the gRPC proxy), read
+    again when ``refresh_seconds`` old. So a lone worker decides exactly as Optuna would, from a
+    single read, and one of many sees the others' trials at most ``check_seconds`` late.
     """
 
-    def __init__(self, study: optuna.Study, refresh_seconds: float) -> None:
+    def __init__(self, study: optuna.Study, check_seconds: float, refresh_seconds: float) -> None:
         self._study = study
+        self._check = check_seconds
         self._refresh = refresh_seconds
         self._snapshot = _SnapshotStorage(study._storage, study._study_id)  # noqa: SLF001
         self._read_at: float | None = None
+        self._checked_at = 0.0
+        self._expected: tuple[int, int] | None = None  # pruner_inputs, at the read and after this worker's changes
+        self._completed = 0  # this worker's trials completed since the read
         view = object.__new__(optuna.Study)
         view.__dict__.update(study.__dict__)
         view._storage = self._snapshot  # type: ignore[assignment]
@@ -107,10 +117,8 @@ class PruneView:
 
     def decide(self, trials: Sequence[optuna.Trial], values: Callable[[optuna.Trial], dict[int, float]]) -> list[bool]:
         """Whether the pruner stops each of ``trials``; ``values(trial)``: its reports so far."""
-        now = time.monotonic()
-        if self._read_at is None or now - self._read_at >= self._refresh:
-            self._snapshot.read()
-            self._read_at = now
+        if self._stale():
+            self._read()
         own = self._snapshot.own
         for trial in trials:
             trial_id = trial_id_of(trial)
@@ -125,6 +133,26 @@ class PruneView:
         """The worker's trials that ended (as ``study.tell`` returned them): seen as they are now."""
         for frozen in done:
             self._snapshot.finished(frozen)
+            self._completed += frozen.state == TrialState.COMPLETE
+
+    def _stale(self) -> bool:
+        now = time.monotonic()
+        if self._read_at is None:
+            return True
+        if now - self._checked_at < self._check:
+            return False
+        self._checked_at = now
+        inputs = pruner_inputs(self._study)
+        if inputs is None:
+            return now - self._read_at >= self._refresh
+        assert self._expected is not None
+        return inputs != (self._expected[0] + self._completed, self._expected[1] + self._snapshot.rungs_written)
+
+    def _read(self) -> None:
+        self._expected = pruner_inputs(self._study)  # first: a change during the read shows at the next check
+        self._snapshot.read()
+        self._completed = self._snapshot.rungs_written = 0
+        self._read_at = self._checked_at = time.monotonic()
 
 
 def _asked(own: FrozenTrial) -> FrozenTrial:

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 2.0
 """Longest time a reported value waits in memory before it is written (a dashboard's lag)."""
-CHECK_SECONDS = 0.5
+CHECK_SECONDS = 1.0
 """How often a worker checks, with one aggregate query, whether another worker changed what its
 pruner reads (a trial completed, a rung recorded); only then is the study read again. Until the
 check, a trial another worker just finished is not counted, so the pruner compares with fewer

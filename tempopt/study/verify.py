@@ -31,9 +31,9 @@ from tempopt.distill import Teacher
 from tempopt.errors import TempoptError
 from tempopt.study.baseline import is_baseline
 from tempopt.study.liveness import fail_dead_trials, retrying
-from tempopt.study.objective import ReplicateObjective
 from tempopt.study.objectives import accuracy_of, complete_with_accuracy, front_of, spread
 from tempopt.study.optuna_compat import claim_trial, claim_waiting, storage_of, study_id_of
+from tempopt.study.replicate_objective import ReplicateObjective
 from tempopt.study.spec import StudySpec
 from tempopt.study.stopping import StopFlag
 from tempopt.study.trial_run import FailureStreak, RunHooks, run_one_or_batch

@@ -10,7 +10,6 @@ import optuna
 import sqlalchemy
 from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
-from sqlalchemy.orm import Session
 
 from tempopt.study.optuna_compat.ids import rdb_storage, storage_of, trial_id_of
 
@@ -22,22 +21,8 @@ def set_user_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
         return
-    rows = models.TrialUserAttributeModel
-    trial_id = trial_id_of(trial)
-    with _create_scoped_session(storage.scoped_session, True) as session:
-        _check_running(storage, session, trial_id)
-        stored: dict[Any, Any] = {
-            r.key: r for r in session.query(rows).filter(rows.trial_id == trial_id, rows.key.in_(list(attrs)))
-        }
-        new = []
-        for key, value in attrs.items():
-            row = stored.get(key)
-            if row is None:
-                new.append({"trial_id": trial_id, "key": key, "value_json": json.dumps(value)})
-            else:
-                row.value_json = json.dumps(value)
-        if new:
-            session.execute(sqlalchemy.insert(rows), new)
+    columns = {key: {"value_json": json.dumps(value)} for key, value in attrs.items()}
+    _write_rows(storage, trial_id_of(trial), models.TrialUserAttributeModel, "key", columns)
     trial._cached_frozen_trial.user_attrs.update(attrs)  # noqa: SLF001  what trial.set_user_attr keeps
 
 
@@ -49,28 +34,33 @@ def write_intermediate_values(trial: optuna.Trial, values: dict[int, float]) -> 
         for step, value in values.items():
             storage_of(trial.study).set_trial_intermediate_value(trial_id, step, value)
     else:
-        rows = models.TrialIntermediateValueModel
-        with _create_scoped_session(storage.scoped_session, True) as session:
-            _check_running(storage, session, trial_id)
-            stored: dict[Any, Any] = {
-                r.step: r for r in session.query(rows).filter(rows.trial_id == trial_id, rows.step.in_(list(values)))
-            }
-            new = []
-            for step, value in values.items():
-                number, kind = rows.intermediate_value_to_stored_repr(value)
-                row = stored.get(step)
-                if row is None:
-                    new.append(
-                        dict(trial_id=trial_id, step=step, intermediate_value=number, intermediate_value_type=kind)
-                    )
-                else:
-                    row.intermediate_value, row.intermediate_value_type = number, kind
-            if new:
-                session.execute(sqlalchemy.insert(rows), new)  # one statement for all the rows
+        model = models.TrialIntermediateValueModel
+        columns = {}
+        for step, value in values.items():
+            number, kind = model.intermediate_value_to_stored_repr(value)
+            columns[step] = {"intermediate_value": number, "intermediate_value_type": kind}
+        _write_rows(storage, trial_id, model, "step", columns)
     trial._cached_frozen_trial.intermediate_values.update(values)  # noqa: SLF001  what trial.report keeps
 
 
-def _check_running(storage: optuna.storages.RDBStorage, session: Session, trial_id: int) -> None:
-    """Raise Optuna's UpdateFinishedTrialError if the trial has finished (or KeyError if unknown)."""
-    state: Any = models.TrialModel.find_or_raise_by_id(trial_id, session).state
-    storage.check_trial_is_updatable(trial_id, state)
+def _write_rows(
+    storage: optuna.storages.RDBStorage, trial_id: int, model: Any, key: str, columns: dict[Any, dict[str, Any]]
+) -> None:
+    """Rows of a still-running trial in ``model``, one per ``key`` value: those it has are updated,
+    the others inserted in one statement; one transaction."""
+    with _create_scoped_session(storage.scoped_session, True) as session:
+        state: Any = models.TrialModel.find_or_raise_by_id(trial_id, session).state
+        storage.check_trial_is_updatable(trial_id, state)  # Optuna's UpdateFinishedTrialError
+        column = getattr(model, key)
+        query = session.query(model).filter(model.trial_id == trial_id, column.in_(list(columns)))
+        stored = {getattr(row, key): row for row in query}
+        new = []
+        for value, fields in columns.items():
+            row = stored.get(value)
+            if row is None:
+                new.append({"trial_id": trial_id, key: value, **fields})
+            else:
+                for name, field in fields.items():
+                    setattr(row, name, field)
+        if new:
+            session.execute(sqlalchemy.insert(model), new)

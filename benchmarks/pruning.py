@@ -5,7 +5,9 @@ thread) records the epochs its search trials trained (the compute spent) and its
 result: the distilled config's mean test accuracy over the verification seeds (what the verdict
 rests on). Compared with no pruning: the share of its epochs each pruner spent and how far its
 verified accuracy is from the unpruned one (goal: within 0.5 point with at most 40 % of the
-compute), median over the seeds.
+compute), median over the seeds. Besides the shipped settings it tries short warm-ups (the
+median from epoch 3, successive halving and Hyperband from epoch 1), from which the default
+was chosen (README, Performance).
 
 Run: ``python benchmarks/pruning.py [--seeds 0 1 2] [--quick] [--json PATH]``.
 """

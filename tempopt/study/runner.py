@@ -26,7 +26,7 @@ from tempopt.study.creation import refresh_note
 from tempopt.study.liveness import fail_dead_trials, retrying
 from tempopt.study.objective import BatchObjective, batch_fallback
 from tempopt.study.objectives import NO_PRUNING_NOTE, accuracy_of, complete_with_accuracy
-from tempopt.study.optuna_compat import count_states, return_to_queue
+from tempopt.study.optuna_compat import count_states, return_to_queue, start_new_trial
 from tempopt.study.spec import StudySpec
 from tempopt.study.stopping import StopFlag
 from tempopt.study.trial_run import FailureStreak, RunHooks, run_one_or_batch
@@ -135,7 +135,8 @@ class SearchWorker:
             if self.hooks.on_wait:
                 self.hooks.on_wait(f"waiting for {counts['RUNNING']} running trial(s) of other workers")
             return WAIT
-        trials = _ask_within_budget(study, min(self.batch, total - finished - counts["RUNNING"]), total)
+        queued = counts["WAITING"] > 0
+        trials = _ask_within_budget(study, min(self.batch, total - finished - counts["RUNNING"]), total, queued)
         if not trials:
             return RAN  # a surplus trial went back to the queue: count again
         done = run_one_or_batch(study, trials, self.objective, stop, self.hooks)
@@ -159,11 +160,12 @@ def _batch_size(spec: StudySpec, task: Task, hooks: RunHooks) -> int:
     return 1
 
 
-def _ask_within_budget(study: optuna.Study, n: int, total: int) -> list[optuna.Trial]:
-    """Up to ``n`` started trials; one that would exceed the budget goes back to the queue."""
+def _ask_within_budget(study: optuna.Study, n: int, total: int, queued: bool = True) -> list[optuna.Trial]:
+    """Up to ``n`` started trials; one that would exceed the budget goes back to the queue.
+    ``queued``: whether the worker's last count saw queued (WAITING) trials, which go first."""
     trials = []
     for _ in range(max(n, 1)):
-        trial = retrying(lambda: _ask(study), "starting a trial")
+        trial = retrying(lambda: _ask(study) if queued else start_new_trial(study), "starting a trial")
         if retrying(functools.partial(_surplus, study, trial, total), "counting trials"):
             _return_to_queue(study, trial)
             break

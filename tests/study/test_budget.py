@@ -168,3 +168,14 @@ def test_a_live_trial_is_not_failed(storage):
     assert fail_dead_trials(study) == []
     assert {t.state for t in study.trials} == {TrialState.RUNNING}
     assert young.number == 1
+
+
+def test_a_queued_trial_goes_first_and_fresh_ones_do_not_read_the_queue(storage, task):
+    spec = make_spec(trials=3, baseline=False)
+    study = create_or_resume(spec, storage)
+    run_worker(study, spec, task, None, total=1)  # an empty queue: a fresh trial
+    study.enqueue_trial({"temperature": 2.5, "kd_weight": 0.0, "lr": 0.05})  # e.g. a dead worker's retry
+    run_worker(study, spec, task, None, total=3)
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+    assert trials[1].params["temperature"] == 2.5 and trials[2].params["temperature"] != 2.5

@@ -61,6 +61,16 @@ def test_return_to_queue_then_claim_it_again(study):
     assert again is not None and again.number == trial.number and compat.claim_waiting(study) is None
 
 
+def test_start_new_trial_is_ask_without_the_queue(study):
+    study.enqueue_trial({"lr": 0.01})
+    fresh = compat.start_new_trial(study)
+    states = {t.number: t.state for t in study.get_trials()}
+    assert fresh.number == 1 and states == {0: TrialState.WAITING, 1: TrialState.RUNNING}  # the queue untouched
+    assert fresh.suggest_float("lr", 1e-3, 1.0) != 0.01  # a fresh draw, not the queued params
+    study.tell(fresh, 0.5)
+    assert study.ask().number == 0  # ask still takes the queued trial first
+
+
 def test_claim_trial_starts_one_queued_trial_once(study):
     study.enqueue_trial({"lr": 0.01})
     (queued,) = study.get_trials(states=(TrialState.WAITING,))

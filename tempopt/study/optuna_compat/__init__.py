@@ -7,6 +7,8 @@ Nothing outside this package touches them.
 * :func:`stale_trial_ids`, :func:`never_beaten`: running trials whose heartbeat is too old, or
   that never sent one.
 * :func:`return_to_queue`: put a started trial back in the queue, unstarted.
+* :func:`start_new_trial`: ``Study.ask()`` for a worker that knows the queue is empty, without
+  its read of every trial to look for a queued one (about 4 ms a trial on SQLite).
 * :func:`set_user_attrs`: several user attrs of a trial in one transaction (Optuna commits each
   ``set_user_attr`` on its own: one disk sync each on SQLite).
 
@@ -43,6 +45,7 @@ from tempopt.study.optuna_compat.claims import (
     never_beaten,
     return_to_queue,
     stale_trial_ids,
+    start_new_trial,
 )
 from tempopt.study.optuna_compat.counts import count_states, pruner_inputs
 from tempopt.study.optuna_compat.distributions import contains
@@ -66,6 +69,7 @@ __all__ = [
     "return_to_queue",
     "set_user_attrs",
     "stale_trial_ids",
+    "start_new_trial",
     "storage_of",
     "study_id_of",
     "trial_id_of",

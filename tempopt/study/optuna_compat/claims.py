@@ -56,6 +56,15 @@ def claim_trial(study: optuna.Study, trial: FrozenTrial) -> optuna.Trial | None:
     return optuna.Trial(study, trial._trial_id) if claimed else None  # noqa: SLF001
 
 
+def start_new_trial(study: optuna.Study) -> optuna.Trial:
+    """Start a fresh trial, as ``Study.ask()`` does when the queue is empty, without first reading
+    every trial of the study to look for a queued one: for a worker that has just counted none.
+    A trial queued meanwhile by another worker stays queued for the next ask."""
+    study._thread_local.cached_all_trials = None  # noqa: SLF001  (as ask: the sampler reads the study anew)
+    trial_id = study._storage.create_new_trial(study._study_id)  # noqa: SLF001
+    return optuna.Trial(study, trial_id)
+
+
 def return_to_queue(study: optuna.Study, trial: optuna.Trial) -> None:
     """Put a started trial back in the queue (WAITING), as if it had never been started."""
     storage_of(study).set_trial_state_values(trial_id_of(trial), TrialState.WAITING)

@@ -11,11 +11,13 @@ from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial, TrialState
 
+from tempopt.study.optuna_compat.fast_writes import FastWriteStorage
 from tempopt.study.optuna_compat.ids import storage_of, trial_id_of
 
 
-class AtomicClaimStorage(optuna.storages.RDBStorage):
-    """An RDB storage on which exactly one of the workers racing for a queued trial gets it."""
+class AtomicClaimStorage(FastWriteStorage):
+    """An RDB storage on which exactly one of the workers racing for a queued trial gets it (and
+    whose reads and writes of trials are :class:`FastWriteStorage`'s)."""
 
     def set_trial_state_values(self, trial_id: int, state: TrialState, values: Sequence[float] | None = None) -> bool:
         if state != TrialState.RUNNING or values is not None:

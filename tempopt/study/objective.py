@@ -157,8 +157,7 @@ class Objective:
                 return self.may_prune(epoch) and reports.should_prune([trial])[0]
 
             result = run_job(task, config, teacher, on_epoch=report)
-        at_chance = self.at_chance(result.best_accuracy)
-        retrying(lambda: record_job(trial, result, at_chance, config.seed), f"recording trial {trial.number}")
+            reports.attach(trial, job_attrs(result, self.at_chance(result.best_accuracy), config.seed))
         if result.stopped_early:
             raise optuna.TrialPruned(f"pruned after epoch {result.epochs_run} at {result.final_accuracy:.4f}")
         if multi:
@@ -190,6 +189,11 @@ def record_job(
 ) -> None:
     """What the job measured (and the student ``seed`` it ran with, and ``extra``), as user attrs
     written in one transaction."""
+    set_user_attrs(trial, {**job_attrs(result, at_chance, seed), **(extra or {})})
+
+
+def job_attrs(result: JobResult, at_chance: bool, seed: int) -> dict[str, Any]:
+    """The user attrs of what a job measured (and the student ``seed`` it ran with)."""
     attrs: dict[str, Any] = {"at_chance": True} if at_chance else {}  # a trial that learned nothing says so
     attrs.update(
         seed=seed,
@@ -203,7 +207,7 @@ def record_job(
     for name, values in result.learned.items():  # e.g. learned_temperature: the final value, and per epoch
         attrs[name] = values[-1]
         attrs[f"{name}_per_epoch"] = [round(v, 5) for v in values]
-    set_user_attrs(trial, {**attrs, **(extra or {})})
+    return attrs
 
 
 class BatchObjective(Objective):
@@ -232,12 +236,10 @@ class BatchObjective(Objective):
                 return {i for i, p in zip(running, prune, strict=True) if p}
 
             results = fit_members(self.task, configs[0], members, teacher, on_epoch)
+            for trial, result, config in zip(trials, results, configs, strict=True):
+                reports.attach(trial, job_attrs(result, self.at_chance(result.best_accuracy), config.seed))
         outcomes: list[float | BaseException] = []
-        for trial, result, config in zip(trials, results, configs, strict=True):
-            chance = self.at_chance(result.best_accuracy)
-            retrying(
-                functools.partial(record_job, trial, result, chance, config.seed), f"recording trial {trial.number}"
-            )
+        for result in results:
             if result.error is not None:
                 outcomes.append(TrainingError(result.error))
             elif result.stopped_early:

@@ -114,13 +114,17 @@ def heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
         thread.join(timeout=5)
 
 
-def fail_dead_trials(study: optuna.Study) -> list[int]:
+def fail_dead_trials(study: optuna.Study, running: int | None = None) -> list[int]:
     """Fail RUNNING trials whose worker is gone, and let the retry callback queue them again.
 
     A trial is dead when its last heartbeat is older than the grace period, or when it has run
     for longer than the grace period without a single heartbeat (a worker killed right after
     asking for it). Nothing is failed within a grace period of an outage this process saw: the
     live workers' heartbeats could not be recorded meanwhile.
+
+    Args:
+        study: the study.
+        running: its number of RUNNING trials, if the caller has just counted them.
 
     Returns:
         Numbers of the trials failed by this call.
@@ -130,11 +134,12 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
         return []
     if time.monotonic() - _last_outage < _grace(storage):
         return []
-    if not count_states(study)[TrialState.RUNNING]:  # one aggregate query, the common case of a lone worker
+    if running is None:
+        running = count_states(study)[TrialState.RUNNING]  # one aggregate query
+    if not running:  # the common case of a lone worker
         return []
-    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     dead = set(stale_trial_ids(storage, study_id_of(study)))
-    dead |= _never_beaten(storage, running)
+    dead |= _never_beaten(storage, study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
     callback = storage.get_heartbeat_stale_trial_callback()
     failed = []
     for trial_id in sorted(dead):

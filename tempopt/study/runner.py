@@ -126,8 +126,9 @@ class SearchWorker:
             TempoptError: after several consecutive failed trials in this worker.
         """
         study = self.study
-        retrying(lambda: fail_dead_trials(study), "checking for dead trials")
         counts = retrying(lambda: state_counts(study), "counting trials")
+        if retrying(lambda: fail_dead_trials(study, counts["RUNNING"]), "checking for dead trials"):
+            counts = retrying(lambda: state_counts(study), "counting trials")
         finished = counts["COMPLETE"] + counts["PRUNED"]
         if finished >= total:  # a trial still running now is beyond the budget: its result is surplus
             return DONE

@@ -22,6 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 from tempopt.errors import TempoptError
 from tempopt.study.liveness import heartbeat, is_transient, retrying
 from tempopt.study.objective import EpochHook, worker_id
+from tempopt.study.optuna_compat import set_user_attrs, tell
 from tempopt.study.stopping import StopFlag, WorkerStopped
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def run_trials(
     failed and queued again with the same params.
     """
     for trial in trials:
-        retrying(functools.partial(trial.set_user_attr, "worker", worker_id()), "starting a trial")
+        retrying(functools.partial(set_user_attrs, trial, {"worker": worker_id()}), "starting a trial")
         _notify(hooks.on_trial_start, trial)
     with contextlib.ExitStack() as beats:
         for trial in trials:
@@ -122,9 +123,7 @@ def _tell(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         frozen = retrying(
-            lambda: study.tell(
-                trial, value if state == TrialState.COMPLETE else None, state=state, skip_if_finished=True
-            ),
+            lambda: tell(study, trial, value if state == TrialState.COMPLETE else None, state),
             f"recording the result of trial {trial.number}",
         )
     if requeued and frozen.user_attrs.get(FAIL_REASON):  # not if another worker failed it first

@@ -192,3 +192,48 @@ def test_pruner_inputs_counts_complete_trials_and_rungs(study):
     study.ask()
     assert compat.pruner_inputs(study) == (1, 1)
     assert compat.pruner_inputs(optuna.create_study()) is None  # in memory: no such query
+
+
+def test_tell_is_study_tell(study):
+    """compat.tell stores and returns what Study.tell(..., skip_if_finished=True) does."""
+    study.pruner = optuna.pruners.NopPruner()
+
+    def pair(report=(), attrs=None):
+        trials = [study.ask(), study.ask()]
+        for t in trials:
+            t.suggest_float("x", 0, 1)
+            for step, value in enumerate(report):
+                compat.write_intermediate_values(t, {step: value})
+            compat.set_user_attrs(t, attrs or {})
+        return trials
+
+    def same(a, b):
+        keep = ("_trial_id", "_number", "_datetime_start", "datetime_complete", "_params", "_distributions")
+        a, b = ({k: v for k, v in t.__dict__.items() if k not in keep} for t in (a, b))
+        assert str(a) == str(b)  # nan != nan
+
+    for values, state, report in (
+        (0.75, TrialState.COMPLETE, (0.5,)),
+        (None, TrialState.PRUNED, (0.25, 0.5)),
+        (None, TrialState.PRUNED, (0.25, float("nan"))),  # a nan last report: no value, as Optuna's
+        (None, TrialState.PRUNED, ()),
+        (None, TrialState.FAIL, (0.5,)),
+    ):
+        ours, optunas = pair(report, {"a": 1})
+        told = compat.tell(study, ours, values, state)
+        reference = study.tell(optunas, values, state=state, skip_if_finished=True)
+        same(told, reference)
+        same(told, study._storage.get_trial(ours._trial_id))
+    ours, optunas = pair()
+    for t in (ours, optunas):  # finished meanwhile by another worker: left as it is, returned as stored
+        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+    same(compat.tell(study, ours, 0.5, TrialState.COMPLETE), study.tell(optunas, 0.5, skip_if_finished=True))
+    ours, optunas = pair()
+    for tell in (
+        lambda: compat.tell(study, ours, float("nan"), TrialState.COMPLETE),
+        lambda: study.tell(optunas, float("nan"), state=TrialState.COMPLETE),
+    ):
+        with pytest.raises(ValueError):
+            tell()
+    with pytest.raises(ValueError):
+        compat.tell(study, ours, None, TrialState.COMPLETE)

@@ -33,6 +33,13 @@ Nothing outside this package touches them.
   commits each ``trial.report`` on its own).
 * :func:`add_storage_service`: Optuna's gRPC storage service on a server tempopt builds (to
   report the bound port and refuse a port in use).
+* :func:`tell`: ``Study.tell`` for a trial the worker started, with one read of the trial
+  instead of three.
+* :class:`FastReadStorage` (under :class:`AtomicClaimStorage`): Optuna's reads of trials as one
+  query of the trials and one of their child rows (a union of the five tables), where Optuna's
+  ORM loading took ~2 ms for one trial on SQLite; :class:`FastWriteStorage`: the start of a
+  fresh trial, each param, a heartbeat and the end of a trial as a few plain statements.
+* :func:`write_trial`: a trial's reports and user attrs together, in one transaction.
 * :func:`claim_waiting`: start a queued trial, or None when the queue is empty, without ever
   creating a fresh trial as ``Study.ask`` does (the queue of verification work must never grow
   an unplanned, param-less trial).
@@ -52,7 +59,8 @@ from tempopt.study.optuna_compat.distributions import contains
 from tempopt.study.optuna_compat.grpc_proxy import add_storage_service
 from tempopt.study.optuna_compat.ids import rdb_storage, storage_of, study_id_of, trial_id_of
 from tempopt.study.optuna_compat.pruning import PruneView, group_view
-from tempopt.study.optuna_compat.writes import set_user_attrs, write_intermediate_values
+from tempopt.study.optuna_compat.tell import tell
+from tempopt.study.optuna_compat.writes import set_user_attrs, write_intermediate_values, write_trial
 
 __all__ = [
     "AtomicClaimStorage",
@@ -71,7 +79,9 @@ __all__ = [
     "stale_trial_ids",
     "start_new_trial",
     "storage_of",
+    "tell",
     "study_id_of",
     "trial_id_of",
     "write_intermediate_values",
+    "write_trial",
 ]

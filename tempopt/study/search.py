@@ -14,7 +14,7 @@ from optuna.distributions import (
 )
 
 from tempopt.study.dimensions import Dimension
-from tempopt.study.optuna_compat import group_view
+from tempopt.study.optuna_compat import group_view, prune
 from tempopt.study.spec import StudySpec
 from tempopt.study.task_search import task_arg_distributions
 from tempopt.study.variants import LOSS, arg_distributions, loss_distribution, uses_temperature
@@ -137,4 +137,4 @@ class _Warmup(optuna.pruners.BasePruner):
         step = trial.last_step
         if step is None or step <= self._warmup:
             return False
-        return self._inner.prune(group_view(study, trial.user_attrs.get("baseline") is True), trial)
+        return prune(self._inner, group_view(study, trial.user_attrs.get("baseline") is True), trial)

@@ -237,3 +237,43 @@ def test_tell_is_study_tell(study):
             tell()
     with pytest.raises(ValueError):
         compat.tell(study, ours, None, TrialState.COMPLETE)
+
+
+def test_prune_is_the_median_pruners_decision():
+    """compat.prune decides as MedianPruner.prune over many random studies: both directions,
+    nan and infinite reports, startup, warm-up, interval and min-trials settings, ties."""
+    import random
+
+    rng = random.Random(0)
+    decided = {True: 0, False: 0}
+    pool = [0.5, 0.25, 0.75, float("nan"), float("inf"), -float("inf")]
+
+    def value():
+        return rng.choice(pool) if rng.random() < 0.15 else round(rng.random(), rng.choice([1, 2, 6]))
+
+    for case in range(1000):
+        direction = rng.choice(["maximize", "minimize"])
+        study = optuna.create_study(direction=direction)
+        for _ in range(rng.randint(0, 12)):
+            steps = rng.sample(range(8), rng.randint(0, 8))
+            study.add_trial(optuna.trial.create_trial(value=0.5, intermediate_values={s: value() for s in steps}))
+        pruner = optuna.pruners.MedianPruner(
+            n_startup_trials=rng.randint(0, 4),
+            n_warmup_steps=rng.randint(0, 3),
+            interval_steps=rng.randint(1, 3),
+            n_min_trials=rng.randint(1, 4),
+        )
+        steps = sorted(rng.sample(range(8), rng.randint(0, 6)))
+        trial = optuna.trial.create_trial(state=TrialState.RUNNING, intermediate_values={s: value() for s in steps})
+        expected = pruner.prune(study, trial)
+        assert compat.prune(pruner, study, trial) == expected, case
+        decided[expected] += 1
+    assert min(decided.values()) > 50  # both answers were exercised
+    tie = optuna.create_study(direction="maximize")  # a trial level with the median is kept
+    for v in (0.25, 0.5, 0.75):
+        tie.add_trial(optuna.trial.create_trial(value=v, intermediate_values={1: v}))
+    level = optuna.trial.create_trial(state=TrialState.RUNNING, intermediate_values={1: 0.5})
+    median = optuna.pruners.MedianPruner(n_startup_trials=0)
+    assert compat.prune(median, tie, level) is bool(median.prune(tie, level)) is False
+    other = optuna.pruners.PercentilePruner(25.0)  # any other pruner: its own decision
+    assert compat.prune(other, optuna.create_study(), optuna.trial.create_trial(state=TrialState.RUNNING)) is False

@@ -33,6 +33,8 @@ Nothing outside this package touches them.
   commits each ``trial.report`` on its own).
 * :func:`add_storage_service`: Optuna's gRPC storage service on a server tempopt builds (to
   report the bound port and refuse a port in use).
+* :func:`prune`: a pruner's decision; the median pruner's computed in plain Python with numpy's
+  arithmetic (its private settings read), where Optuna's costs ~0.25 ms an epoch.
 * :func:`tell`: ``Study.tell`` for a trial the worker started, with one read of the trial
   instead of three.
 * :class:`FastReadStorage` (under :class:`AtomicClaimStorage`): Optuna's reads of trials as one
@@ -58,6 +60,7 @@ from tempopt.study.optuna_compat.counts import count_states, pruner_inputs
 from tempopt.study.optuna_compat.distributions import contains
 from tempopt.study.optuna_compat.grpc_proxy import add_storage_service
 from tempopt.study.optuna_compat.ids import rdb_storage, storage_of, study_id_of, trial_id_of
+from tempopt.study.optuna_compat.median import prune
 from tempopt.study.optuna_compat.pruning import PruneView, group_view
 from tempopt.study.optuna_compat.tell import tell
 from tempopt.study.optuna_compat.writes import set_user_attrs, write_intermediate_values, write_trial
@@ -72,6 +75,7 @@ __all__ = [
     "count_states",
     "group_view",
     "never_beaten",
+    "prune",
     "pruner_inputs",
     "rdb_storage",
     "return_to_queue",

@@ -26,6 +26,7 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.study.objectives import accuracy_of
+from tempopt.study.optuna_compat import shared_read
 from tempopt.study.search import INT_DIMENSIONS, distributions
 from tempopt.study.spec import StudySpec
 from tempopt.study.variants import LOSS, arg_distributions
@@ -119,7 +120,7 @@ class BaselineRouter(BaseSampler):
     ) -> dict[str, Any]:
         if is_baseline(trial):
             return {}
-        return self._inner.sample_relative(study, trial, search_space)
+        return self._inner.sample_relative(shared_read(study), trial, search_space)  # no second read of the study
 
     def sample_independent(
         self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution

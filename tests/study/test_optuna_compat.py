@@ -277,3 +277,27 @@ def test_prune_is_the_median_pruners_decision():
     assert compat.prune(median, tie, level) is bool(median.prune(tie, level)) is False
     other = optuna.pruners.PercentilePruner(25.0)  # any other pruner: its own decision
     assert compat.prune(other, optuna.create_study(), optuna.trial.create_trial(state=TrialState.RUNNING)) is False
+
+
+def test_shared_read_answers_from_the_trial_cache(study, monkeypatch):
+    for x in (0.1, 0.5, 0.9):
+        study.enqueue_trial({"x": x})
+        trial = study.ask()
+        trial.suggest_float("x", 0, 1)
+        study.tell(trial, x)
+    running = study.ask()
+    study._get_trials(deepcopy=False, use_cache=True)  # what infer_relative_search_space reads through
+    reads = []
+    original = type(study._storage).get_all_trials
+    monkeypatch.setattr(type(study._storage), "get_all_trials", lambda *a, **k: reads.append(1) or original(*a, **k))
+    view = compat.shared_read(study)
+    assert [t.number for t in view._get_trials(deepcopy=False, use_cache=False)] == [0, 1, 2, 3]
+    assert reads == []
+    frozen = study._storage.get_trial(running._trial_id)
+    space = {"x": FloatDistribution(0, 1)}
+    samplers = [
+        optuna.samplers.TPESampler(seed=1, n_startup_trials=2, multivariate=True, constant_liar=True) for _ in range(2)
+    ]
+    drawn = samplers[0].sample_relative(view, frozen, space)
+    assert drawn == samplers[1].sample_relative(study, frozen, space) and set(drawn) == {"x"}
+    assert len(reads) == 1  # only the plain study read again

@@ -4,10 +4,10 @@ a few storage round trips per job instead of two per epoch.
 ``trial.report`` commits each value on its own, and ``trial.should_prune`` reads every trial of
 the study each time: on the quickstart (epochs of a few milliseconds) those two calls took
 about as long as the training itself. Here a job's reports are kept in memory and written
-together, one transaction per trial: the first epoch's at once (a running trial shows that it
-trains), then at most ``FLUSH_SECONDS`` apart, and always when the job ends (before its trial is
-told). Every epoch's value is stored; a dashboard sees a running trial's curve at most
-``FLUSH_SECONDS`` late. The pruner decides from the worker's
+together, one transaction per trial: first once the job has run ``FIRST_FLUSH_SECONDS`` (a
+running trial shows that it trains), then at most ``FLUSH_SECONDS`` apart, and always when the
+job ends (before its trial is told, with the attrs of what it measured). Every epoch's value is
+stored; a dashboard sees a running trial's curve at most ``FLUSH_SECONDS`` late. The pruner decides from the worker's
 :class:`~tempopt.study.optuna_compat.PruneView`: the study read once, and again only when
 another worker changed what a pruner reads (checked every ``CHECK_SECONDS``), with what this
 worker did since, so a lone worker's decisions are exactly those of ``should_prune``.
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 2.0
 """Longest time a reported value waits in memory before it is written (a dashboard's lag)."""
+FIRST_FLUSH_SECONDS = 0.5
+"""How long a job runs before its first values are written: a longer trial is seen training
+within half a second, and a shorter one (the quickstart's) writes its values once, at its end."""
 CHECK_SECONDS = 1.0
 """How often a worker checks, with one aggregate query, whether another worker changed what its
 pruner reads (a trial completed, a rung recorded); only then is the study read again. Until the
@@ -50,15 +53,21 @@ class EpochReports:
     exit writes what is left (the trials must not have been told yet)."""
 
     def __init__(
-        self, trials: Sequence[optuna.Trial], view: PruneView | None = None, flush_seconds: float = FLUSH_SECONDS
+        self,
+        trials: Sequence[optuna.Trial],
+        view: PruneView | None = None,
+        flush_seconds: float = FLUSH_SECONDS,
+        first_flush_seconds: float = FIRST_FLUSH_SECONDS,
     ) -> None:
         self.trials = list(trials)
         self._view = view
         self._flush_seconds = flush_seconds
+        self._first_flush_seconds = first_flush_seconds
+        self._started = time.monotonic()
         self._values: dict[int, dict[int, float]] = {t.number: {} for t in self.trials}
         self._pending: dict[int, dict[int, float]] = {t.number: {} for t in self.trials}
         self._attrs: dict[int, dict[str, Any]] = {t.number: {} for t in self.trials}
-        self._flushed_at: float | None = None  # the first epoch of every trial is written at once
+        self._flushed_at: float | None = None
 
     def report(self, trial: optuna.Trial, epoch: int, value: float) -> None:
         """Record ``value`` as the trial's intermediate value at step ``epoch``, as
@@ -67,8 +76,12 @@ class EpochReports:
         if epoch in values:
             return
         values[epoch] = self._pending[trial.number][epoch] = float(value)
-        first = self._flushed_at is None and all(self._values[t.number] for t in self.trials)
-        if first or (self._flushed_at is not None and time.monotonic() - self._flushed_at >= self._flush_seconds):
+        now = time.monotonic()
+        if self._flushed_at is None:  # the first write: once every trial has a value, after the first wait
+            due = now - self._started >= self._first_flush_seconds and all(self._values[t.number] for t in self.trials)
+        else:
+            due = now - self._flushed_at >= self._flush_seconds
+        if due:
             self.flush()
 
     def attach(self, trial: optuna.Trial, attrs: dict[str, Any]) -> None:

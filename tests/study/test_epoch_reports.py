@@ -4,6 +4,7 @@ the same stored values and the same decisions as ``trial.report`` + ``trial.shou
 from __future__ import annotations
 
 import random
+import time
 
 import optuna
 import pytest
@@ -148,22 +149,35 @@ def test_values_wait_at_most_flush_seconds_and_all_are_written_at_the_end(tmp_pa
     study = optuna.create_study(storage=open_storage(f"sqlite:///{tmp_path / 'f.db'}"), direction="maximize")
     slow, fast = study.ask(), study.ask()
     stored = lambda t: study.get_trials()[t.number].intermediate_values  # noqa: E731
-    with EpochReports([slow], flush_seconds=3600.0) as reports:
+    with EpochReports([slow], flush_seconds=3600.0, first_flush_seconds=0.0) as reports:
         reports.report(slow, 1, 0.1)
-        assert stored(slow) == {1: 0.1}  # the first epoch at once: the trial is seen training
+        assert stored(slow) == {1: 0.1}  # the first epoch once the job has run the first wait: seen training
         for epoch, value in ((2, 0.2), (2, 0.7), (3, 0.3)):  # a step again keeps its first value, as trial.report
             reports.report(slow, epoch, value)
         assert stored(slow) == {1: 0.1}
     assert stored(slow) == pytest.approx({1: 0.1, 2: 0.2, 3: 0.3})
     pair = [study.ask(), study.ask()]
-    with EpochReports(pair, flush_seconds=3600.0) as reports:
+    with EpochReports(pair, flush_seconds=3600.0, first_flush_seconds=0.0) as reports:
         reports.report(pair[0], 1, 0.5)
         assert stored(pair[0]) == {}  # a batch's first epoch is written once every member has it
         reports.report(pair[1], 1, 0.6)
         assert [stored(t) for t in pair] == [{1: 0.5}, {1: 0.6}]
-    with EpochReports([fast], flush_seconds=0.0) as reports:
+    with EpochReports([fast], flush_seconds=0.0, first_flush_seconds=0.0) as reports:
         reports.report(fast, 1, 0.4)
         assert stored(fast) == {1: 0.4}  # written at once
+    short = study.ask()
+    with EpochReports([short]) as reports:  # the defaults: a job shorter than the first wait writes once, at its end
+        for epoch in (1, 2):
+            reports.report(short, epoch, 0.5)
+        assert stored(short) == {}
+        reports.attach(short, {"job_seconds": 0.01})  # with what the job measured, in the same write
+    assert stored(short) == {1: 0.5, 2: 0.5} and study.get_trials()[short.number].user_attrs == {"job_seconds": 0.01}
+    late = study.ask()
+    with EpochReports([late], first_flush_seconds=0.05) as reports:
+        reports.report(late, 1, 0.5)
+        time.sleep(0.06)
+        reports.report(late, 2, 0.6)
+        assert stored(late) == {1: 0.5, 2: 0.6}  # the first wait has passed: written
 
 
 def test_a_failed_job_keeps_its_values_and_its_error(tmp_path):

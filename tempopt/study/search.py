@@ -132,9 +132,14 @@ class _Warmup(optuna.pruners.BasePruner):
     def __init__(self, inner: optuna.pruners.BasePruner, warmup_epochs: int) -> None:
         self._inner = inner
         self._warmup = warmup_epochs
+        self._views: dict[bool, tuple[optuna.Study, optuna.Study]] = {}  # per group: (study, its view)
 
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         step = trial.last_step
         if step is None or step <= self._warmup:
             return False
-        return prune(self._inner, group_view(study, trial.user_attrs.get("baseline") is True), trial)
+        baseline = trial.user_attrs.get("baseline") is True
+        seen = self._views.get(baseline)
+        if seen is None or seen[0] is not study:  # a view reads through its study: one per study is enough
+            seen = self._views[baseline] = (study, group_view(study, baseline))
+        return prune(self._inner, seen[1], trial)

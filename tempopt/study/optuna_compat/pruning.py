@@ -56,22 +56,33 @@ class _SnapshotStorage:
         self.trials: dict[int, FrozenTrial] = {}
         self.own: dict[int, FrozenTrial] = {}
         self.rungs_written = 0
+        self._listed: dict[Any, list[FrozenTrial]] = {}  # by states: the sorted trials, until a change
 
     def read(self) -> None:
         self.trials = {t._trial_id: t for t in self._inner.get_all_trials(self._study_id, deepcopy=False)}  # noqa: SLF001
+        self._listed.clear()
 
     def finished(self, frozen: FrozenTrial) -> None:
         self.trials[frozen._trial_id] = frozen  # noqa: SLF001
         self.own.pop(frozen._trial_id, None)  # noqa: SLF001
+        self._listed.clear()
+
+    def running(self, trial_id: int, frozen: FrozenTrial) -> None:
+        """One of the worker's running trials, as it knows it (a new object for a change)."""
+        self.own[trial_id] = frozen
+        self._listed.clear()
 
     def get_all_trials(
         self, study_id: int, deepcopy: bool = True, states: Container[TrialState] | None = None
     ) -> list[FrozenTrial]:
         if study_id != self._study_id:
             return self._inner.get_all_trials(study_id, deepcopy=deepcopy, states=states)
-        trials = sorted({**self.trials, **self.own}.values(), key=lambda t: t.number)
-        trials = [t for t in trials if states is None or t.state in states]
-        return copy.deepcopy(trials) if deepcopy else trials
+        key = None if states is None else tuple(s for s in TrialState if s in states)
+        trials = self._listed.get(key)
+        if trials is None:
+            every = sorted({**self.trials, **self.own}.values(), key=lambda t: t.number)
+            trials = self._listed[key] = [t for t in every if states is None or t.state in states]
+        return copy.deepcopy(trials) if deepcopy else list(trials)
 
     def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
         self._inner.set_trial_system_attr(trial_id, key, value)
@@ -79,7 +90,7 @@ class _SnapshotStorage:
         if trial_id in self.own:  # a new object: trials already handed out stay as they were read
             updated = copy.copy(self.own[trial_id])
             updated.system_attrs = {**updated.system_attrs, key: value}
-            self.own[trial_id] = updated
+            self.running(trial_id, updated)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -124,9 +135,10 @@ class PruneView:
             trial_id = trial_id_of(trial)
             if trial_id not in own:  # the trial as this worker knows it: params and attrs it set, no lazy reads
                 cached = trial._cached_frozen_trial  # noqa: SLF001
-                own[trial_id] = copy.copy(cached)
-                own[trial_id].system_attrs = dict(cached.system_attrs)
-            own[trial_id].intermediate_values = dict(values(trial))
+                known = copy.copy(cached)
+                known.system_attrs = dict(cached.system_attrs)
+                self._snapshot.running(trial_id, known)
+            own[trial_id].intermediate_values = dict(values(trial))  # the same object: listed ones see it
         return [bool(self._study.pruner.prune(self._view, _asked(own[trial_id_of(t)]))) for t in trials]
 
     def finished(self, done: Sequence[FrozenTrial]) -> None:

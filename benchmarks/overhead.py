@@ -9,9 +9,10 @@ process of its own whose Optuna and tempopt calls are timed):
   the writes of the values;
 - ``sampler``: the sampler's own work (TPE's model of the past trials and its draws);
 - ``parameter writes``: ``trial.suggest_*`` less the sampler, i.e. storing each param;
-- ``user attrs``: the trial's user attrs (its worker at the start, what it measured at the end);
-- ``start and tell``: the rest of the wall time: Optuna's trial start, the check that the trial is
-  within the study's budget, and telling the result.
+- ``user attrs``: the trial's user attrs written on their own (its worker, at the start);
+- ``last write``: the job's last values and the attrs of what it measured, in one transaction;
+- ``start and tell``: the rest of the wall time: the trial's start (and its first heartbeat), the
+  check that it is within the study's budget, and telling the result.
 
 Overhead = 1 − compute / wall, the median over the trials (goals: ≤ 10 % on the quickstart, ≤ 3 %
 on studies/mnist1d.yaml); the parts are shares of all the trials' wall time together. Asserts
@@ -40,13 +41,21 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = {"quickstart": ROOT / "studies" / "quickstart.yaml", "mnist1d": ROOT / "studies" / "mnist1d.yaml"}
-PARTS = ("compute", "epoch reports and pruner", "sampler", "parameter writes", "user attrs", "start and tell")
+PARTS = (
+    "compute",
+    "epoch reports and pruner",
+    "sampler",
+    "parameter writes",
+    "user attrs",
+    "last write",
+    "start and tell",
+)
 
 
 def run_timed(spec_path: Path, url: str, timings_path: Path) -> None:
     """(In the child process.) ``tempopt run`` with the sampler, suggest and user-attr calls timed."""
     from tempopt.cli.app import main as tempopt_main
-    from tempopt.study import baseline, objective
+    from tempopt.study import baseline, epoch_reports, objective, trial_run
 
     totals: dict[str, float] = defaultdict(float)
     depth = {"suggest": 0}
@@ -84,6 +93,8 @@ def run_timed(spec_path: Path, url: str, timings_path: Path) -> None:
     objective.suggest = suggest
     timed(optuna.trial.Trial, "set_user_attr", "user attrs")
     timed(objective, "set_user_attrs", "user attrs")
+    timed(trial_run, "set_user_attrs", "user attrs")
+    timed(epoch_reports.EpochReports, "__exit__", "last write")
     sys.argv = ["tempopt", "run", str(spec_path), "--storage", url, "-q"]
     try:
         tempopt_main()
@@ -124,6 +135,7 @@ def measure(name: str, folder: Path, quick: bool) -> dict[str, float]:
         "sampler": totals.get("sampler", 0.0),
         "parameter writes": totals.get("suggest", 0.0) - totals.get("sampler inside suggest", 0.0),
         "user attrs": totals.get("user attrs", 0.0),
+        "last write": totals.get("last write", 0.0),
     }
     parts["start and tell"] = wall - sum(parts.values())
     shares = {part: seconds / wall for part, seconds in parts.items()}

@@ -26,7 +26,7 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.study.objectives import accuracy_of
-from tempopt.study.optuna_compat import shared_read
+from tempopt.study.optuna_compat import new_read, shared_read
 from tempopt.study.search import INT_DIMENSIONS, distributions
 from tempopt.study.spec import StudySpec
 from tempopt.study.variants import LOSS, arg_distributions
@@ -113,6 +113,7 @@ class BaselineRouter(BaseSampler):
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         if is_baseline(trial):
             return {}
+        new_read(study)  # this trial's one read of the study, shared by sample_relative
         return self._inner.infer_relative_search_space(study, trial)
 
     def sample_relative(

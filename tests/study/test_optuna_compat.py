@@ -301,3 +301,42 @@ def test_shared_read_answers_from_the_trial_cache(study, monkeypatch):
     drawn = samplers[0].sample_relative(view, frozen, space)
     assert drawn == samplers[1].sample_relative(study, frozen, space) and set(drawn) == {"x"}
     assert len(reads) == 1  # only the plain study read again
+
+
+class _SharedReadTPE(optuna.samplers.BaseSampler):
+    """A sampler that reads the study as BaselineRouter does: a new read per trial, shared."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def infer_relative_search_space(self, study, trial):
+        compat.new_read(study)
+        return self._inner.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        return self._inner.sample_relative(compat.shared_read(study), trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return self._inner.sample_independent(study, trial, param_name, param_distribution)
+
+
+def test_a_batch_sampled_through_the_shared_read_draws_as_optuna_does(tmp_path):
+    """Optuna samples lazily: a batch asks its members, then samples them one after another. Each
+    member's shared read must be made for it, holding the params its siblings drew before it
+    (TPE's constant liar lies about them), or every member draws alike."""
+
+    def tpe():
+        return optuna.samplers.TPESampler(seed=3, n_startup_trials=2, multivariate=True, constant_liar=True)
+
+    drawn = []
+    for i, sampler in enumerate((tpe(), _SharedReadTPE(tpe()))):
+        storage = compat.AtomicClaimStorage(f"sqlite:///{tmp_path / f'b{i}.db'}")
+        study = optuna.create_study(storage=storage, sampler=sampler, direction="maximize")
+        for x in (0.1, 0.5, 0.9):
+            study.enqueue_trial({"x": x, "y": 1.0 - x})
+            trial = study.ask()
+            study.tell(trial, trial.suggest_float("x", 0, 1) + trial.suggest_float("y", 0, 1))
+        batch = [study.ask() for _ in range(4)]
+        drawn.append([(t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)) for t in batch])
+    assert drawn[0] == drawn[1]
+    assert len(set(drawn[1])) == 4

@@ -36,7 +36,9 @@ Nothing outside this package touches them.
 * :func:`prune`: a pruner's decision; the median pruner's computed in plain Python with numpy's
   arithmetic (its private settings read), where Optuna's costs ~0.25 ms an epoch.
 * :func:`shared_read`: the study for a sampler's ``sample_relative``, whose read of every trial is
-  the one Optuna cached for the same trial moments before (TPE with ``constant_liar`` reads again).
+  the one made for the same trial moments before (TPE with ``constant_liar`` reads again);
+  :func:`new_read` makes that read new as a trial's sampling begins (Optuna samples lazily, so a
+  batch's members would otherwise share a read older than their siblings' params).
 * :func:`tell`: ``Study.tell`` for a trial the worker started, with one read of the trial
   instead of three.
 * :class:`FastReadStorage` (under :class:`AtomicClaimStorage`): Optuna's reads of trials as one
@@ -65,7 +67,7 @@ from tempopt.study.optuna_compat.ids import rdb_storage, storage_of, study_id_of
 from tempopt.study.optuna_compat.median import prune
 from tempopt.study.optuna_compat.pruning import PruneView, group_view
 from tempopt.study.optuna_compat.tell import tell
-from tempopt.study.optuna_compat.trial_cache import shared_read
+from tempopt.study.optuna_compat.trial_cache import new_read, shared_read
 from tempopt.study.optuna_compat.writes import set_user_attrs, write_intermediate_values, write_trial
 
 __all__ = [
@@ -78,6 +80,7 @@ __all__ = [
     "count_states",
     "group_view",
     "never_beaten",
+    "new_read",
     "prune",
     "pruner_inputs",
     "rdb_storage",

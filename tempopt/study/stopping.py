@@ -2,13 +2,16 @@
 
 The first signal asks the worker to stop. If a job is running it is interrupted at once (its
 trial is marked FAIL and queued again with the same params); database calls outside the job are
-never interrupted, the worker just does not start another trial.
+never interrupted, the worker just does not start another trial. A stop that lands where Python
+cannot raise (a finalizer that garbage collection runs inside the job) is raised again in the job.
 """
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
@@ -46,7 +49,10 @@ class StopFlag:
     def __init__(self) -> None:
         self._event = threading.Event()
         self.signum: int | None = None
-        self._in_job = False
+        self._in_job = False  # a signal now raises WorkerStopped
+        self._in_body = False  # inside interruptible()
+        self._swallowed = False  # a stop raised where Python could not raise it (see _unraisable)
+        self._previous_hook = sys.unraisablehook
 
     def is_set(self) -> bool:
         return self._event.is_set()
@@ -65,7 +71,7 @@ class StopFlag:
         """Mark the body as a job that a signal may interrupt with :class:`WorkerStopped`."""
         if self.is_set():
             raise WorkerStopped(self.signum or signal.SIGTERM)
-        self._in_job = True
+        self._in_job = self._in_body = True
         try:
             yield
         except Exception as e:  # Python may wrap the stop: raised in a class body or an import, it is a RuntimeError
@@ -74,14 +80,27 @@ class StopFlag:
                 raise
             raise stopped from e
         finally:
-            self._in_job = False
+            self._in_job = self._in_body = self._swallowed = False
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         first = not self.is_set()
         self.request(signum)
-        if self._in_job and first:
-            self._in_job = False
+        if self._in_job and (first or self._swallowed):
+            self._in_job = self._swallowed = False
             raise WorkerStopped(signum)
+
+    def _unraisable(self, unraisable: sys.UnraisableHookArgs) -> None:
+        """A stop raised where Python cannot raise (a ``__del__`` or weakref callback that garbage
+        collection ran inside the job) is raised again, in the job's own code, and not printed."""
+        if not isinstance(unraisable.exc_value, WorkerStopped):
+            self._previous_hook(unraisable)
+            return
+        if not self._in_body:
+            return
+        self._in_job = self._swallowed = True
+        # Signalled from another thread, the main thread handles it in the job's code; signalled
+        # from here, in this hook (Python checks for signals on the call's return).
+        threading.Timer(0.001, _thread.interrupt_main, args=(unraisable.exc_value.signum,)).start()
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[StopFlag]:
@@ -90,9 +109,11 @@ class StopFlag:
             yield self
             return
         previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        self._previous_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
         try:
             yield self
         finally:
+            sys.unraisablehook = self._previous_hook
             for s, handler in previous.items():
                 signal.signal(s, handler)
 

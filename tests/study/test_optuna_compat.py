@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import warnings
 
+import numpy as np
 import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
@@ -265,7 +266,8 @@ def test_prune_is_the_median_pruners_decision():
         )
         steps = sorted(rng.sample(range(8), rng.randint(0, 6)))
         trial = optuna.trial.create_trial(state=TrialState.RUNNING, intermediate_values={s: value() for s in steps})
-        expected = pruner.prune(study, trial)
+        with np.errstate(invalid="ignore"):  # numpy's percentile of inf and -inf: nan, and it says so
+            expected = pruner.prune(study, trial)
         assert compat.prune(pruner, study, trial) == expected, case
         decided[expected] += 1
     assert min(decided.values()) > 50  # both answers were exercised

@@ -107,6 +107,19 @@ def test_set_user_attrs_writes_them_all_in_one_go(study):
     assert in_memory.trials[0].user_attrs == {"a": 1}
 
 
+def test_write_trial_overwrites_rows_its_worker_did_not_know_of(study):
+    """Rows this worker wrote are updated without a query; one written behind its back (here by
+    the storage directly) makes the insert collide, and the write looks every key up instead."""
+    trial = study.ask()
+    compat.write_trial(trial, {1: 0.5}, {"a": 1})
+    study._storage.set_trial_user_attr(trial._trial_id, "b", "elsewhere")
+    study._storage.set_trial_intermediate_value(trial._trial_id, 2, 0.125)
+    compat.write_trial(trial, {1: 0.75, 2: 0.25, 3: 0.5}, {"a": 2, "b": "here", "c": 3})
+    stored = study._storage.get_trial(trial._trial_id)
+    assert stored.user_attrs == {"a": 2, "b": "here", "c": 3}
+    assert stored.intermediate_values == {1: 0.75, 2: 0.25, 3: 0.5}
+
+
 def test_set_user_attrs_refuses_a_finished_trial(study):
     trial = study.ask()
     study.tell(trial, 0.5)

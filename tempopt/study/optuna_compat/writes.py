@@ -67,7 +67,12 @@ def write_trial(
             rows["intermediate"][step] = {"intermediate_value": number, "intermediate_value_type": kind}
         for key, attr in attrs.items():
             rows["user"][key] = {"value_json": json.dumps(attr)}
-        _write_rows(storage, trial_id, rows)
+        cached = trial._cached_frozen_trial  # noqa: SLF001  what this worker wrote to its trial
+        known: dict[str, set[Any]] = {"intermediate": set(cached.intermediate_values), "user": set(cached.user_attrs)}
+        try:
+            _write_rows(storage, trial_id, rows, known)
+        except sqlalchemy.exc.IntegrityError:  # a row this worker did not know of: look them all up
+            _write_rows(storage, trial_id, rows)
     trial._cached_frozen_trial.intermediate_values.update(values)  # noqa: SLF001  what trial.report keeps
     trial._cached_frozen_trial.user_attrs.update(attrs)  # noqa: SLF001  what trial.set_user_attr keeps
 
@@ -82,10 +87,17 @@ def write_intermediate_values(trial: optuna.Trial, values: dict[int, float]) -> 
     write_trial(trial, values=values)
 
 
-def _write_rows(storage: optuna.storages.RDBStorage, trial_id: int, rows: dict[str, dict[Any, dict[str, Any]]]) -> None:
+def _write_rows(
+    storage: optuna.storages.RDBStorage,
+    trial_id: int,
+    rows: dict[str, dict[Any, dict[str, Any]]],
+    known: dict[str, set[Any]] | None = None,
+) -> None:
     """Rows of a still-running trial, per child table and key: those it has are updated, the
-    others inserted in one statement; one transaction."""
-    with _create_scoped_session(storage.scoped_session, True) as session:
+    others inserted in one statement; one transaction. The keys it has are ``known`` (what the
+    worker that runs it wrote: no query, and an IntegrityError if the trial has another), or
+    else read."""
+    with _create_scoped_session(storage.scoped_session, known is None) as session:
         state = session.execute(_TRIAL_STATE, {"trial_id": trial_id}).scalar_one_or_none()
         if state is None:
             raise KeyError(models.NOT_FOUND_MSG)
@@ -95,7 +107,10 @@ def _write_rows(storage: optuna.storages.RDBStorage, trial_id: int, rows: dict[s
                 continue
             present, update, insert = _STATEMENTS[part]
             key = _TABLES[part][1]
-            stored = set(session.execute(present, {"trial_id": trial_id, "keys": list(columns)}).scalars())
+            if known is None:
+                stored = set(session.execute(present, {"trial_id": trial_id, "keys": list(columns)}).scalars())
+            else:
+                stored = known[part] & set(columns)
             for value in stored:
                 fields = {f"new_{name}": field for name, field in columns[value].items()}
                 session.execute(update, {"row_trial_id": trial_id, "row_key": value, **fields})

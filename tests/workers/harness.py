@@ -261,18 +261,30 @@ def _driver_url(url: str) -> str:
     return normalise_url(url)
 
 
+SLOW = {"epochs": 30, "batch_size": 4}
+"""Trials of over a second (0.5 s of which before their first values are written) on a fast
+2-core VM, so that a signal sent once one is seen in the middle of its training lands there."""
+
+
+def mid_training(trial: FrozenTrial) -> bool:
+    """RUNNING, with values written while it trains (a job writes its first values after 0.5 s,
+    and its last together with what it measured, ``compute_seconds``, a moment before its tell)."""
+    running = trial.state == TrialState.RUNNING
+    return running and bool(trial.intermediate_values) and "compute_seconds" not in trial.user_attrs
+
+
 def any_running_epoch(trials: list[FrozenTrial]) -> FrozenTrial | None:
-    """A predicate: any RUNNING trial that has reported an epoch."""
-    return next((t for t in trials if t.state == TrialState.RUNNING and t.intermediate_values), None)
+    """A predicate: any trial in the middle of its training, with epochs reported."""
+    return next((t for t in trials if mid_training(t)), None)
 
 
 def running_epoch_of(pid: int) -> Callable[[list[FrozenTrial]], FrozenTrial | None]:
-    """A predicate: the RUNNING trial of worker ``pid`` once it has reported an epoch."""
+    """A predicate: the trial of worker ``pid`` in the middle of its training, with epochs reported."""
 
     def find(trials: list[FrozenTrial]) -> FrozenTrial | None:
         for t in trials:
             worker = str(t.user_attrs.get("worker", ""))
-            if t.state == TrialState.RUNNING and worker.endswith(f":{pid}") and t.intermediate_values:
+            if mid_training(t) and worker.endswith(f":{pid}"):
                 return t
         return None
 

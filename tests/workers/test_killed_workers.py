@@ -8,7 +8,7 @@ import signal
 import pytest
 from optuna.trial import FrozenTrial, TrialState
 
-from tests.workers.harness import BACKENDS, assert_clean_log, assert_complete_study, finished, running_epoch_of
+from tests.workers.harness import BACKENDS, SLOW, assert_clean_log, assert_complete_study, finished, running_epoch_of
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ def _retries_of(trials: list[FrozenTrial], number: int) -> list[FrozenTrial]:
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_killed_trials_are_retried_even_when_no_worker_is_left(harness):
-    study = harness.write_study(trials=TOTAL, epochs=12, batch_size=4)  # trials of about two seconds
+    study = harness.write_study(trials=TOTAL, **SLOW)
     first = harness.start("run", study, "--quiet", "--worker-index", "0", log="w0.log")
     second = harness.start("run", study, "--quiet", "--worker-index", "1", log="w1.log")
 

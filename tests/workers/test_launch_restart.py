@@ -10,7 +10,7 @@ import signal
 import pytest
 from optuna.trial import TrialState
 
-from tests.workers.harness import any_running_epoch, assert_complete_study
+from tests.workers.harness import SLOW, any_running_epoch, assert_complete_study
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +19,7 @@ TOTAL = 6
 
 @pytest.mark.timeout(150)
 def test_a_killed_worker_is_restarted_and_its_trial_retried(harness):
-    study = harness.write_study(trials=TOTAL, epochs=12, batch_size=4)  # trials of about two seconds
+    study = harness.write_study(trials=TOTAL, **SLOW)
     launcher = harness.start("launch", study, "--workers", "2", "--log-dir", "logs", log="launch.log")
     seen = harness.wait_for(any_running_epoch, 90, "a running trial with an epoch reported")
     pid = int(seen.user_attrs["worker"].rsplit(":", 1)[1])

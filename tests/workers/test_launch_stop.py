@@ -8,7 +8,7 @@ import signal
 import pytest
 from optuna.trial import TrialState
 
-from tests.workers.harness import any_running_epoch, assert_clean_log, assert_complete_study, finished
+from tests.workers.harness import SLOW, any_running_epoch, assert_clean_log, assert_complete_study, finished
 
 pytestmark = pytest.mark.integration
 
@@ -17,7 +17,7 @@ TOTAL = 6
 
 @pytest.mark.timeout(150)
 def test_sigterm_requeues_the_running_trials_and_a_relaunch_completes(harness):
-    study = harness.write_study(trials=TOTAL, epochs=6, batch_size=4)  # trials of about a second
+    study = harness.write_study(trials=TOTAL, **SLOW)
     launcher = harness.start("launch", study, "--workers", "2", "--log-dir", "logs", log="launch.log")
     harness.wait_for(any_running_epoch, 90, "a running trial with an epoch reported")
 

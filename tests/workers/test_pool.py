@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 import tempopt.cli  # noqa: F401  (registers every command)
 from tempopt.cli.app import app
-from tests.workers.harness import assert_clean_log, assert_complete_study, study_dict
+from tests.workers.harness import SLOW, assert_clean_log, assert_complete_study, mid_training, study_dict
 
 pytestmark = pytest.mark.integration
 
@@ -43,9 +43,9 @@ def _end(trials) -> float:
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
 def test_three_workers_serve_every_study_by_priority_and_lose_nothing(harness, monkeypatch):
-    slow = {"epochs": 12, "batch_size": 4}  # trials of about two seconds: a kill lands mid-trial
+    slow = {"epochs": 12, "batch_size": 4}  # trials of about half a second
     for name, priority in PRIORITIES.items():
-        _submit(harness, name, priority, **slow)
+        _submit(harness, name, priority, **(SLOW if name == "lo" else slow))  # lo: a kill lands mid-trial
     _submit(harness, "doomed", 2, **slow)
     (harness.tmp / "ext").mkdir()
     (harness.tmp / "ext" / "elsewhere_task.py").write_text(
@@ -69,7 +69,7 @@ def test_three_workers_serve_every_study_by_priority_and_lose_nothing(harness, m
     cancelled_at = time.time()
     # SIGKILL the worker running a trial of "lo" (the last study: its retry cannot reorder the others)
     trial = harness.wait_for(
-        lambda ts: next((t for t in ts if t.state == TrialState.RUNNING and t.intermediate_values), None),
+        lambda ts: next((t for t in ts if mid_training(t)), None),
         120,
         "a running trial of lo",
         study="lo",

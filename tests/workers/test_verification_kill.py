@@ -11,7 +11,7 @@ import signal
 import pytest
 from optuna.trial import FrozenTrial, TrialState
 
-from tests.workers.harness import assert_clean_log, assert_complete_study
+from tests.workers.harness import SLOW, assert_clean_log, assert_complete_study, mid_training
 
 pytestmark = pytest.mark.integration
 
@@ -19,19 +19,14 @@ TOTAL = 4
 VERIFY = f"it:verify-{TOTAL}"
 
 
-EPOCHS = 30  # a replicate of ~2 s: its first values are written at 0.5 s, its last at its end
-
-
 def _running_replicate(trials: list[FrozenTrial]) -> FrozenTrial | None:
-    """A replicate in the middle of its training: some of its epochs written, not all (a job
-    writes them all at once as it ends, a moment before it is told, still RUNNING)."""
-    return next((t for t in trials if t.state == TrialState.RUNNING and 0 < len(t.intermediate_values) < EPOCHS), None)
+    return next((t for t in trials if mid_training(t)), None)
 
 
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_worker_killed_during_verification_loses_nothing(harness):
-    study = harness.write_study(trials=TOTAL, epochs=EPOCHS, batch_size=4, verify={"top_k": 1, "seeds": 2})
+    study = harness.write_study(trials=TOTAL, **SLOW, verify={"top_k": 1, "seeds": 2})
     worker = harness.start("run", study, "--quiet", log="w0.log")
     victim = harness.wait_for(_running_replicate, 90, "a running replicate", study=VERIFY)
     harness.signal(worker, signal.SIGKILL)

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 import tempopt.cli  # noqa: F401  (registers every command)
 from tempopt.cli.app import app
-from tests.workers.harness import SLOW, assert_clean_log, assert_complete_study, mid_training, study_dict
+from tests.workers.harness import SLOW, any_running_epoch, assert_clean_log, assert_complete_study, study_dict
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +69,7 @@ def test_three_workers_serve_every_study_by_priority_and_lose_nothing(harness, m
     cancelled_at = time.time()
     # SIGKILL the worker running a trial of "lo" (the last study: its retry cannot reorder the others)
     trial = harness.wait_for(
-        lambda ts: next((t for t in ts if mid_training(t)), None),
+        any_running_epoch,
         120,
         "a running trial of lo",
         study="lo",

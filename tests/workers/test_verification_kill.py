@@ -9,9 +9,9 @@ from __future__ import annotations
 import signal
 
 import pytest
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
-from tests.workers.harness import SLOW, assert_clean_log, assert_complete_study, mid_training
+from tests.workers.harness import SLOW, any_running_epoch, assert_clean_log, assert_complete_study
 
 pytestmark = pytest.mark.integration
 
@@ -19,16 +19,12 @@ TOTAL = 4
 VERIFY = f"it:verify-{TOTAL}"
 
 
-def _running_replicate(trials: list[FrozenTrial]) -> FrozenTrial | None:
-    return next((t for t in trials if mid_training(t)), None)
-
-
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_worker_killed_during_verification_loses_nothing(harness):
     study = harness.write_study(trials=TOTAL, **SLOW, verify={"top_k": 1, "seeds": 2})
     worker = harness.start("run", study, "--quiet", log="w0.log")
-    victim = harness.wait_for(_running_replicate, 90, "a running replicate", study=VERIFY)
+    victim = harness.wait_for(any_running_epoch, 90, "a running replicate", study=VERIFY)
     harness.signal(worker, signal.SIGKILL)
     assert worker.wait(10) == -signal.SIGKILL
     search_before = [(t.number, t.state, t.value) for t in harness.trials()]

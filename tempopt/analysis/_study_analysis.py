@@ -13,9 +13,10 @@ from tempopt.analysis._front import FrontRow, accuracy_view, front_rows
 from tempopt.analysis._importance import ImportanceAnalysis, ProgressCallback, compute_importances
 from tempopt.analysis._sensitivity import TemperatureSensitivity, temperature_sensitivity
 from tempopt.analysis._trial_summary import TrialSummary, summarise_trial
-from tempopt.analysis._trials import TrialCounts, complete_trials, count_trials, is_baseline, search_space
+from tempopt.analysis._trials import TrialCounts, complete_trials, count_trials, search_space
 from tempopt.analysis._variants import VariantRow, variant_comparison
 from tempopt.analysis._verdict import Verdict, compute_verdict
+from tempopt.study.baseline_study import baseline_trials
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def analyse_study(
     real, study = study, accuracy_view(study)  # a multi-objective study: accuracy as the one value
     trials = study.get_trials(deepcopy=False)
     done = complete_trials(trials)
-    baselines = [t for t in done if is_baseline(t)]
+    baselines = complete_trials(baseline_trials(real))
     baseline = max(baselines, key=lambda t: t.value) if baselines else None  # type: ignore[arg-type,return-value]
     best = max(done, key=lambda t: t.value) if done else None  # type: ignore[arg-type,return-value]
     if best is not None and study.direction == optuna.study.StudyDirection.MINIMIZE:

@@ -24,6 +24,8 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from tempopt.analysis._rival import baseline_search, under_tuned
+from tempopt.study.baseline_study import baseline_trials, is_baseline
 from tempopt.study.objectives import accuracy_of, complete_with_accuracy
 from tempopt.study.per_example import decode_correct
 from tempopt.study.verify import BASELINE, DISTILLED, load_verification
@@ -73,6 +75,7 @@ class Verdict:
     examples: int = 0
     baseline_trials: int = 0
     student: dict[str, Any] = field(default_factory=dict)  # searched task args both sides share
+    baseline_search: dict[str, Any] = field(default_factory=dict)  # {"trials", "best_lr", "lr_at_edge"}
 
     @property
     def verified(self) -> bool:
@@ -92,6 +95,7 @@ class Verdict:
             "examples": self.examples,
             "baseline_trials": self.baseline_trials,
             "student": self.student,
+            "baseline_search": self.baseline_search,
         }
 
 
@@ -131,14 +135,17 @@ def compute_verdict(study: optuna.Study, *, n_bootstrap: int = N_BOOTSTRAP) -> V
         if "verify" in spec
         else "the study has no verification (written by an older tempopt)"
     )
-    trials = study.get_trials(deepcopy=False)
-    n_baselines = sum(
-        1
-        for t in trials
-        if t.user_attrs.get("baseline") is True and t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-    )
-    unverified = _from_search(trials)
-    base: dict[str, Any] = {"split": "val", "seeds": [], "gain": None, "baseline_trials": n_baselines, **unverified}
+    baselines = baseline_trials(study)
+    unverified = _from_search([t for t in study.get_trials(deepcopy=False) if not is_baseline(t)], baselines)
+    rival = baseline_search(spec, baselines)
+    base: dict[str, Any] = {
+        "split": "val",
+        "seeds": [],
+        "gain": None,
+        "baseline_trials": rival["trials"],
+        "baseline_search": rival,
+        **unverified,
+    }
     if unverified["distilled"] is None or unverified["baseline"] is None:
         missing = (
             "no distilled trial (kd_weight > 0) has completed"
@@ -156,7 +163,7 @@ def compute_verdict(study: optuna.Study, *, n_bootstrap: int = N_BOOTSTRAP) -> V
     if not candidates:
         raise ValueError("verification has no distilled replicate")  # the plan always has one
     rank, _ = max(candidates, key=lambda c: float(np.mean([t.value for t in c[1].values()])))  # first on ties
-    return _compare(groups, rank, n_baselines, n_bootstrap, _student_args(spec))
+    return _fair(_compare(groups, rank, rival["trials"], n_bootstrap, _student_args(spec)), spec, baselines)
 
 
 def member_verdicts(study: optuna.Study, *, n_bootstrap: int = N_BOOTSTRAP) -> dict[int, Verdict]:
@@ -166,16 +173,13 @@ def member_verdicts(study: optuna.Study, *, n_bootstrap: int = N_BOOTSTRAP) -> d
     if isinstance(replicates, str):
         return {}
     spec = study.user_attrs.get("spec") or {}
-    n_baselines = sum(
-        1
-        for t in study.get_trials(deepcopy=False)
-        if t.user_attrs.get("baseline") is True and t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-    )
+    baselines = baseline_trials(study)
+    n_baselines = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in baselines)
     groups = _groups(replicates)
     out = {}
     for role, rank in sorted(groups):
         if role == DISTILLED:
-            v = _compare(groups, rank, n_baselines, n_bootstrap, _student_args(spec))
+            v = _fair(_compare(groups, rank, n_baselines, n_bootstrap, _student_args(spec)), spec, baselines)
             assert v.distilled is not None
             out[int(v.distilled.trial)] = v  # type: ignore[arg-type]
     return out
@@ -196,6 +200,16 @@ def unverified_verdict(reason: str, baseline_trials: int = 0) -> Verdict:
     )
 
 
+def _fair(v: Verdict, spec: dict[str, Any], baselines: list[FrozenTrial]) -> Verdict:
+    """``v``, or *no evidence* with the reason and the fix when its student alone was no fair
+    rival (:func:`tempopt.analysis._rival.under_tuned`); the figures stay."""
+    assert v.baseline is not None
+    rival = baseline_search(spec, baselines, v.baseline.params.get("lr"))
+    reason = under_tuned(rival, spec)
+    verdict = NO_EVIDENCE if reason is not None else v.verdict
+    return _with_summary(Verdict(**{**v.__dict__, "verdict": verdict, "reason": reason, "baseline_search": rival}))
+
+
 def _student_args(spec: dict[str, Any]) -> list[str]:
     return list((spec.get("search") or {}).get("task_args") or {})
 
@@ -212,14 +226,15 @@ def _finished_replicates(study: optuna.Study) -> dict[str, FrozenTrial] | str:
     return replicates
 
 
-def _from_search(trials: list[FrozenTrial]) -> dict[str, Side | None]:
+def _from_search(search: list[FrozenTrial], baselines: list[FrozenTrial]) -> dict[str, Side | None]:
     """The best distilled and baseline trials of the search, by validation value."""
-    done = sorted(complete_with_accuracy(trials), key=lambda t: (-float(accuracy_of(t)), t.number))  # type: ignore[arg-type]
-    baseline = next((t for t in done if t.user_attrs.get("baseline") is True), None)
-    distilled = next(
-        (t for t in done if t.user_attrs.get("baseline") is not True and float(t.params.get("kd_weight", 0.0)) > 0.0),
-        None,
-    )
+
+    def best(trials: list[FrozenTrial]) -> FrozenTrial | None:
+        done = sorted(complete_with_accuracy(trials), key=lambda t: (-float(accuracy_of(t)), t.number))  # type: ignore[arg-type]
+        return done[0] if done else None
+
+    baseline = best(baselines)
+    distilled = best([t for t in search if float(t.params.get("kd_weight", 0.0)) > 0.0])
 
     def side(t: FrozenTrial | None) -> Side | None:
         return None if t is None else Side(dict(t.params), t.number, [float(accuracy_of(t))], [])  # type: ignore[arg-type]
@@ -310,9 +325,11 @@ def summary_sentence(v: Verdict) -> str:
     figures = (
         f"{v.gain['mean']:+.4f} {split} accuracy, 95 % interval [{v.gain['low']:+.4f}, {v.gain['high']:+.4f}]: "
         f"distilled (trial #{v.distilled.trial}) {d:.4f} vs the student alone tuned over "
-        f"{v.baseline_trials} baseline trial{plural} (trial #{v.baseline.trial}{same}) {b:.4f}, "
+        f"{v.baseline_trials} baseline trial{plural} (baseline trial #{v.baseline.trial}{same}) {b:.4f}, "
         f"paired over student seeds {seeds} and {v.examples} examples"
     )
+    if v.reason is not None:  # measured, but the comparison was not a fair one
+        return f"No evidence that distillation helped: {v.reason} (measured: {figures})."
     head = {
         HELPED: "Distillation helped",
         HURT: "Distillation hurt",

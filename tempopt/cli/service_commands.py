@@ -14,6 +14,7 @@ from rich.table import Table
 from tempopt.analysis import compute_verdict
 from tempopt.cli.app import command, out
 from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, apply_thread_limit, storage_url
+from tempopt.cli.study_output import warn_few_baselines
 from tempopt.study import load_spec, redact_url
 from tempopt.study.creation import create_or_resume
 from tempopt.study.liveness import retrying
@@ -50,6 +51,7 @@ def submit_command(
     if trials is not None:
         spec = spec.model_copy(update={"trials": trials})
     url = storage_url(storage, spec)
+    warn_few_baselines(spec)
     study = retrying(lambda: create_or_resume(spec, open_storage(url)), "creating the study")
     retrying(lambda: submit(study, spec.trials, priority), "opening the study for workers")
     out.print(

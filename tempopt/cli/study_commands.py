@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 from rich.table import Table
 
 from tempopt.cli.app import STORAGE_HELP, command, console, out
-from tempopt.cli.study_output import print_best, print_summary, progress_bars, progress_hooks
+from tempopt.cli.study_output import print_best, print_summary, progress_bars, progress_hooks, warn_few_baselines
 from tempopt.distill.device import limit_cpu_threads
 from tempopt.errors import SpecError
 from tempopt.study import (
@@ -72,6 +72,7 @@ def run_command(
     apply_thread_limit(spec.cpu_threads)
     url = storage_url(storage, spec)
     console.print(f"study [bold]{spec.name}[/] · task {spec.task} · storage {redact_url(url)}", highlight=False)
+    warn_few_baselines(spec)
     with StopFlag().installed() as stop, progress_bars(quiet) as progress:
         teacher_bar = progress.add_task("teacher", total=None, visible=False)
 

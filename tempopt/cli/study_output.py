@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tempopt.analysis import compute_verdict
 from tempopt.cli.app import console, out
 from tempopt.study import RunHooks, WorkerSummary, state_counts
+from tempopt.study.baseline import few_baselines
 from tempopt.study.liveness import retrying
 from tempopt.study.objectives import accuracy_of, is_multi, pareto_front
 from tempopt.study.spec import StudySpec
@@ -135,3 +137,10 @@ def print_front(study: optuna.Study) -> None:
         params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())
         table.add_row(str(t.number), f"{t.values[0]:.4f}", f"{t.values[1]:.4g}", params)
     out.print(table)
+
+
+def warn_few_baselines(spec: StudySpec) -> None:
+    """Warn, before the first trial, when the study's ``trials`` cannot give a fair verdict."""
+    warning = few_baselines(spec)
+    if warning is not None:
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)

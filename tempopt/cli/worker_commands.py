@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tempopt.cli.app import command, console, out
 from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, storage_url
-from tempopt.cli.study_output import print_best
+from tempopt.cli.study_output import print_best, warn_few_baselines
 from tempopt.errors import SpecError
 from tempopt.study import load_spec, redact_url
 from tempopt.study.liveness import retrying
@@ -51,6 +51,7 @@ def launch_command(
             highlight=False,
         )
     console.print(f"study [bold]{spec.name}[/] · {workers} workers · storage {redact_url(url)}", highlight=False)
+    warn_few_baselines(spec)
     with StopFlag().installed() as stop:
         prepared = prepare_study(spec, url, stop=stop)  # a signal in the teacher's training: exit 130/143
         result, logs = _launch(prepared, study_file, url, workers, gpu_list, device, log_dir, stop, batch_trials)

@@ -1,10 +1,11 @@
 """Creating a study, or joining one: the spec check, the insert, the attributes and the baseline.
 
 A study is made all or nothing: of several workers starting together on a new study, only the
-one whose insert creates it writes its attributes and queues the baseline trials; the others wait
-for its spec. A failure while writing them removes the study again, and a study left empty by a
-worker killed right after the insert is removed and made anew by the next one. A resumed study
-must have the same values of every key that changes what a trial computes.
+one whose insert creates it writes its attributes and makes its baseline sibling
+(``NAME:baseline``, with the first baseline trials queued); the others wait for its spec. A
+failure while writing them removes both studies again, and a study left empty by a worker killed
+right after the insert is removed and made anew by the next one. A resumed study must have the
+same values of every key that changes what a trial computes.
 """
 
 from __future__ import annotations
@@ -18,8 +19,18 @@ import optuna
 import tempopt
 from tempopt.distill import Teacher
 from tempopt.errors import SpecError
-from tempopt.study.baseline import BaselineRouter, baseline_slots
+from tempopt.study.baseline import BaselineRouter, BaselineSampler, baseline_slots
+from tempopt.study.baseline_study import (
+    BASELINE_ATTR,
+    BASELINE_STUDY_ATTR,
+    SEARCH_ID_ATTR,
+    SEARCH_STUDY_ATTR,
+    baseline_name,
+    has_baseline_study,
+    load_baseline,
+)
 from tempopt.study.objectives import directions
+from tempopt.study.optuna_compat import study_id_of
 from tempopt.study.search import make_pruner, make_sampler
 from tempopt.study.spec import StudySpec
 from tempopt.tasks import Task, load_task
@@ -145,18 +156,84 @@ def create_or_resume(
                 storage.delete_study(study_id)
                 raise
     seed = spec.seed if sampler_seed is None else sampler_seed
-    sampler = BaselineRouter(make_sampler(spec, seed), spec, spec.seed)
-    return optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler, pruner=make_pruner(spec))
+    study = optuna.load_study(study_name=spec.name, storage=storage, pruner=make_pruner(spec))
+    if not has_baseline_study(study) and spec.baseline:  # made before the sibling: baselines among its trials
+        study.sampler = BaselineRouter(make_sampler(spec, seed), spec, spec.seed)
+    else:
+        study.sampler = make_sampler(spec, seed)
+    return study
+
+
+def open_baseline(search: optuna.Study, spec: StudySpec) -> optuna.Study | None:
+    """The baseline sibling of ``search`` ready to run trials (its own sampler and pruner), or
+    None for a study without one (``baseline: false``, or made before the sibling existed).
+
+    Raises:
+        SpecError: the study names a sibling that is gone.
+    """
+    if not has_baseline_study(search):
+        return None
+    sibling = load_baseline(search, BaselineSampler(spec, spec.seed))
+    if sibling is None:
+        raise SpecError(
+            f"the baseline study {baseline_name(spec.name)!r} of study {spec.name!r} is missing (deleted?); "
+            "delete the study too, or give the study a new name."
+        )
+    sibling.pruner = make_pruner(spec)
+    return sibling
 
 
 def _write_new_study(spec: StudySpec, storage: optuna.storages.BaseStorage) -> None:
-    """The attributes and baseline trials of a study this worker has just created."""
+    """The attributes and baseline sibling of a study this worker has just created; the spec is
+    written last, since the other workers wait for it."""
     study = optuna.load_study(study_name=spec.name, storage=storage)
-    study.set_user_attr("spec", spec.to_dict())  # first: the other workers wait for it
-    study.set_user_attr("task", spec.task)
-    study.set_user_attr("tempopt_version", tempopt.__version__)
-    for params in baseline_slots(spec):
-        study.enqueue_trial(params, user_attrs={"baseline": True})
+    sibling_id = _create_baseline(spec, storage, study_id_of(study)) if spec.baseline else None
+    try:
+        if sibling_id is not None:
+            study.set_user_attr(BASELINE_STUDY_ATTR, baseline_name(spec.name))
+        study.set_user_attr("task", spec.task)
+        study.set_user_attr("tempopt_version", tempopt.__version__)
+        study.set_user_attr("spec", spec.to_dict())
+    except BaseException:
+        if sibling_id is not None:
+            storage.delete_study(sibling_id)
+        raise
+
+
+def _create_baseline(spec: StudySpec, storage: optuna.storages.BaseStorage, search_id: int) -> int:
+    """Make the baseline sibling of the search study ``search_id`` and queue its first trials.
+
+    A sibling of that name that tempopt made before (for an older study of the same name, deleted
+    since, or left by a worker that died creating it) is replaced: the search study was only just
+    inserted, so no sibling can be its own yet. One tempopt did not make is refused.
+
+    Raises:
+        SpecError: a study of the sibling's name exists that is not a tempopt baseline study.
+    """
+    name = baseline_name(spec.name)
+    try:
+        sibling_id = storage.create_new_study(directions(["accuracy"]), name)
+    except optuna.exceptions.DuplicatedStudyError:
+        old_id = storage.get_study_id_from_name(name)
+        attrs = storage.get_study_user_attrs(old_id)
+        if SEARCH_ID_ATTR not in attrs and (attrs or storage.get_all_trials(old_id, deepcopy=False)):
+            raise SpecError(
+                f"study {name!r} already exists and is not the baseline study tempopt made for {spec.name!r}; "
+                "rename or delete it (`optuna delete-study`), or give the study another name."
+            ) from None
+        log.warning("replacing the baseline study %r of an older study named %r", name, spec.name)
+        storage.delete_study(old_id)
+        sibling_id = storage.create_new_study(directions(["accuracy"]), name)
+    try:
+        sibling = optuna.load_study(study_name=name, storage=storage)
+        sibling.set_user_attr(SEARCH_ID_ATTR, search_id)  # first: the sibling is tempopt's
+        sibling.set_user_attr(SEARCH_STUDY_ATTR, spec.name)
+        for params in baseline_slots(spec):
+            sibling.enqueue_trial(params, user_attrs={BASELINE_ATTR: True})
+    except BaseException:
+        storage.delete_study(sibling_id)
+        raise
+    return sibling_id
 
 
 def record_teacher(study: optuna.Study, teacher: Teacher) -> None:

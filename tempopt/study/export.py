@@ -14,6 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 import tempopt
 from tempopt.errors import SpecError, StorageError, TempoptError
+from tempopt.study.baseline_study import baseline_trials
 from tempopt.study.objectives import accuracy_of, complete_with_accuracy, is_multi, pareto_front
 from tempopt.study.optuna_compat import storage_of
 from tempopt.study.spec import StudySpec, parse_spec
@@ -36,9 +37,13 @@ def versions() -> dict[str, str]:
     }
 
 
-def ranked_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """COMPLETE trials with a finite value, best first."""
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+def ranked_trials(study: optuna.Study, baselines: bool = False) -> list[FrozenTrial]:
+    """COMPLETE trials with a finite value, best first: the search's, or with ``baselines`` its
+    baseline trials (the student alone)."""
+    if baselines:
+        done = baseline_trials(study, states=(TrialState.COMPLETE,))
+    else:
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     done = complete_with_accuracy(done)
     return sorted(done, key=lambda t: (-accuracy_of(t), t.number))  # type: ignore[operator]
 
@@ -125,7 +130,7 @@ def _trial_data(
     ranked: list[FrozenTrial],
 ) -> dict[str, Any]:
     """One trial's export: what ``tempopt train`` needs, and where it came from."""
-    baseline = next((t for t in ranked if t.user_attrs.get("baseline")), None)
+    baseline = next(iter(ranked_trials(study, baselines=True)), None)
     data: dict[str, Any] = {
         "tempopt_export": EXPORT_FORMAT,
         "study": study.study_name,

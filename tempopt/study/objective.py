@@ -20,6 +20,8 @@ from tempopt.distill.data import chance_accuracy
 from tempopt.distill.members import Member, can_batch, fit_members
 from tempopt.errors import TrainingError
 from tempopt.study.artifacts import attach_checkpoint
+from tempopt.study.baseline import suggest_baseline
+from tempopt.study.baseline_study import BASELINE_ATTR, is_baseline
 from tempopt.study.creation import load_spec_task
 from tempopt.study.epoch_reports import EpochReports, prune_view
 from tempopt.study.liveness import retrying
@@ -75,14 +77,34 @@ class Objective:
     only with distilled ones.
     """
 
-    def __init__(self, spec: StudySpec, task: Task, teacher: Teacher | None, on_epoch: EpochHook | None = None) -> None:
+    def __init__(
+        self,
+        spec: StudySpec,
+        task: Task,
+        teacher: Teacher | None,
+        on_epoch: EpochHook | None = None,
+        baseline: bool = False,
+    ) -> None:
         self.spec = spec
         self.task = task
         self.teacher = teacher
         self.on_epoch = on_epoch
+        self.baseline = baseline  # every trial is a baseline (the objective of a baseline sibling)
         self._chance: float | None = None
         self._tasks: dict[str, tuple[Task, Teacher | None]] = {}
         self._view: PruneView | None = None
+
+    def configure(self, trial: optuna.Trial) -> tuple[dict[str, Any], JobConfig]:
+        """A trial's params (asked of it) and its job. A baseline trial (of a baseline sibling,
+        marked ``baseline`` here if its queue entry did not say so, or a baseline replicate) is
+        asked only what the student alone uses, and trains with ``kd_weight = 0``."""
+        if self.baseline and not is_baseline(trial):
+            retrying(functools.partial(trial.set_user_attr, BASELINE_ATTR, True), f"starting trial {trial.number}")
+        if self.baseline or is_baseline(trial) or trial.user_attrs.get("role") == "baseline":
+            params = suggest_baseline(trial, self.spec)
+            return params, job_config(self.spec, {**params, "kd_weight": 0.0})
+        params = suggest(trial, self.spec)
+        return params, job_config(self.spec, params)
 
     def reports(self, trials: list[optuna.Trial]) -> EpochReports:
         """The reports of one job's trials, pruned from this worker's view of their study."""
@@ -141,8 +163,7 @@ class Objective:
         return accuracy <= self._chance + max(CHANCE_MARGIN, 2 / max(len(self.task.val), 1))  # type: ignore[arg-type]
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
-        params = suggest(trial, self.spec)
-        config = job_config(self.spec, params)
+        params, config = self.configure(trial)
         task, teacher = self.task_for(params)
         multi = self.spec.multi_objective
 
@@ -219,8 +240,7 @@ class BatchObjective(Objective):
     """
 
     def batch(self, trials: list[optuna.Trial]) -> list[float | BaseException]:
-        params = [suggest(trial, self.spec) for trial in trials]
-        configs = [job_config(self.spec, p) for p in params]
+        configs = [self.configure(trial)[1] for trial in trials]
         members = [Member(c.temperature, c.kd_weight, c.lr, c.loss, c.loss_args) for c in configs]
         numbers = [t.number for t in trials]
         for trial in trials:

@@ -12,9 +12,8 @@ from tempopt.distill.members import Member, fit_members
 from tempopt.errors import TrainingError
 from tempopt.study.epoch_reports import EpochReports
 from tempopt.study.liveness import retrying
-from tempopt.study.objective import Objective, job_config, record_job
+from tempopt.study.objective import Objective, record_job
 from tempopt.study.per_example import encode_correct
-from tempopt.study.search import suggest
 
 
 class ReplicateObjective(Objective):
@@ -26,8 +25,8 @@ class ReplicateObjective(Objective):
     """
 
     def __call__(self, trial: optuna.Trial) -> float:
-        params = suggest(trial, self.spec)  # the queued params
-        config = replace(job_config(self.spec, params), seed=int(trial.user_attrs["student_seed"]))
+        params, config = self.configure(trial)  # the queued params
+        config = replace(config, seed=int(trial.user_attrs["student_seed"]))
 
         task, teacher = self.task_for(params)
         with EpochReports([trial]) as reports:
@@ -47,7 +46,7 @@ class ReplicateObjective(Objective):
         seeds = {int(t.user_attrs["student_seed"]) for t in trials}
         assert len(seeds) == 1, "a batch of replicates shares its student seed"
         seed = seeds.pop()
-        configs = [replace(job_config(self.spec, suggest(t, self.spec)), seed=seed) for t in trials]
+        configs = [replace(self.configure(t)[1], seed=seed) for t in trials]
         members = [Member(c.temperature, c.kd_weight, c.lr, c.loss, c.loss_args) for c in configs]
         numbers = [t.number for t in trials]
         for trial in trials:

@@ -22,7 +22,9 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.distill import Teacher
-from tempopt.study.creation import refresh_note
+from tempopt.study.baseline import baseline_count
+from tempopt.study.baseline_study import is_baseline, load_baseline
+from tempopt.study.creation import open_baseline, refresh_note
 from tempopt.study.liveness import fail_dead_trials, retrying
 from tempopt.study.objective import BatchObjective, batch_fallback
 from tempopt.study.objectives import NO_PRUNING_NOTE, accuracy_of, complete_with_accuracy
@@ -55,9 +57,20 @@ class WorkerSummary:
         return self.counts.get("COMPLETE", 0) + self.counts.get("PRUNED", 0)
 
 
-def state_counts(study: optuna.Study) -> dict[str, int]:
-    """Number of trials in each state, by state name."""
+def study_counts(study: optuna.Study) -> dict[str, int]:
+    """Number of the study's own trials in each state, by state name."""
     return {state.name: n for state, n in count_states(study).items()}
+
+
+def state_counts(study: optuna.Study) -> dict[str, int]:
+    """Number of trials in each state, by state name, over every trial that counts toward the
+    study's ``trials``: its own and its baseline sibling's."""
+    counts = study_counts(study)
+    sibling = load_baseline(study)
+    if sibling is not None:
+        for state, n in study_counts(sibling).items():
+            counts[state] += n
+    return counts
 
 
 def run_worker(
@@ -106,18 +119,27 @@ nothing left (the search's budget is spent)."""
 
 
 class SearchWorker:
-    """One worker's search trials of one study, a step (one trial, or one batch) at a time."""
+    """One worker's search of one study, a step (one trial, or one batch) at a time: the baseline
+    sibling's trials while its share of the budget lasts, then the distilled trials."""
 
     def __init__(
         self, study: optuna.Study, spec: StudySpec, task: Task, teacher: Teacher | None, hooks: RunHooks
     ) -> None:
         self.study, self.hooks = study, hooks
-        self.objective = BatchObjective(spec, task, teacher, on_epoch=hooks.on_epoch)  # one trial, or a batch
         if spec.multi_objective and spec.pruner.name != "none" and hooks.on_note is not None:
             hooks.on_note(NO_PRUNING_NOTE)
         self.batch = _batch_size(spec, task, hooks)
         self.failures = FailureStreak("trials")
-        self.ran = 0
+        self.spec = spec
+        self._search = _Phase(study, BatchObjective(spec, task, teacher, on_epoch=hooks.on_epoch))
+        sibling = retrying(lambda: open_baseline(study, spec), "reading the baseline study")
+        self._baseline = None
+        if sibling is not None:
+            self._baseline = _Phase(sibling, BatchObjective(spec, task, teacher, hooks.on_epoch, baseline=True))
+
+    @property
+    def ran(self) -> int:
+        return self._search.ran + (self._baseline.ran if self._baseline else 0)
 
     def step(self, total: int, stop: StopFlag) -> str:
         """Run one trial or batch if the budget of ``total`` finished trials allows one.
@@ -125,25 +147,48 @@ class SearchWorker:
         Raises:
             TempoptError: after several consecutive failed trials in this worker.
         """
-        study = self.study
-        counts = retrying(lambda: state_counts(study), "counting trials")
+        if self._baseline is None:
+            return self._search.step(total, stop, self)
+        share = baseline_count(self.spec, total)  # the baseline's share of the budget
+        first = self._baseline.step(share, stop, self)
+        if first == RAN:
+            return RAN
+        second = self._search.step(total - share, stop, self)
+        return DONE if first == second == DONE else RAN if second == RAN else WAIT
+
+
+@dataclass
+class _Phase:
+    """One study whose trials a worker runs toward a budget: the search study, or its baseline sibling."""
+
+    study: optuna.Study
+    objective: BatchObjective
+    ran: int = 0
+    done: bool = False
+
+    def step(self, total: int, stop: StopFlag, worker: SearchWorker) -> str:
+        if self.done:  # a budget once reached stays reached: no count needed
+            return DONE
+        study, hooks = self.study, worker.hooks
+        counts = retrying(lambda: study_counts(study), "counting trials")
         if retrying(lambda: fail_dead_trials(study, counts["RUNNING"]), "checking for dead trials"):
-            counts = retrying(lambda: state_counts(study), "counting trials")
+            counts = retrying(lambda: study_counts(study), "counting trials")
         finished = counts["COMPLETE"] + counts["PRUNED"]
         if finished >= total:  # a trial still running now is beyond the budget: its result is surplus
+            self.done = True
             return DONE
         if finished + counts["RUNNING"] >= total:
-            if self.hooks.on_wait:
-                self.hooks.on_wait(f"waiting for {counts['RUNNING']} running trial(s) of other workers")
+            if hooks.on_wait:
+                hooks.on_wait(f"waiting for {counts['RUNNING']} running trial(s) of other workers")
             return WAIT
         queued = counts["WAITING"] > 0
-        trials = _ask_within_budget(study, min(self.batch, total - finished - counts["RUNNING"]), total, queued)
+        trials = _ask_within_budget(study, min(worker.batch, total - finished - counts["RUNNING"]), total, queued)
         if not trials:
             return RAN  # a surplus trial went back to the queue: count again
-        done = run_one_or_batch(study, trials, self.objective, stop, self.hooks)
+        done = run_one_or_batch(study, trials, self.objective, stop, hooks)
         self.objective.finished(done)
         self.ran += len(done)
-        self.failures.update(done, stop)
+        worker.failures.update(done, stop)
         return RAN
 
 
@@ -192,8 +237,9 @@ def _return_to_queue(study: optuna.Study, trial: optuna.Trial) -> None:
 
 
 def best_trial(study: optuna.Study) -> FrozenTrial | None:
-    """The completed trial with the highest accuracy (a multi-objective study's too)."""
-    done = complete_with_accuracy(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    """The completed distilled trial with the highest accuracy (a multi-objective study's too)."""
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    done = complete_with_accuracy([t for t in trials if not is_baseline(t)])
     return max(done, key=lambda t: (accuracy_of(t), -t.number)) if done else None  # type: ignore[arg-type,return-value]
 
 

@@ -73,11 +73,12 @@ def suggest(trial: optuna.Trial, spec: StudySpec) -> dict[str, Any]:
             params[LOSS] = trial.suggest_categorical(LOSS, choice.choices)
         for name, dist in active_distributions(spec, params).items():
             if name not in params:
-                params[name] = _ask(trial, name, dist)
+                params[name] = ask(trial, name, dist)
     return params
 
 
-def _ask(trial: optuna.Trial, name: str, dist: BaseDistribution) -> Any:
+def ask(trial: optuna.Trial, name: str, dist: BaseDistribution) -> Any:
+    """Ask ``trial`` for param ``name`` of distribution ``dist``."""
     if isinstance(dist, CategoricalDistribution):
         return trial.suggest_categorical(name, dist.choices)
     if isinstance(dist, IntDistribution):

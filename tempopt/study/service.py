@@ -133,15 +133,20 @@ def change_state(study: optuna.Study, to: str, reason: str | None = None) -> str
 
 def progress_of(study: optuna.Study) -> Progress:
     """The study's record and the counts behind its state (several reads: not for the hot path)."""
+    from tempopt.study.baseline_study import all_trials, is_baseline
     from tempopt.study.objectives import accuracy_of
     from tempopt.study.verify import load_verification, pending
 
     rec = record(study) or {"state": OPEN, "priority": 0, "total": 0}
-    trials = study.get_trials(deepcopy=False)
+    trials = all_trials(study)  # its own and its baseline sibling's: what counts toward its total
     finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
     running = [t for t in trials if t.state == TrialState.RUNNING]
     waiting = sum(t.state == TrialState.WAITING for t in trials)
-    values = [v for v in (accuracy_of(t) for t in trials if t.state == TrialState.COMPLETE) if v is not None]
+    values = [
+        v
+        for v in (accuracy_of(t) for t in trials if t.state == TrialState.COMPLETE and not is_baseline(t))
+        if v is not None
+    ]
     spec = study.user_attrs.get("spec") or {}
     wanted = int((spec.get("verify") or {}).get("seeds", 0)) > 0
     planned = complete = open_ = 0

@@ -29,7 +29,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.distill import Teacher
 from tempopt.errors import TempoptError
-from tempopt.study.baseline import is_baseline
+from tempopt.study.baseline_study import SEARCH_STUDY_ATTR, is_baseline, load_baseline
 from tempopt.study.liveness import fail_dead_trials, retrying
 from tempopt.study.objectives import accuracy_of, complete_with_accuracy, front_of, spread
 from tempopt.study.optuna_compat import claim_trial, claim_waiting, storage_of, study_id_of
@@ -80,11 +80,19 @@ def verification_name(name: str, finished: int) -> str:
     return f"{name}:verify-{finished}"
 
 
-def plan_replicates(trials: list[FrozenTrial], spec: StudySpec) -> list[Replicate]:
+def plan_replicates(
+    trials: list[FrozenTrial], spec: StudySpec, baselines: list[FrozenTrial] | None = None
+) -> list[Replicate]:
     """The replicates of a finished search: top-k distinct distilled configs (with ``search.loss``,
-    and the best config of every variant among the rest) and the best baseline."""
-    done = complete_with_accuracy(trials)
-    done.sort(key=lambda t: (-float(accuracy_of(t)), t.number))  # type: ignore[arg-type]
+    and the best config of every variant among the rest) and the best baseline.
+
+    Args:
+        trials: the search study's trials.
+        spec: the study file.
+        baselines: the baseline sibling's trials (None: the baselines are among ``trials``, as in
+            a study made before the sibling existed).
+    """
+    done = _ranked(trials if baselines is None else [t for t in trials if not is_baseline(t)] + baselines)
     if spec.multi_objective:
         return _plan_front(done, spec)
     configs: list[tuple[str, int, FrozenTrial]] = []
@@ -111,6 +119,13 @@ def plan_replicates(trials: list[FrozenTrial], spec: StudySpec) -> list[Replicat
         for seed in student_seeds(spec)
         for role, rank, t in configs
     ]
+
+
+def _ranked(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """Complete trials by validation accuracy, best first (the lower number first on ties)."""
+    done = complete_with_accuracy(trials)
+    done.sort(key=lambda t: (-float(accuracy_of(t)), t.number))  # type: ignore[arg-type]
+    return done
 
 
 def _plan_front(done: list[FrozenTrial], spec: StudySpec) -> list[Replicate]:
@@ -170,10 +185,12 @@ def open_verification(search: optuna.Study, spec: StudySpec, wait: float = PLAN_
                 pass  # another worker removed it first
             continue
         study = optuna.load_study(study_name=name, storage=storage)
-        plan = plan_replicates(search.get_trials(deepcopy=False), spec)
+        sibling = load_baseline(search)
+        baselines = sibling.get_trials(deepcopy=False) if sibling is not None else None
+        plan = plan_replicates(search.get_trials(deepcopy=False), spec, baselines)
         for r in plan:
             study.enqueue_trial(r.params, user_attrs=r.user_attrs())
-        study.set_user_attr("search_study", spec.name)
+        study.set_user_attr(SEARCH_STUDY_ATTR, spec.name)
         study.set_user_attr("plan", [r.key for r in plan])  # last: the other workers wait for it
         search.set_user_attr(VERIFY_ATTR, name)
         return study

@@ -96,14 +96,19 @@ def make_study(
     jitter: float = 0.002,
     storage: str | None = None,
     name: str = "kd",
+    legacy: bool = False,
 ) -> optuna.Study:
-    """A study like the runner writes: the baseline trials first, then ``n`` complete trials.
+    """A study like the runner writes: its baseline sibling ``NAME:baseline``, and ``n`` complete
+    distilled trials.
 
     Args:
         value_fn: the final accuracy as a function of the params (before noise).
         n: complete non-baseline trials.
-        baseline: value of the baseline trial (a list: one trial per value, as with several
-            baseline learning rates); None leaves it out (an old study).
+        baseline: the best baseline trial's value (five baseline trials, the others a little
+            lower, the best in the middle of the lr range), or a list: one trial per value, as
+            with several baseline learning rates; None leaves them out (an old study).
+        legacy: the baseline trials among the study's own (with a fixed temperature and
+            ``kd_weight``), as tempopt wrote them before the sibling existed.
         pruned: extra PRUNED trials (2 epochs each, no value).
         noise: std of the noise on each final value.
         jitter: std of the epoch-to-epoch wobble of the intermediate values.
@@ -117,12 +122,20 @@ def make_study(
     study.set_user_attr("teacher_key", "digits-abc123")
     study.set_user_attr("tempopt_version", "0.1.0")
     number = 0
-    baselines = [baseline] if isinstance(baseline, float) else baseline or []
-    for lr, value in zip(np.logspace(-3.25, -1.75, len(baselines)), baselines, strict=True):
-        params = {"temperature": math.sqrt(20.0), "kd_weight": 0.0, "lr": float(lr)}
+    if isinstance(baseline, float):
+        baseline = [baseline - 0.02, baseline - 0.01, baseline, baseline - 0.015, baseline - 0.005]
+    baselines = baseline or []
+    sibling = study
+    if baselines and not legacy:
+        sibling = optuna.create_study(direction="maximize", storage=study._storage, study_name=f"{name}:baseline")
+        sibling.set_user_attr("search_study", name)
+        sibling.set_user_attr("search_study_id", study._study_id)
+        study.set_user_attr("baseline_study", sibling.study_name)
+    for index, (lr, value) in enumerate(zip(np.logspace(-3.25, -1.75, len(baselines)), baselines, strict=True)):
+        params = {"temperature": math.sqrt(20.0), "kd_weight": 0.0, "lr": float(lr)} if legacy else {"lr": float(lr)}
         add(
-            study,
-            number,
+            sibling,
+            number if legacy else index,
             params,
             TrialState.COMPLETE,
             value,
@@ -130,7 +143,7 @@ def make_study(
             baseline=True,
             best_val_accuracy=value,
         )
-        number += 1
+        number += legacy
     for _ in range(n):
         params = sample_params(rng)
         value = value_fn(params) + float(rng.normal(0, noise))
@@ -178,6 +191,7 @@ def add_verification(
     accuracy (``distilled`` may list one accuracy per distilled rank). The distilled configs
     are the best distilled trials of ``study``, the baseline its best baseline trial.
     """
+    from tempopt.study.baseline_study import baseline_trials
     from tempopt.study.per_example import encode_correct
     from tempopt.study.verify import VERIFY_ATTR, verification_name
 
@@ -186,7 +200,8 @@ def add_verification(
     ranked = [t for t in done if not t.user_attrs.get("baseline")]
     accs = [distilled] if isinstance(distilled, float) else distilled
     configs = [("distilled", r + 1, ranked[r], acc) for r, acc in enumerate(accs)]
-    configs.append(("baseline", 0, next(t for t in done if t.user_attrs.get("baseline")), baseline))
+    best_baseline = max(baseline_trials(study, states=(TrialState.COMPLETE,)), key=lambda t: t.value)
+    configs.append(("baseline", 0, best_baseline, baseline))
     name = verification_name(study.study_name, len(study.trials))
     verify = optuna.create_study(direction="maximize", storage=study._storage, study_name=name)
     keys = []

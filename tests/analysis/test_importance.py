@@ -84,13 +84,15 @@ def test_progress_is_reported_for_every_fit():
 
 def test_baseline_trials_are_left_out_and_counted():
     """Three baselines at kd_weight = 0 with poor values would make kd_weight look decisive."""
-    with_baselines = make_study(only_temperature, 30, baseline=[0.2, 0.4, 0.6])
+    with_baselines = make_study(only_temperature, 30, baseline=[0.2, 0.4, 0.6], legacy=True)  # among its trials
     imp = compute_importances(with_baselines, n_bootstrap=0)
     plain = compute_importances(make_study(only_temperature, 30, baseline=None), n_bootstrap=0)
     assert imp.n_baseline == 3 and imp.n_trials == 30
     assert any(n.startswith("3 baseline trials") for n in imp.notes)
     for name in EVALUATORS:
         assert imp.evaluators[name].importances == plain.evaluators[name].importances
+    sibling = compute_importances(make_study(only_temperature, 30, baseline=[0.2, 0.4, 0.6]), n_bootstrap=0)
+    assert sibling.n_baseline == 0 and sibling.n_trials == 30  # in their own study: nothing to leave out
 
 
 def test_conditional_params_are_left_out_of_the_ranking_and_said_so():

@@ -100,10 +100,11 @@ def test_verdict_json_has_the_documented_fields_and_matches_the_markdown_and_the
     assert data["split"] == "test" and data["seeds"] == [1, 2, 3] and data["verdict"] == "helped"
     gain = data["gain"]
     assert set(gain) == {"mean", "low", "high"} and 0 < gain["low"] < gain["high"]
+    assert set(data["distilled"]["params"]) == {"temperature", "kd_weight", "lr"}
+    assert set(data["baseline"]["params"]) == {"lr"}  # the student alone's: no temperature, no kd_weight
     for side in ("distilled", "baseline"):
-        assert set(data[side]["params"]) == {"temperature", "kd_weight", "lr"}
         assert len(data[side]["val"]) == len(data[side]["test"]) == 3
-    assert data["baseline"]["params"]["kd_weight"] == 0
+    assert set(data["baseline_search"]) == {"trials", "best_lr", "lr_at_edge"}
     assert gain["mean"] == pytest.approx(sum(data["distilled"]["test"]) / 3 - sum(data["baseline"]["test"]) / 3)
     text = (out / "report.md").read_text()
     assert f"**{data['summary']}**" in text and data["summary"] in " ".join(output.split())

@@ -22,7 +22,7 @@ from .studies import make_study, only_temperature
 
 
 def test_counts_every_state_and_uses_only_complete_finite_trials():
-    study = make_study(only_temperature, 10, pruned=3)
+    study = make_study(only_temperature, 10, baseline=[0.8], pruned=3, legacy=True)  # a baseline among its trials
     study.add_trial(optuna.trial.create_trial(state=TrialState.FAIL))
     study.add_trial(optuna.trial.create_trial(state=TrialState.RUNNING))
     counts = count_trials(study.trials)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import optuna
 import pytest
+from optuna.trial import TrialState
 
 from tempopt.analysis import HELPED, HURT, NO_EVIDENCE, compute_verdict, paired_interval
 
-from .studies import add_verification, make_study, temperature_times_kd
+from .studies import add, add_verification, make_study, temperature_times_kd
 
 
 def _correct(acc: float, seeds: int, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -53,7 +55,7 @@ def test_the_interval_widens_with_the_spread_between_seeds():
 
 
 def _verified(distilled, baseline, **kw):
-    study = make_study(temperature_times_kd, 30, baseline=[0.78, 0.80])
+    study = make_study(temperature_times_kd, 30, baseline=0.80)
     add_verification(study, distilled, baseline, **kw)
     return compute_verdict(study, n_bootstrap=1000)
 
@@ -63,18 +65,19 @@ def test_a_verified_clear_gain_is_helped_with_every_field():
     assert v.verdict == HELPED and v.split == "test" and v.seeds == [1, 2, 3]
     assert 0 < v.gain["low"] < v.gain["mean"] < v.gain["high"]
     assert len(v.distilled.val) == len(v.distilled.test) == 3 == len(v.baseline.test)
-    assert v.baseline.params["kd_weight"] == 0.0 and v.distilled.params["kd_weight"] > 0
-    assert set(v.distilled.params) == set(v.baseline.params) == {"temperature", "kd_weight", "lr"}
+    assert v.distilled.params["kd_weight"] > 0 and set(v.distilled.params) == {"temperature", "kd_weight", "lr"}
+    assert set(v.baseline.params) == {"lr"}  # the student alone: no temperature, no kd_weight
+    assert v.baseline_search == {"trials": 5, "best_lr": pytest.approx(10**-2.5), "lr_at_edge": False}
     assert v.gain["mean"] == pytest.approx(np.mean(v.distilled.test) - np.mean(v.baseline.test))
     assert v.summary.startswith("Distillation helped: +0.0")
     data = v.to_json()
-    assert {"split", "seeds", "verdict", "gain", "distilled", "baseline"} <= set(data)
+    assert {"split", "seeds", "verdict", "gain", "distilled", "baseline", "baseline_search"} <= set(data)
     assert set(data["gain"]) == {"mean", "low", "high"} and set(data["distilled"]) >= {"params", "val", "test"}
 
 
 def test_the_exported_side_is_the_best_mean_val_not_the_best_search_trial():
     """Rank 2 verifies better than rank 1 (the winner's curse): the verdict takes rank 2."""
-    study = make_study(temperature_times_kd, 30, baseline=[0.80])
+    study = make_study(temperature_times_kd, 30)
     verify = add_verification(study, [0.90, 0.96, 0.91], 0.89)
     v = compute_verdict(study, n_bootstrap=500)
     rank2 = next(t for t in verify.trials if t.user_attrs["replicate"] == "distilled-2-seed1")
@@ -122,3 +125,36 @@ def test_unfinished_verification_and_a_missing_baseline_say_what_is_missing():
     assert "verification is not finished (6 of 7 replicates)" in compute_verdict(study).summary
     alone = compute_verdict(make_study(temperature_times_kd, 10, baseline=None))
     assert alone.verdict == NO_EVIDENCE and "no baseline trial" in alone.summary and alone.baseline is None
+
+
+def _study_with_baselines(values: list[float], lrs: list[float], legacy: bool = False):
+    """A verified clear gain (0.95 vs 0.88 on test) whose baseline search had ``values`` at ``lrs``."""
+    study = make_study(temperature_times_kd, 30, baseline=None, legacy=legacy)
+    sibling = study if legacy else optuna.create_study(storage=study._storage, study_name="kd:baseline")
+    if not legacy:
+        study.set_user_attr("baseline_study", "kd:baseline")
+    for number, (value, lr) in enumerate(zip(values, lrs, strict=True)):
+        add(sibling, 100 + number, {"lr": lr}, TrialState.COMPLETE, value, {1: value}, baseline=True)
+    add_verification(study, 0.95, 0.88)
+    return compute_verdict(study, n_bootstrap=500)
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_one_baseline_trial_is_no_fair_rival_whatever_the_gain(legacy):
+    v = _study_with_baselines([0.37], [1e-3], legacy)
+    assert v.verdict == NO_EVIDENCE and v.gain["low"] > 0  # measured, and said, but not a verdict
+    assert (
+        "tuned over only 1 baseline trial, fewer than the 5" in v.summary and "raise trials to at least 10" in v.summary
+    )
+    assert v.summary.startswith("No evidence that distillation helped:") and "(measured: +0.0" in v.summary
+    assert v.to_json()["baseline_search"] == {"trials": 1, "best_lr": 1e-3, "lr_at_edge": False}
+
+
+@pytest.mark.parametrize(("lr", "edge"), [(1.5e-4, True), (0.055, True), (0.045, False), (2.1e-4, False)])
+def test_a_best_baseline_lr_at_the_edge_of_the_range_is_no_fair_rival(lr, edge):
+    """lr range [1e-4, 1e-1]: its outer 10 % on the log scale are below 2e-4 and above 0.05."""
+    v = _study_with_baselines([0.80, 0.70, 0.71, 0.72, 0.73], [lr, 1e-3, 2e-3, 3e-3, 4e-3])
+    assert v.baseline_search["best_lr"] == lr and v.baseline_search["lr_at_edge"] is edge
+    assert (v.verdict == NO_EVIDENCE) is edge and (v.verdict == HELPED) is not edge
+    if edge:
+        assert "lies at the edge of the searched lr range [0.0001, 0.1]" in v.summary and "widen lr" in v.summary

@@ -8,8 +8,16 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tempopt.study.baseline import BaselineRouter, baseline_count, baseline_slots, start_lrs
-from tempopt.study.creation import create_or_resume
+from tempopt.errors import SpecError
+from tempopt.study.baseline import BaselineRouter, baseline_count, baseline_slots, start_lrs, suggest_baseline
+from tempopt.study.baseline_study import (
+    BASELINE_STUDY_ATTR,
+    SEARCH_ID_ATTR,
+    SEARCH_STUDY_ATTR,
+    baseline_trials,
+    is_baseline,
+)
+from tempopt.study.creation import create_or_resume, open_baseline
 from tempopt.study.optuna_compat import claim_waiting, group_view
 from tempopt.study.search import make_pruner, suggest
 from tempopt.study.spec import parse_spec
@@ -47,15 +55,24 @@ def test_the_baseline_share_is_at_least_5_and_at_most_half(trials, share, expect
 def test_baseline_false_turns_them_off():
     spec = make_spec(baseline=False)
     assert baseline_count(spec) == 0 and baseline_slots(spec) == []
+    study = create_or_resume(spec, optuna.storages.InMemoryStorage())
+    assert open_baseline(study, spec) is None and BASELINE_STUDY_ATTR not in study.user_attrs
 
 
-def test_the_first_slots_start_at_the_quarter_points_and_the_rest_leave_lr_to_the_sampler():
+def test_the_share_follows_the_total_so_raising_trials_raises_it():
+    spec = make_spec(trials=6)
+    assert baseline_count(spec) == 3 and baseline_count(spec, 30) == 8 and baseline_count(spec, 12) == 5
+
+
+def test_the_queued_slots_start_at_the_quarter_points_and_hold_only_what_the_student_alone_uses():
     spec = make_spec()
     slots = baseline_slots(spec)
-    assert len(slots) == 8 and all(s["kd_weight"] == 0.0 for s in slots)
-    assert [s["lr"] for s in slots[:3]] == pytest.approx([10**-3.25, 10**-2.5, 10**-1.75])
-    assert all("lr" not in s for s in slots[3:])
+    assert [set(s) for s in slots] == [{"lr"}] * 3  # no temperature, no kd_weight, no loss variant
+    assert [s["lr"] for s in slots] == pytest.approx([10**-3.25, 10**-2.5, 10**-1.75])
     assert start_lrs(make_spec(baseline_lrs=[0.01, 0.05])) == [0.01, 0.05]
+    searched = make_spec(search={**make_spec().search.model_dump(), "weight_decay": {"low": 0.0, "high": 0.1}})
+    assert [set(s) for s in baseline_slots(searched)] == [{"lr", "weight_decay"}] * 3
+    assert baseline_slots(searched)[0]["weight_decay"] == pytest.approx(0.05)
 
 
 def _objective(params: dict, baseline: bool) -> float:
@@ -65,58 +82,82 @@ def _objective(params: dict, baseline: bool) -> float:
     return 0.95 - 0.1 * (math.log10(params["lr"]) + 3.5) ** 2
 
 
-def _run(spec, n: int, distilled_value=None) -> optuna.Study:
+def _run(spec, n_baselines: int, n_distilled: int = 0, distilled_value=None) -> tuple[optuna.Study, optuna.Study]:
+    """The search study and its baseline sibling after ``n_baselines`` baseline trials (queued
+    ones first), then ``n_distilled`` distilled trials, run as the objective asks them."""
     storage = optuna.storages.InMemoryStorage()
     study = create_or_resume(spec, storage)
-    for _ in range(n):
+    sibling = open_baseline(study, spec)
+    for _ in range(n_baselines):
+        trial = sibling.ask()
+        sibling.tell(trial, _objective(suggest_baseline(trial, spec), True))
+    for _ in range(n_distilled):
         trial = study.ask()
         params = suggest(trial, spec)
-        baseline = trial.user_attrs.get("baseline") is True
-        value = _objective(params, baseline) if baseline or distilled_value is None else distilled_value
-        study.tell(trial, value)
-    return study
+        study.tell(trial, _objective(params, False) if distilled_value is None else distilled_value)
+    return study, sibling
 
 
-def test_baseline_trials_are_searched_by_a_sampler_of_their_own():
+def test_baseline_trials_live_in_a_sibling_searched_by_a_sampler_of_their_own():
     spec = make_spec()
-    study = _run(spec, 20)
-    baselines = [t for t in study.trials if t.user_attrs.get("baseline")]
-    assert [t.number for t in baselines] == list(range(8))  # queued first, 8 of 30
-    assert all(t.params["kd_weight"] == 0.0 for t in baselines)
-    sampled = [t.params["lr"] for t in baselines[3:]]
+    study, sibling = _run(spec, 8, 12)
+    assert sibling.study_name == "b:baseline" and study.user_attrs[BASELINE_STUDY_ATTR] == "b:baseline"
+    assert sibling.user_attrs[SEARCH_STUDY_ATTR] == "b" and sibling.user_attrs[SEARCH_ID_ATTR] == study._study_id
+    assert all(set(t.params) == {"lr"} for t in sibling.trials)  # never a phantom temperature or kd_weight
+    assert [t.user_attrs.get("baseline") for t in sibling.trials[:3]] == [True] * 3  # the queued ones
+    sampled = [t.params["lr"] for t in sibling.trials[3:]]
     assert len(set(sampled)) == 5 and all(1e-4 <= lr <= 1e-1 for lr in sampled)
-    best = max(baselines, key=lambda t: t.value)
+    best = max(sibling.trials, key=lambda t: t.value)
     assert abs(math.log10(best.params["lr"]) - math.log10(BEST_LR)) < 0.4  # closer than any start point
-    assert all(not t.user_attrs.get("baseline") and t.params["kd_weight"] > 0 for t in study.trials[8:])
+    assert all(set(t.params) == {"temperature", "kd_weight", "lr"} for t in study.trials)
+    assert baseline_trials(study) == sibling.trials and not any(is_baseline(t) for t in study.trials)
 
 
 def test_the_baseline_search_is_reproducible_and_blind_to_the_distilled_results():
-    spec = make_spec(trials=40, baseline_share=0.5)  # 20 baselines, queued first
-    a = _run(spec, 20)
-    b = _run(spec, 20)
-    assert [t.params for t in a.trials] == [t.params for t in b.trials]
-    # a baseline slot asked after distilled trials ran: their values do not move its lr
+    spec = make_spec(trials=40, baseline_share=0.5)
+    a, b = _run(spec, 10), _run(spec, 10)
+    assert [t.params for t in a[1].trials] == [t.params for t in b[1].trials]
+    lrs = []
+    for distilled_value in (0.1, 0.99):  # distilled trials run before the baseline's fourth trial
+        study, sibling = _run(make_spec(trials=12), 3, 2, distilled_value)
+        trial = sibling.ask()
+        lrs.append(suggest_baseline(trial, spec)["lr"])
+    assert lrs[0] == lrs[1]
+
+
+def test_a_study_made_before_the_sibling_resumes_with_its_baselines_among_its_trials():
     spec = make_spec(trials=12)
     storage = optuna.storages.InMemoryStorage()
-    lrs = []
-    for distilled_value in (0.1, 0.99):
-        storage = optuna.storages.InMemoryStorage()
-        study = create_or_resume(spec, storage)
-        for _ in range(3):  # the three start points
-            trial = claim_waiting(study)
-            study.tell(trial, _objective(suggest(trial, spec), True))
-        for lr in (1e-3, 1e-2):  # distilled trials added before the next baseline
-            study.add_trial(
-                optuna.trial.create_trial(
-                    params={"temperature": 4.0, "kd_weight": 0.5, "lr": lr},
-                    distributions=study.trials[0].distributions,
-                    value=distilled_value,
-                )
-            )
+    old = optuna.create_study(storage=storage, study_name="b", direction="maximize")
+    old.set_user_attr("spec", spec.to_dict())
+    for lr in (1e-3, 1e-2):  # how an older tempopt queued its baselines: kd_weight and T fixed
+        old.enqueue_trial({"kd_weight": 0.0, "temperature": 4.47, "lr": lr}, user_attrs={"baseline": True})
+    old.enqueue_trial({"kd_weight": 0.0, "temperature": 4.47}, user_attrs={"baseline": True})
+    study = create_or_resume(spec, storage)
+    assert isinstance(study.sampler, BaselineRouter) and open_baseline(study, spec) is None
+    for _ in range(3):
         trial = claim_waiting(study)
-        assert trial.user_attrs["baseline"] is True
-        lrs.append(suggest(trial, spec)["lr"])
-    assert lrs[0] == lrs[1]
+        study.tell(trial, _objective(suggest_baseline(trial, spec), True))
+    assert [t.params["lr"] for t in study.trials[:2]] == [1e-3, 1e-2] and 1e-4 <= study.trials[2].params["lr"] <= 0.1
+    assert len(baseline_trials(study)) == 3 and all(is_baseline(t) for t in study.trials)
+    assert optuna.get_all_study_names(storage) == ["b"]
+
+
+def test_a_leftover_sibling_of_an_older_study_is_replaced_and_a_foreign_one_refused():
+    spec = make_spec()
+    storage = optuna.storages.InMemoryStorage()
+    study = create_or_resume(spec, storage)
+    open_baseline(study, spec).enqueue_trial({"lr": 0.5}, user_attrs={"baseline": True})
+    optuna.delete_study(study_name="b", storage=storage)  # the search study deleted, its sibling left
+    again = create_or_resume(spec, storage)
+    sibling = open_baseline(again, spec)
+    assert sibling.user_attrs[SEARCH_ID_ATTR] == again._study_id and len(sibling.trials) == 3
+    storage = optuna.storages.InMemoryStorage()
+    foreign = optuna.create_study(storage=storage, study_name="b:baseline")
+    foreign.set_user_attr("mine", True)
+    with pytest.raises(SpecError, match="'b:baseline' already exists and is not the baseline study"):
+        create_or_resume(spec, storage)
+    assert optuna.get_all_study_names(storage) == ["b:baseline"]  # nothing half-made is left
 
 
 def test_the_router_wraps_any_sampler():
@@ -125,7 +166,7 @@ def test_the_router_wraps_any_sampler():
     study = optuna.create_study(direction="maximize", sampler=router)
     study.enqueue_trial({"kd_weight": 0.0, "temperature": 4.0}, user_attrs={"baseline": True})
     trial = study.ask()
-    assert suggest(trial, spec)["kd_weight"] == 0.0 and 1e-4 <= trial.params["lr"] <= 1e-1
+    assert set(suggest_baseline(trial, spec)) == {"lr"} and 1e-4 <= trial.params["lr"] <= 1e-1
 
 
 def _curve_trial(study, values, baseline) -> bool:

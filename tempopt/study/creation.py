@@ -212,7 +212,7 @@ def _create_baseline(spec: StudySpec, storage: optuna.storages.BaseStorage, sear
     """
     name = baseline_name(spec.name)
     try:
-        sibling_id = storage.create_new_study(directions(["accuracy"]), name)
+        sibling_id = storage.create_new_study(directions(spec.objectives), name)
     except optuna.exceptions.DuplicatedStudyError:
         old_id = storage.get_study_id_from_name(name)
         attrs = storage.get_study_user_attrs(old_id)
@@ -223,7 +223,7 @@ def _create_baseline(spec: StudySpec, storage: optuna.storages.BaseStorage, sear
             ) from None
         log.warning("replacing the baseline study %r of an older study named %r", name, spec.name)
         storage.delete_study(old_id)
-        sibling_id = storage.create_new_study(directions(["accuracy"]), name)
+        sibling_id = storage.create_new_study(directions(spec.objectives), name)
     try:
         sibling = optuna.load_study(study_name=name, storage=storage)
         sibling.set_user_attr(SEARCH_ID_ATTR, search_id)  # first: the sibling is tempopt's

@@ -5,7 +5,8 @@ one seed. So when the search budget is spent, the ``verify.top_k`` best distille
 the best baseline config are each retrained with ``verify.seeds`` new student seeds (the same
 teacher), and measured on the held-out test split. That work is a queue of ordinary trials
 that every worker shares and a killed worker does not lose (heartbeats, retries), kept in a
-sibling study ``NAME:verify-N`` (N: the search's finished trials when it was planned), so that
+sibling study ``NAME:verify-N`` (N: the study's finished trials, its baselines' included, when it
+was planned), so that
 replicates never count toward ``trials``, never feed the search's sampler or importances, and
 Optuna tools still see the search as it ran. The search study's user attr ``verify_study``
 names the current one.
@@ -29,7 +30,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.distill import Teacher
 from tempopt.errors import TempoptError
-from tempopt.study.baseline_study import SEARCH_STUDY_ATTR, is_baseline, load_baseline
+from tempopt.study.baseline_study import SEARCH_STUDY_ATTR, all_trials, is_baseline, load_baseline
 from tempopt.study.liveness import fail_dead_trials, retrying
 from tempopt.study.objectives import accuracy_of, complete_with_accuracy, front_of, spread
 from tempopt.study.optuna_compat import claim_trial, claim_waiting, storage_of, study_id_of
@@ -169,7 +170,7 @@ def load_verification(search: optuna.Study) -> optuna.Study | None:
 def open_verification(search: optuna.Study, spec: StudySpec, wait: float = PLAN_WAIT) -> optuna.Study:
     """The verification study of the finished search, planned by whichever worker creates it."""
     storage = storage_of(search)
-    finished = len(search.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+    finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in all_trials(search))
     name = verification_name(spec.name, finished)
     for _ in range(3):
         try:

@@ -25,14 +25,16 @@ def test_a_batched_study_has_its_budget_and_each_member_is_the_lone_trial(tmp_pa
     spec = write_spec(tmp_path, trials=7, verify={"seeds": 0}, batch_trials=4)
     result = cli("run", spec, "--storage", _url(tmp_path), "-q")
     assert result.exit_code == 0, result.output
-    trials = _study(tmp_path).trials
-    assert len(trials) == 7 and all(t.state == TrialState.COMPLETE for t in trials)
-    assert [t.user_attrs["batch"] for t in trials] == [[0, 1, 2, 3]] * 4 + [[4, 5, 6]] * 3
+    search = _study(tmp_path).trials
+    baselines = optuna.load_study(study_name="tiny:baseline", storage=_url(tmp_path)).trials
+    trials = baselines + search
+    assert (len(baselines), len(search)) == (3, 4) and all(t.state == TrialState.COMPLETE for t in trials)
+    assert [t.user_attrs["batch"] for t in trials] == [[0, 1, 2]] * 3 + [[0, 1, 2, 3]] * 4  # a batch per study
     parsed = parse_spec(tiny_spec(tmp_path, trials=7))
     task = load_spec_task(parsed)  # with the study's teacher recipe
     teacher = prepare_teacher(task, parsed.cache_dir, device="cpu", seed=parsed.teacher.seed)
     for t in trials:  # trained together, each is exactly the trial it would have been alone
-        config = job_config(parsed, t.params)
+        config = job_config(parsed, {"kd_weight": 0.0, **t.params})  # a baseline trial holds lr alone
         alone = run_job(task, config, teacher if config.kd_weight > 0 else None)
         assert alone.history == [t.intermediate_values[e] for e in sorted(t.intermediate_values)]
         assert alone.final_accuracy == t.value

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
+from tempopt.study.baseline_study import all_trials
 from tests.cli.conftest import write_spec
 
 
@@ -30,16 +31,17 @@ def test_run_creates_a_plain_optuna_study_with_baseline_and_attributes(tmp_path,
     assert "6/6 finished" in result.output
 
     study = _load(tmp_path)
-    trials = study.get_trials()
-    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    assert len(finished) == 6
-    baseline = trials[0]
-    assert baseline.user_attrs["baseline"] is True
-    assert baseline.params["kd_weight"] == 0.0
-    assert baseline.params["lr"] == 1.0e-2
-    assert baseline.params["temperature"] == (1.0 * 20.0) ** 0.5  # middle of the log range
-    for t in trials:
-        assert set(t.params) == {"temperature", "kd_weight", "lr"}
+    sibling = _load(tmp_path, "tiny:baseline")
+    trials, baselines = study.get_trials(), sibling.get_trials()
+    finished = [t for t in trials + baselines if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert len(finished) == 6 and len(baselines) == 3  # 6 // 2: the share is at most half the trials
+    assert study.user_attrs["baseline_study"] == "tiny:baseline" and sibling.user_attrs["search_study"] == "tiny"
+    assert all(t.user_attrs["baseline"] is True for t in baselines)
+    assert baselines[0].params == {"lr": 1.0e-2}  # baseline_lrs; no phantom temperature or kd_weight
+    assert all(set(t.params) == {"lr"} for t in baselines)
+    for t in trials + baselines:
+        if t in trials:
+            assert set(t.params) == {"temperature", "kd_weight", "lr"} and "baseline" not in t.user_attrs
         assert 0.0 <= t.value <= 1.0
         assert t.user_attrs["epochs_run"] == 4
         assert t.user_attrs["device"] == "cpu"
@@ -54,16 +56,18 @@ def test_run_creates_a_plain_optuna_study_with_baseline_and_attributes(tmp_path,
 
 def test_resume_stops_at_the_total_and_trials_flag_raises_it(tmp_path, cli):
     spec = write_spec(tmp_path)
-    assert cli("run", spec, "--storage", _url(tmp_path), "--trials", "3", "-q").exit_code == 0
-    assert len(_load(tmp_path).get_trials()) == 3
+    first = cli("run", spec, "--storage", _url(tmp_path), "--trials", "3", "-q")
+    assert first.exit_code == 0
+    assert "warning: trials: 3 gives 1 baseline trial" in " ".join(first.output.split())  # before the first trial
+    assert (len(_load(tmp_path).get_trials()), len(_load(tmp_path, "tiny:baseline").get_trials())) == (2, 1)
     again = cli("run", spec, "--storage", _url(tmp_path), "--trials", "3", "-q")
     assert again.exit_code == 0
     assert "this worker ran 0" in again.output
-    assert len(_load(tmp_path).get_trials()) == 3
+    assert len(_load(tmp_path).get_trials()) == 2
     assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
-    trials = _load(tmp_path).get_trials()
-    assert len(trials) == 6
-    assert sorted(t.number for t in trials) == list(range(6))
+    trials, baselines = _load(tmp_path).get_trials(), _load(tmp_path, "tiny:baseline").get_trials()
+    assert (len(trials), len(baselines)) == (3, 3)  # the baseline's share grew with the total: 6 // 2
+    assert sorted(t.number for t in trials) == sorted(t.number for t in baselines) == list(range(3))
 
 
 def test_pruner_prunes_trials_that_fall_behind_but_never_the_baseline(tmp_path, cli):
@@ -82,12 +86,12 @@ def test_pruner_prunes_trials_that_fall_behind_but_never_the_baseline(tmp_path, 
     )
     assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
     trials = _load(tmp_path).get_trials()
+    baseline = _load(tmp_path, "tiny:baseline").trials[0]
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
     assert pruned, "a median pruner over lr down to 1e-5 should prune something"
     for t in pruned:
         assert 1 < t.user_attrs["epochs_run"] < 6
         assert t.user_attrs["epochs_run"] == len(t.intermediate_values)
-    baseline = trials[0]
     assert baseline.user_attrs["baseline"] and baseline.state == TrialState.COMPLETE
 
 
@@ -165,26 +169,18 @@ def test_unknown_study_is_one_sentence_and_exit_3(tmp_path, cli):
 
 
 def test_optuna_cli_reads_the_study(tmp_path, cli):
-    spec = write_spec(tmp_path, trials=2)
+    spec = write_spec(tmp_path, trials=4, verify={"seeds": 0})
     assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "optuna"),
-            "trials",
-            "--study-name",
-            "tiny",
-            "--storage",
-            _url(tmp_path),
-            "-f",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    rows = json.loads(proc.stdout)
-    assert len(rows) == 2
-    assert {"temperature", "kd_weight", "lr"} <= set(rows[0]["params"])
+
+    def rows(name: str) -> list[dict]:
+        optuna_cli = str(Path(sys.executable).parent / "optuna")
+        command = [optuna_cli, "trials", "--study-name", name, "--storage", _url(tmp_path), "-f", "json"]
+        return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+    search, baselines = rows("tiny"), rows("tiny:baseline")
+    assert len(search) == len(baselines) == 2
+    assert all(set(r["params"]) == {"temperature", "kd_weight", "lr"} for r in search)
+    assert all(set(r["params"]) == {"lr"} for r in baselines)  # what the student alone used, nothing else
 
 
 def test_a_changed_search_space_is_refused_on_resume(tmp_path, cli):
@@ -304,4 +300,4 @@ def test_how_a_study_runs_may_change_on_resume(tmp_path, cli):
         failure={"heartbeat_interval": 5, "grace_period": 20, "max_retry": 1},
     )
     assert cli("run", changed, "--storage", _url(tmp_path), "-q").exit_code == 0
-    assert len(_load(tmp_path).get_trials()) == 2
+    assert len(all_trials(_load(tmp_path))) == 2

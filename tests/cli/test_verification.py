@@ -66,6 +66,23 @@ def test_the_plan_is_the_top_k_distinct_distilled_configs_and_the_best_baseline(
     assert len({r.key for r in plan}) == 9
 
 
+def test_the_plan_takes_the_best_baseline_of_the_sibling(tmp_path):
+    spec = _spec(tmp_path, verify={"top_k": 1, "seeds": 1})
+    search = [_trial(0.90, 0.5), _trial(0.92, 0.7)]
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+    baselines = [
+        optuna.trial.create_trial(value=v, params={"lr": x}, distributions={"lr": lr}, user_attrs={"baseline": True})
+        for v, x in ((0.80, 0.01), (0.85, 0.03))
+    ]
+    for i, t in enumerate(search + baselines):
+        t.number = i % 2
+    plan = plan_replicates(search, spec, baselines)
+    assert [(r.role, r.source_trial, r.params) for r in plan] == [
+        ("distilled", 1, search[1].params),
+        ("baseline", 1, {"lr": 0.03}),  # the student alone's params, nothing it did not use
+    ]
+
+
 def test_with_searched_variants_every_variant_s_best_config_is_verified_too(tmp_path):
     search = {**tiny_spec(tmp_path)["search"], "loss": {"choices": ["kd", "dkd", "ttm"]}}
     spec = _spec(tmp_path, verify={"top_k": 1, "seeds": 1}, search=search)
@@ -90,12 +107,14 @@ def test_a_run_verifies_in_a_sibling_study_that_never_counts_toward_the_trials(t
     assert result.exit_code == 0, result.output
     assert "verification: 6/6 replicates complete (tiny:verify-5)" in result.output
     search = optuna.load_study(study_name="tiny", storage=_url(tmp_path))
-    assert len(search.trials) == 5 and search.user_attrs[VERIFY_ATTR] == "tiny:verify-5"
+    assert search.user_attrs[VERIFY_ATTR] == "tiny:verify-5"
     assert not any("replicate" in t.user_attrs for t in search.trials)
     verify = optuna.load_study(study_name="tiny:verify-5", storage=_url(tmp_path))
     assert all(t.state == TrialState.COMPLETE for t in verify.trials) and len(verify.trials) == 6
+    baselines = optuna.load_study(study_name="tiny:baseline", storage=_url(tmp_path))
+    assert len(search.trials) + len(baselines.trials) == 5
     for t in verify.trials:
-        source = search.trials[t.user_attrs["source_trial"]]
+        source = (baselines if t.user_attrs["role"] == "baseline" else search).trials[t.user_attrs["source_trial"]]
         assert t.params == source.params and t.user_attrs["student_seed"] in (1, 2)
         correct = decode_correct(t.user_attrs["test_correct"], t.user_attrs["test_examples"])
         assert t.user_attrs["test_examples"] == 539 and correct.mean() == pytest.approx(t.user_attrs["test_accuracy"])
@@ -132,7 +151,7 @@ def test_verification_off_and_a_study_too_small_for_both_sides_still_run_export_
         verdict = json.loads((out / "verdict.json").read_text())
         assert verdict["verdict"] == "no evidence" and verdict["gain"] is None and missing in verdict["summary"]
         if name == "off":
-            assert not [s for s in optuna.get_all_study_names(_url(tmp_path)) if s.startswith("off:")]
+            assert not [s for s in optuna.get_all_study_names(_url(tmp_path)) if s.startswith("off:verify")]
 
 
 def test_a_verification_study_left_without_a_plan_is_planned_again(tmp_path):

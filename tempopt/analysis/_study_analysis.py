@@ -16,7 +16,7 @@ from tempopt.analysis._trial_summary import TrialSummary, summarise_trial
 from tempopt.analysis._trials import TrialCounts, complete_trials, count_trials, search_space
 from tempopt.analysis._variants import VariantRow, variant_comparison
 from tempopt.analysis._verdict import Verdict, compute_verdict
-from tempopt.study.baseline_study import baseline_trials
+from tempopt.study.baseline_study import baseline_trials, load_baseline
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,8 @@ def analyse_study(
     real, study = study, accuracy_view(study)  # a multi-objective study: accuracy as the one value
     trials = study.get_trials(deepcopy=False)
     done = complete_trials(trials)
-    baselines = complete_trials(baseline_trials(real))
+    sibling = load_baseline(real)  # with accuracy as the value too
+    baselines = complete_trials(accuracy_view(sibling).get_trials() if sibling else baseline_trials(study))
     baseline = max(baselines, key=lambda t: t.value) if baselines else None  # type: ignore[arg-type,return-value]
     best = max(done, key=lambda t: t.value) if done else None  # type: ignore[arg-type,return-value]
     if best is not None and study.direction == optuna.study.StudyDirection.MINIMIZE:

@@ -14,6 +14,7 @@ import pytest
 from optuna.trial import TrialState
 
 from tempopt.errors import TempoptError
+from tempopt.study.baseline_study import all_trials
 from tempopt.study.creation import create_or_resume, load_spec_task
 from tempopt.study.liveness import fail_dead_trials
 from tempopt.study.runner import RunHooks, _surplus, run_worker, state_counts
@@ -82,13 +83,16 @@ def test_a_worker_stops_at_the_total_and_a_resume_at_the_same_total_runs_nothing
     study = create_or_resume(spec, storage)
     first = run_worker(study, spec, task, None, total=3)
     assert (first.ran, first.finished, finished(study)) == (3, 3, 3)
-    assert study.trials[0].user_attrs["baseline"] is True  # the queued baseline runs first
+    baseline = optuna.load_study(study_name="budget:baseline", storage=storage)
+    assert [t.user_attrs["baseline"] for t in baseline.trials] == [True]  # its share: 3 // 2, in its sibling
+    assert all("baseline" not in t.user_attrs for t in study.trials)
 
     again = run_worker(create_or_resume(spec, storage), spec, task, None, total=3)
     assert again.ran == 0 and finished(study) == 3
 
     raised = run_worker(create_or_resume(spec, storage), spec, task, None, total=5)
-    assert raised.ran == 2 and finished(study) == 5 and len(study.trials) == 5
+    assert raised.ran == 2 and finished(study) == 5 and len(all_trials(study)) == 5
+    assert len(baseline.trials) == 2  # the baseline's share grew with the total: 5 // 2
 
 
 def test_failed_trials_do_not_count(storage, task):
@@ -98,7 +102,7 @@ def test_failed_trials_do_not_count(storage, task):
     counts = state_counts(study)
     assert counts["FAIL"] == 2 and counts["COMPLETE"] == 3
     assert summary.ran == 5
-    reasons = [t.user_attrs["fail_reason"] for t in study.trials if t.state == TrialState.FAIL]
+    reasons = [t.user_attrs["fail_reason"] for t in all_trials(study) if t.state == TrialState.FAIL]
     assert reasons == ["broken student 1", "broken student 2"]
 
 
@@ -122,7 +126,7 @@ def test_a_trial_asked_beyond_the_budget_is_surplus(storage):
 
 
 def test_a_worker_waits_for_running_trials_that_could_complete_the_budget(storage, task):
-    spec = make_spec(trials=2)
+    spec = make_spec(trials=2, baseline=False)
     study = create_or_resume(spec, storage)
     run_worker(study, spec, task, None, total=1)
     other = study.ask()  # another worker's trial, live: it beats
@@ -142,7 +146,7 @@ def test_a_worker_waits_for_running_trials_that_could_complete_the_budget(storag
 
 @pytest.mark.parametrize("beaten", [True, False], ids=["stale heartbeat", "killed before its first heartbeat"])
 def test_the_last_worker_fails_a_dead_workers_trial_and_runs_its_retry(storage, task, beaten):
-    spec = make_spec(trials=2)
+    spec = make_spec(trials=2, baseline=False)
     study = create_or_resume(spec, storage)
     run_worker(study, spec, task, None, total=1)
     dead = study.ask({"temperature": optuna.distributions.FloatDistribution(1.0, 4.0)})

@@ -245,7 +245,7 @@ def parse_spec(data: Any, source: str = "study file") -> StudySpec:
     try:
         check_task_args(spec.task, spec.task_args)  # imports a task module, which may register variants
     except TaskError as e:
-        raise SpecError(f"{source}: key 'task': {e}") from None
+        raise SpecError(f"{source}: key 'task': {e}", e.details) from None
     from tempopt.study.task_search import check_task_search
 
     check_task_search(spec, source)

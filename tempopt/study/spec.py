@@ -26,6 +26,9 @@ from tempopt.tasks._registry import check_task_args
 
 SPEC_JSON_LIMIT = 60_000
 """The spec is a study user attribute; MariaDB keeps those in a 64 KB TEXT column."""
+MAX_TRIALS = 1_000_000
+"""The most trials a study may ask for (a study of more would never end; queuing its baseline
+trials alone would exhaust memory)."""
 
 Objective = Literal["accuracy", "params", "latency"]
 STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -94,7 +97,7 @@ class StudySpec(_Strict):
     name: str
     task: str
     epochs: Int = Field(ge=1)
-    trials: Int = Field(ge=1)
+    trials: Int = Field(ge=1, le=MAX_TRIALS)
     search: Search
     task_args: dict[str, Any] = Field(default_factory=dict)
     seed: Seed = 0

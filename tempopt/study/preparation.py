@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import optuna
 
 from tempopt.distill import Teacher
-from tempopt.study.creation import check_compatible, create_or_resume, load_spec_task, record_teacher
+from tempopt.study.creation import check_compatible, create_or_resume, record_teacher
 from tempopt.study.liveness import retrying
 from tempopt.study.service import set_total
 from tempopt.study.spec import StudySpec
@@ -67,10 +67,11 @@ def prepare_study(
     """
     from tempopt.distill import prepare_teacher
     from tempopt.distill.teacher import ensure_cache_dir
+    from tempopt.study.spec_task import cache_dir, load_spec_task
     from tempopt.study.storage import FailureHandling, open_storage
 
     task = load_spec_task(spec)  # a task or cache folder that cannot be used: nothing is written
-    ensure_cache_dir(spec.cache_dir)
+    cache = ensure_cache_dir(cache_dir(spec))
     failure = FailureHandling(spec.failure.heartbeat_interval, spec.failure.grace_period, spec.failure.max_retry)
     storage = open_storage(storage_url, failure=failure)
     exists = retrying(lambda: check_compatible(storage, spec), "reading the study")
@@ -78,7 +79,7 @@ def prepare_study(
         with (stop or StopFlag()).interruptible():
             teacher = prepare_teacher(
                 task,
-                spec.cache_dir,
+                cache,
                 device=spec.device,
                 seed=spec.teacher.seed,
                 mixed_precision=spec.mixed_precision,

@@ -120,10 +120,13 @@ class StudySpec(_Strict):
     baseline_share: Float = Field(default=0.25, gt=0.0, le=0.5)
     verify: Verify = Verify()
     storage: str | None = None
-    cache_dir: str = ".tempopt-cache"
+    cache_dir: str | None = None
     artifacts: str | None = None
     teacher: Teacher = Teacher()
     failure: Failure = Failure()
+    study_dir: str | None = None
+    """The study file's folder, where its relative paths start (see :mod:`tempopt.study.spec_task`):
+    set by :func:`load_spec`, stored with the study; None in a spec that was not read from a file."""
 
     @field_validator("name")
     @classmethod
@@ -264,12 +267,20 @@ def parse_spec(data: Any, source: str = "study file") -> StudySpec:
 
 
 def load_spec(path: str | Path) -> StudySpec:
-    """Read and validate a study file.
+    """Read and validate a study file; its folder becomes the spec's ``study_dir``.
 
     Raises:
         SpecError: missing file, bad YAML, or a bad key or value (one sentence).
     """
-    return parse_spec(read_study_file(Path(path)), source=str(path))
+    data = read_study_file(Path(path))
+    if isinstance(data, dict):
+        if "study_dir" in data:
+            raise SpecError(
+                f"{path}: key 'study_dir' is set by tempopt (the study file's folder, where relative paths "
+                "start); remove it."
+            )
+        data = {**data, "study_dir": str(Path(path).resolve().parent)}
+    return parse_spec(data, source=str(path))
 
 
 def _describe(error: ValidationError) -> str:

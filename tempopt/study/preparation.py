@@ -50,8 +50,8 @@ def prepare_study(
     teacher_progress: Callable[[int, float], bool] | None = None,
     stop: StopFlag | None = None,
 ) -> Prepared:
-    """Open the storage, check the spec against an existing study, prepare the teacher, and
-    create or resume the study. Nothing is written to the storage before all checks pass.
+    """Run the pre-flight, open the storage, check the spec against an existing study, prepare the
+    teacher, and create or resume the study. Nothing is written to the storage before all checks pass.
 
     Args:
         spec: the validated study file.
@@ -62,15 +62,17 @@ def prepare_study(
 
     Raises:
         Interrupted: a signal stopped the teacher's training (exit code 130 or 143).
-        SpecError: the study exists with another search or task.
+        SpecError, TaskError: the pre-flight failed (:mod:`tempopt.study.preflight`), or the study
+            exists with another search or task.
         StorageError: the storage is unreachable.
     """
     from tempopt.distill import prepare_teacher
     from tempopt.distill.teacher import ensure_cache_dir
-    from tempopt.study.spec_task import cache_dir, load_spec_task
+    from tempopt.study.preflight import preflight
+    from tempopt.study.spec_task import cache_dir
     from tempopt.study.storage import FailureHandling, open_storage
 
-    task = load_spec_task(spec)  # a task or cache folder that cannot be used: nothing is written
+    task = preflight(spec).task  # a task, device or cache folder that cannot be used: nothing is written
     cache = ensure_cache_dir(cache_dir(spec))
     failure = FailureHandling(spec.failure.heartbeat_interval, spec.failure.grace_period, spec.failure.max_retry)
     storage = open_storage(storage_url, failure=failure)

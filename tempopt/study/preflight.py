@@ -108,10 +108,12 @@ def check_teacher_recipe(flight: Flight) -> None:
             )
         return
     path = Path(task.teacher_checkpoint).absolute()
-    what = "teacher.checkpoint" if spec.teacher.checkpoint is not None else "teacher_checkpoint"
+    in_spec = spec.teacher.checkpoint is not None  # else the task's own, relative to the working directory
+    what = "teacher.checkpoint" if in_spec else "teacher_checkpoint"
     if not path.is_file():
-        written = spec.teacher.checkpoint if spec.teacher.checkpoint is not None else str(task.teacher_checkpoint)
-        start = "the study file's folder" if spec.study_dir else "the working directory"
+        written = spec.teacher.checkpoint if in_spec else str(task.teacher_checkpoint)
+        from_file = in_spec and spec.study_dir is not None and Path(spec.study_dir).is_dir()
+        start = "the study file's folder" if from_file else "the working directory"
         raise TaskError(
             f"{what} {written!r} was looked for at {str(path)!r}, which is not a file; give the path of a saved "
             f"state_dict (a relative path starts at {start})."

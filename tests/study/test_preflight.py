@@ -162,3 +162,14 @@ def test_a_file_only_in_the_working_directory_is_used_from_there_with_a_warning(
     assert f"teacher.checkpoint 'old.pt' is not in the study file's folder ({folder})" in caplog.text
     (folder / "old.pt").write_bytes(b"")
     assert study_path(spec, "old.pt", "teacher.checkpoint") == folder / "old.pt"  # the study file's wins
+
+
+def test_a_missing_checkpoint_of_the_task_itself_names_where_it_was_looked_for(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = _spec(_task(teacher_checkpoint="nope.pt"), study_dir=str(tmp_path / "studies"))
+    with pytest.raises(TaskError) as caught:
+        preflight(spec)
+    assert str(caught.value) == (
+        f"teacher_checkpoint 'nope.pt' was looked for at {str(tmp_path / 'nope.pt')!r}, which is not a file; give "
+        "the path of a saved state_dict (a relative path starts at the working directory)."
+    )

@@ -45,7 +45,7 @@ from optuna.trial import TrialState
 
 from tempopt.distill import prepare_teacher
 from tempopt.study import load_spec
-from tempopt.study.creation import load_spec_task
+from tempopt.study.spec_task import cache_dir, load_spec_task
 from tempopt.study.storage import normalise_url
 from tempopt.workers.launcher import available_cores
 
@@ -148,7 +148,7 @@ def main() -> None:
         many = study_file(folder, f"bench-{args.workers}w-{suffix}", *size)
         spec = load_spec(one)
         # every run reuses it
-        prepare_teacher(load_spec_task(spec), spec.cache_dir, device="cpu", seed=spec.teacher.seed)
+        prepare_teacher(load_spec_task(spec), cache_dir(spec), device="cpu", seed=spec.teacher.seed)
         runs = [
             launch(one, url, 1, folder, cores, args.trials),
             launch(control, url, 1, folder, 1, args.trials),

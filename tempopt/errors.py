@@ -6,11 +6,22 @@ Every message is one sentence that names the bad key or value and says how to fi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class TempoptError(Exception):
-    """Base class of every error tempopt raises on purpose."""
+    """Base class of every error tempopt raises on purpose.
+
+    Args:
+        message: one sentence naming the bad key or value and the fix.
+        details: lines shown under it, e.g. where the user's own code raised (file, line, code).
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str = "", details: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.details = tuple(details)
 
 
 class SpecError(TempoptError):

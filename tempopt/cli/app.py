@@ -27,9 +27,16 @@ STORAGE_HELP = "SQLAlchemy URL of the study storage (sqlite:///…, postgresql:/
 
 
 def fail(error: TempoptError) -> None:
-    """Print a TempoptError as one line and exit with its code."""
-    console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    """Print a TempoptError as one line (and its details under it) and exit with its code."""
+    print_error(error)
     raise typer.Exit(code=error.exit_code)
+
+
+def print_error(error: TempoptError) -> None:
+    """The error's sentence after a red ``error:``, then its details (e.g. the user's frames) verbatim."""
+    console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    for line in error.details:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -57,5 +64,5 @@ def main() -> None:
     try:
         app()
     except TempoptError as e:  # raised outside a command's own handling
-        console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        print_error(e)
         sys.exit(e.exit_code)

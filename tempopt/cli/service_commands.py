@@ -19,6 +19,7 @@ from tempopt.study import load_spec, redact_url
 from tempopt.study.creation import create_or_resume
 from tempopt.study.liveness import retrying
 from tempopt.study.pool import WorkerOptions, serve
+from tempopt.study.preflight import preflight
 from tempopt.study.service import (
     CANCELLED,
     OPEN,
@@ -29,6 +30,7 @@ from tempopt.study.service import (
     submit,
     submitted_studies,
 )
+from tempopt.study.spec import MAX_TRIALS
 from tempopt.study.stopping import StopFlag
 from tempopt.study.storage import load_study, open_existing_storage, open_storage
 from tempopt.study.trial_run import RunHooks
@@ -43,13 +45,16 @@ def submit_command(
     priority: int = typer.Option(
         0, "--priority", help="Higher runs first; workers serve a lower one only when no higher study has work left."
     ),
-    trials: int | None = typer.Option(None, "--trials", min=1, help="Total finished trials (overrides the file)."),
+    trials: int | None = typer.Option(
+        None, "--trials", min=1, max=MAX_TRIALS, help="Total finished trials (overrides the file)."
+    ),
 ) -> None:
     """Validate a study file, create the study (or check it against the stored one) and open it for
     workers; returns at once. Workers (tempopt worker) do the training."""
     spec = load_spec(study_file)
     if trials is not None:
         spec = spec.model_copy(update={"trials": trials})
+    preflight(spec, on_this_host=False)  # the workers' hosts have the device; the rest is checked here
     url = storage_url(storage, spec)
     warn_few_baselines(spec)
     study = retrying(lambda: create_or_resume(spec, open_storage(url)), "creating the study")

@@ -28,7 +28,7 @@ from tempopt.study.export import export_pareto
 from tempopt.study.preparation import prepare_study
 from tempopt.study.retrain import check_retrain, retrain
 from tempopt.study.runner import best_trial, run_worker
-from tempopt.study.spec import StudySpec
+from tempopt.study.spec import MAX_TRIALS, StudySpec
 from tempopt.study.storage import load_study, open_existing_storage
 from tempopt.study.verify import load_verification, pending
 
@@ -53,7 +53,9 @@ StorageOption = typer.Option(
 def run_command(
     study_file: Path = typer.Argument(..., help="The study file (studies/*.yaml)."),
     storage: str | None = StorageOption,
-    trials: int | None = typer.Option(None, "--trials", min=1, help="Total finished trials (overrides the file)."),
+    trials: int | None = typer.Option(
+        None, "--trials", min=1, max=MAX_TRIALS, help="Total finished trials (overrides the file)."
+    ),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N (overrides the file)."),
     worker_index: int = typer.Option(
         0, "--worker-index", min=0, help="This worker's index among workers started together (varies the sampler seed)."

@@ -16,6 +16,7 @@ from tempopt.study import load_spec, redact_url
 from tempopt.study.liveness import retrying
 from tempopt.study.preparation import Prepared, prepare_study
 from tempopt.study.runner import best_trial
+from tempopt.study.spec import MAX_TRIALS
 from tempopt.study.stopping import StopFlag
 from tempopt.study.storage import is_sqlite
 from tempopt.workers import Launcher, LaunchResult, plan_workers
@@ -26,7 +27,9 @@ def launch_command(
     study_file: Path = typer.Argument(..., help="The study file (studies/*.yaml)."),
     workers: int = typer.Option(2, "--workers", "-n", min=1, help="Worker processes on this host."),
     storage: str | None = StorageOption,
-    trials: int | None = typer.Option(None, "--trials", min=1, help="Total finished trials (overrides the file)."),
+    trials: int | None = typer.Option(
+        None, "--trials", min=1, max=MAX_TRIALS, help="Total finished trials (overrides the file)."
+    ),
     gpus: str | None = typer.Option(None, "--gpus", help="Comma-separated GPU ids; workers are spread over them."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda (overrides the file)."),
     log_dir: Path | None = typer.Option(None, "--log-dir", help="Worker logs (default .tempopt-logs/STUDY)."),

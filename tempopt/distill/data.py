@@ -133,6 +133,15 @@ class _Indexed(Dataset):
         return i, torch.as_tensor(x), y
 
 
+def first_inputs(dataset: Dataset, n: int) -> Tensor:
+    """The inputs ``x`` of the first ``n`` items (fewer in a smaller dataset), stacked: ``(n, ...)``."""
+    tensors = dataset_tensors(dataset)
+    if tensors is not None:
+        return tensors[0][:n]
+    indexed = _Indexed(dataset)
+    return torch.stack([indexed[i][1] for i in range(min(n, len(indexed)))])
+
+
 def chance_accuracy(dataset: Dataset) -> float:
     """The accuracy of always answering the most frequent label of ``dataset``: chance level."""
     tensors = dataset_tensors(dataset)

@@ -18,13 +18,32 @@ def resolve_device(name: str = "auto") -> torch.device:
     """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as e:
-        raise SpecError(f"device {name!r} is not a torch device; use auto, cpu or cuda[:N].") from e
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SpecError(f"device {name!r} was asked for but CUDA is not available; use auto or cpu.")
+    device = parse_device(name)
+    if device is not None and device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SpecError(f"device {name!r} was asked for but CUDA is not available; use auto or cpu.")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise SpecError(
+                f"device {name!r} names GPU {device.index} but this host has {count} "
+                f"(cuda:0 to cuda:{count - 1}); use one of those, or cuda."
+            )
+    assert device is not None
     return device
+
+
+def parse_device(name: str) -> torch.device | None:
+    """The torch device a name means without asking whether this host has it (None for ``auto``).
+
+    Raises:
+        SpecError: the name is not a device.
+    """
+    if name == "auto":
+        return None
+    try:
+        return torch.device(name)
+    except (RuntimeError, ValueError) as e:
+        raise SpecError(f"device {name!r} is not a torch device; use auto, cpu or cuda[:N].") from e
 
 
 @contextlib.contextmanager

@@ -2,8 +2,8 @@
 
 The cache key is a content hash of the task name, the data (train, val, test, transfer and the
 teacher's own training set), the
-teacher's architecture and either its checkpoint's bytes or its training recipe (epochs,
-learning rate, seed and the name of the augmentation function). Every trial and
+teacher's architecture and code and either its checkpoint's bytes or its training recipe (epochs,
+learning rate, seed and the augmentation function's name and source). Every trial and
 every process with the same key reuses one file; a file lock and an atomic rename make sure
 that processes starting together train the teacher only once.
 """
@@ -11,7 +11,6 @@ that processes starting together train the teacher only once.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import logging
 import os
@@ -25,11 +24,13 @@ import torch
 from filelock import FileLock
 from torch import Tensor, nn
 
+from tempopt.distill.checkpoint import file_sha256, load_weights, read_state_dict
 from tempopt.distill.data import Batch, BatchSource, fingerprint
 from tempopt.distill.device import autocast, resolve_device
 from tempopt.distill.job import JobConfig, TeacherSignal, evaluate, fit
 from tempopt.distill.seeding import seed_everything
-from tempopt.errors import SpecError, TaskError
+from tempopt.distill.source_hash import callable_code, classes_code
+from tempopt.errors import SpecError
 from tempopt.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -87,14 +88,10 @@ def cache_key(task: Task, seed: int = 0) -> str:
         "num_classes": task.num_classes,
     }
     if task.teacher_checkpoint is not None:
-        recipe["checkpoint"] = _file_sha256(Path(task.teacher_checkpoint))
+        recipe["checkpoint"] = file_sha256(Path(task.teacher_checkpoint))
     else:  # the teacher is trained by ``fit``, which augments its batches too
-        recipe["training"] = {
-            "epochs": task.teacher_epochs,
-            "lr": task.teacher_lr,
-            "seed": seed,
-            "augment": _callable_name(task.augment),
-        }
+        augment = None if task.augment is None else [_callable_name(task.augment), callable_code(task.augment)]
+        recipe["training"] = {"epochs": task.teacher_epochs, "lr": task.teacher_lr, "seed": seed, "augment": augment}
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
 
@@ -104,15 +101,7 @@ def teacher_code(task: Task) -> str:
     Two task modules with the same task name, data and ``repr`` but another ``forward`` make
     different teachers: the key must tell them apart.
     """
-    h = hashlib.sha256()
-    for cls in sorted({type(m) for m in task.teacher().modules()}, key=lambda c: (c.__module__, c.__qualname__)):
-        h.update(f"{cls.__module__}.{cls.__qualname__}".encode())
-        if not cls.__module__.startswith("torch."):
-            try:
-                h.update(inspect.getsource(cls).encode())
-            except (OSError, TypeError):  # defined where no source is kept (a REPL): its name only
-                pass
-    return h.hexdigest()
+    return classes_code(task.teacher())
 
 
 def _callable_name(fn: Callable | None) -> str | None:
@@ -210,13 +199,10 @@ def _build_entry(
     model = task.teacher()
     if task.teacher_checkpoint is not None:
         path = Path(task.teacher_checkpoint)
-        try:
-            model.load_state_dict(_load_checkpoint(path))
-        except RuntimeError as e:  # missing, unexpected or mis-shaped keys
-            raise TaskError(
-                f"teacher_checkpoint {str(path)!r} does not fit the teacher of task {task.name!r} "
-                f"({str(e).splitlines()[0]}); save the state_dict of the same architecture."
-            ) from e
+        state, note = read_state_dict(path)
+        if note is not None:
+            log.info(note)  # the pre-flight has shown it as a warning
+        load_weights(model, state, path, f"the teacher of task {task.name!r}", "teacher_checkpoint")
         source = "checkpoint"
     else:
         log.info("training the teacher of task %s (%d epochs)", task.name, task.teacher_epochs)
@@ -312,28 +298,3 @@ def _write_atomically(entry: dict, path: Path) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def _load_checkpoint(path: Path) -> dict:
-    if not path.is_file():
-        raise TaskError(f"teacher_checkpoint {str(path)!r} does not exist; give the path of a saved state_dict.")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise TaskError(
-            f"teacher_checkpoint {str(path)!r} cannot be loaded with weights_only=True ({e}); "
-            "save it with torch.save(model.state_dict(), path)."
-        ) from e
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    return state
-
-
-def _file_sha256(path: Path) -> str:
-    if not path.is_file():
-        raise TaskError(f"teacher_checkpoint {str(path)!r} does not exist; give the path of a saved state_dict.")
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -33,7 +33,6 @@ from tempopt.study.objectives import directions
 from tempopt.study.optuna_compat import study_id_of
 from tempopt.study.search import make_pruner, make_sampler
 from tempopt.study.spec import StudySpec
-from tempopt.tasks import Task, load_task
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +59,6 @@ COMPARED_KEYS = (
 key that the stored spec lacks, written by an older tempopt, is not compared)."""
 SPEC_WAIT = 10.0
 """Seconds a worker waits for the spec of a study another worker has just created."""
-
-
-def load_spec_task(spec: StudySpec) -> Task:
-    """The spec's task with the spec's teacher overrides applied."""
-    task = load_task(spec.task, spec.task_args)
-    if spec.teacher.checkpoint is not None:
-        task.teacher_checkpoint = spec.teacher.checkpoint
-    if spec.teacher.epochs is not None:
-        task.teacher_epochs = spec.teacher.epochs
-    if spec.teacher.lr is not None:
-        task.teacher_lr = spec.teacher.lr
-    return task
 
 
 def check_compatible(storage: optuna.storages.BaseStorage, spec: StudySpec, wait: float | None = None) -> bool:
@@ -161,6 +148,7 @@ def create_or_resume(
         study.sampler = BaselineRouter(make_sampler(spec, seed), spec, spec.seed)
     else:
         study.sampler = make_sampler(spec, seed)
+    _follow_study_file(study, spec)
     return study
 
 
@@ -181,6 +169,16 @@ def open_baseline(search: optuna.Study, spec: StudySpec) -> optuna.Study | None:
         )
     sibling.pruner = make_pruner(spec)
     return sibling
+
+
+def _follow_study_file(study: optuna.Study, spec: StudySpec) -> None:
+    """Store the folder of the study file this study was resumed from (a folder moved, another
+    mount), so that workers reading the stored spec find its files where this process does. A
+    spec stored without one (an older tempopt's: its paths start at the working directory) keeps
+    that meaning."""
+    stored = study.user_attrs.get("spec") or {}
+    if spec.study_dir is not None and "study_dir" in stored and stored["study_dir"] != spec.study_dir:
+        study.set_user_attr("spec", {**stored, "study_dir": spec.study_dir})
 
 
 def _write_new_study(spec: StudySpec, storage: optuna.storages.BaseStorage) -> None:

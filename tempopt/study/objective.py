@@ -8,7 +8,6 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -22,13 +21,13 @@ from tempopt.errors import TrainingError
 from tempopt.study.artifacts import attach_checkpoint
 from tempopt.study.baseline import suggest_baseline
 from tempopt.study.baseline_study import BASELINE_ATTR, is_baseline
-from tempopt.study.creation import load_spec_task
 from tempopt.study.epoch_reports import EpochReports, prune_view
 from tempopt.study.liveness import retrying
 from tempopt.study.objectives import COST_ATTRS, PARAMS, student_cost
 from tempopt.study.optuna_compat import PruneView, set_user_attrs
 from tempopt.study.search import suggest
 from tempopt.study.spec import StudySpec
+from tempopt.study.spec_task import artifacts_dir, cache_dir, load_spec_task
 from tempopt.study.task_search import trial_task_args
 from tempopt.study.variants import batch_refusal, loss_settings
 from tempopt.tasks import Task
@@ -133,7 +132,7 @@ class Objective:
             if teacher is not None and cache_key(task, self.spec.teacher.seed) != teacher.key:
                 teacher = prepare_teacher(
                     task,
-                    self.spec.cache_dir,
+                    cache_dir(self.spec),
                     device=self.spec.device,
                     seed=self.spec.teacher.seed,
                     mixed_precision=self.spec.mixed_precision,
@@ -192,8 +191,9 @@ class Objective:
             for k, v in attrs.items():
                 retrying(functools.partial(trial.set_user_attr, k, v), f"recording trial {trial.number}")
             return result.final_accuracy, cost
-        if self.spec.artifacts is not None and result.model is not None and _beats_best(trial, result.final_accuracy):
-            attach_checkpoint(trial, result.model, Path(self.spec.artifacts))
+        folder = artifacts_dir(self.spec)
+        if folder is not None and result.model is not None and _beats_best(trial, result.final_accuracy):
+            attach_checkpoint(trial, result.model, folder)
         return result.final_accuracy
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import optuna
 
 from tempopt.distill import Teacher
-from tempopt.study.creation import check_compatible, create_or_resume, load_spec_task, record_teacher
+from tempopt.study.creation import check_compatible, create_or_resume, record_teacher
 from tempopt.study.liveness import retrying
 from tempopt.study.service import set_total
 from tempopt.study.spec import StudySpec
@@ -50,8 +50,8 @@ def prepare_study(
     teacher_progress: Callable[[int, float], bool] | None = None,
     stop: StopFlag | None = None,
 ) -> Prepared:
-    """Open the storage, check the spec against an existing study, prepare the teacher, and
-    create or resume the study. Nothing is written to the storage before all checks pass.
+    """Run the pre-flight, open the storage, check the spec against an existing study, prepare the
+    teacher, and create or resume the study. Nothing is written to the storage before all checks pass.
 
     Args:
         spec: the validated study file.
@@ -62,15 +62,18 @@ def prepare_study(
 
     Raises:
         Interrupted: a signal stopped the teacher's training (exit code 130 or 143).
-        SpecError: the study exists with another search or task.
+        SpecError, TaskError: the pre-flight failed (:mod:`tempopt.study.preflight`), or the study
+            exists with another search or task.
         StorageError: the storage is unreachable.
     """
     from tempopt.distill import prepare_teacher
     from tempopt.distill.teacher import ensure_cache_dir
+    from tempopt.study.preflight import preflight
+    from tempopt.study.spec_task import cache_dir
     from tempopt.study.storage import FailureHandling, open_storage
 
-    task = load_spec_task(spec)  # a task or cache folder that cannot be used: nothing is written
-    ensure_cache_dir(spec.cache_dir)
+    task = preflight(spec).task  # a task, device or cache folder that cannot be used: nothing is written
+    cache = ensure_cache_dir(cache_dir(spec))
     failure = FailureHandling(spec.failure.heartbeat_interval, spec.failure.grace_period, spec.failure.max_retry)
     storage = open_storage(storage_url, failure=failure)
     exists = retrying(lambda: check_compatible(storage, spec), "reading the study")
@@ -78,7 +81,7 @@ def prepare_study(
         with (stop or StopFlag()).interruptible():
             teacher = prepare_teacher(
                 task,
-                spec.cache_dir,
+                cache,
                 device=spec.device,
                 seed=spec.teacher.seed,
                 mixed_precision=spec.mixed_precision,

@@ -13,10 +13,10 @@ import torch
 from tempopt.distill import JobResult, prepare_teacher, run_job
 from tempopt.distill.device import limit_cpu_threads
 from tempopt.errors import SpecError, TempoptError
-from tempopt.study.creation import load_spec_task
 from tempopt.study.export import read_export, versions
 from tempopt.study.objective import job_config
 from tempopt.study.spec import StudySpec
+from tempopt.study.spec_task import cache_dir, load_spec_task
 from tempopt.study.task_search import trial_task_args
 
 
@@ -89,7 +89,7 @@ def retrain(
     config = replace(job_config(spec, data["params"]), seed=seed)
     teacher = None
     if config.kd_weight > 0:
-        teacher = prepare_teacher(task, spec.cache_dir, device=config.device, seed=spec.teacher.seed)
+        teacher = prepare_teacher(task, cache_dir(spec), device=config.device, seed=spec.teacher.seed)
     result = run_job(task, config, teacher, on_epoch=on_epoch, measure_test=True)
     try:
         out.mkdir(parents=True, exist_ok=True)

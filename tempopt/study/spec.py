@@ -26,6 +26,9 @@ from tempopt.tasks._registry import check_task_args
 
 SPEC_JSON_LIMIT = 60_000
 """The spec is a study user attribute; MariaDB keeps those in a 64 KB TEXT column."""
+MAX_TRIALS = 1_000_000
+"""The most trials a study may ask for (a study of more would never end; queuing its baseline
+trials alone would exhaust memory)."""
 
 Objective = Literal["accuracy", "params", "latency"]
 STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -94,7 +97,7 @@ class StudySpec(_Strict):
     name: str
     task: str
     epochs: Int = Field(ge=1)
-    trials: Int = Field(ge=1)
+    trials: Int = Field(ge=1, le=MAX_TRIALS)
     search: Search
     task_args: dict[str, Any] = Field(default_factory=dict)
     seed: Seed = 0
@@ -117,10 +120,13 @@ class StudySpec(_Strict):
     baseline_share: Float = Field(default=0.25, gt=0.0, le=0.5)
     verify: Verify = Verify()
     storage: str | None = None
-    cache_dir: str = ".tempopt-cache"
+    cache_dir: str | None = None
     artifacts: str | None = None
     teacher: Teacher = Teacher()
     failure: Failure = Failure()
+    study_dir: str | None = None
+    """The study file's folder, where its relative paths start (see :mod:`tempopt.study.spec_task`):
+    set by :func:`load_spec`, stored with the study; None in a spec that was not read from a file."""
 
     @field_validator("name")
     @classmethod
@@ -245,7 +251,7 @@ def parse_spec(data: Any, source: str = "study file") -> StudySpec:
     try:
         check_task_args(spec.task, spec.task_args)  # imports a task module, which may register variants
     except TaskError as e:
-        raise SpecError(f"{source}: key 'task': {e}") from None
+        raise SpecError(f"{source}: key 'task': {e}", e.details) from None
     from tempopt.study.task_search import check_task_search
 
     check_task_search(spec, source)
@@ -261,12 +267,20 @@ def parse_spec(data: Any, source: str = "study file") -> StudySpec:
 
 
 def load_spec(path: str | Path) -> StudySpec:
-    """Read and validate a study file.
+    """Read and validate a study file; its folder becomes the spec's ``study_dir``.
 
     Raises:
         SpecError: missing file, bad YAML, or a bad key or value (one sentence).
     """
-    return parse_spec(read_study_file(Path(path)), source=str(path))
+    data = read_study_file(Path(path))
+    if isinstance(data, dict):
+        if "study_dir" in data:
+            raise SpecError(
+                f"{path}: key 'study_dir' is set by tempopt (the study file's folder, where relative paths "
+                "start); remove it."
+            )
+        data = {**data, "study_dir": str(Path(path).resolve().parent)}
+    return parse_spec(data, source=str(path))
 
 
 def _describe(error: ValidationError) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from tempopt.errors import TaskError
 from tempopt.references import import_module_of
 from tempopt.tasks._task import Task
+from tempopt.tasks._user_code import first_line, user_frames
 
 TaskFactory = Callable[..., Task]
 _BUILTIN: dict[str, TaskFactory] = {}
@@ -53,7 +54,13 @@ def resolve_factory(ref: str) -> TaskFactory:
     except ImportError as e:
         raise TaskError(
             f"task {ref!r}: module {module_name!r} cannot be imported ({e}); "
-            "check that it is on PYTHONPATH and of the form 'package.module:make_task'."
+            "check that it is on PYTHONPATH and of the form 'package.module:make_task'.",
+            user_frames(e),
+        ) from e
+    except Exception as e:  # the module's own code raised while it was imported
+        raise TaskError(
+            f"task {ref!r}: module {module_name!r} raised {first_line(e)} while it was imported; fix the module.",
+            user_frames(e),
         ) from e
     factory = getattr(module, attr, None)
     if not callable(factory):
@@ -98,9 +105,9 @@ def load_task(ref: str, args: dict[str, Any] | None = None) -> Task:
         raise
     except Exception as e:  # a factory's own error (a bad value in task_args, a missing file…)
         given = f" with task_args {args}" if args else ""
-        why = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise TaskError(
-            f"task {ref!r} failed to build{given} ({type(e).__name__}: {why}); fix the task_args or the task factory."
+            f"task {ref!r} failed to build{given} ({first_line(e)}); fix the task_args or the task factory.",
+            user_frames(e),
         ) from e
     if not isinstance(task, Task):
         raise TaskError(f"task {ref!r} returned {type(task).__name__}, not a tempopt.Task; return Task(...).")

@@ -116,6 +116,18 @@ CASES = [
     ("name with a trailing space", {"name": "casetest "}, f"study name 'casetest ' {NAME}"),
     ("name with a space", {"name": "a b"}, f"study name 'a b' {NAME}"),
     ("name too long", {"name": "n" * 101}, NAME),
+    # a study that would never end (queuing its baseline alone ran out of memory)
+    ("trials: 1e26", {"trials": 10**26}, "key 'trials': input should be less than or equal to 1000000"),
+    ("trials: 1,000,001", {"trials": 1_000_001}, "key 'trials': input should be less than or equal to 1000000"),
+    # the pre-flight: checked before the storage is opened
+    ("device: banana", {"device": "banana"}, "device 'banana' is not a torch device; use auto, cpu or cuda[:N]."),
+    (
+        "teacher.epochs: 0 without a checkpoint",
+        {"teacher": {"epochs": 0}},
+        "key 'teacher.epochs' gives the teacher 0 training epochs and there is no teacher checkpoint, so the "
+        "teacher would be untrained; set teacher.epochs to 1 or more, or give teacher.checkpoint.",
+    ),
+    ("study_dir set by hand", {"study_dir": "/elsewhere"}, "key 'study_dir' is set by tempopt"),
     # a spec too large for the study attribute it is stored in
     (
         "huge task_args",

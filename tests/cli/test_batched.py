@@ -6,9 +6,9 @@ import optuna
 from optuna.trial import TrialState
 
 from tempopt.distill import prepare_teacher, run_job
-from tempopt.study.creation import load_spec_task
 from tempopt.study.objective import job_config
 from tempopt.study.spec import parse_spec
+from tempopt.study.spec_task import load_spec_task
 
 from .conftest import tiny_spec, write_spec
 

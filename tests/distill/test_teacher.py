@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import textwrap
@@ -279,6 +280,71 @@ def test_a_teacher_trained_with_augmentation_has_its_own_key(make_task, tmp_path
     assert cache_key(make_task(augment=_jitter)) == cache_key(make_task(augment=_jitter))
     prepare_teacher(make_task(), tmp_path, device="cpu")
     assert prepare_teacher(make_task(augment=_jitter), tmp_path, device="cpu").source == "trained"
+
+
+def test_an_augmentation_edited_under_the_same_name_gets_a_new_key(make_task, tmp_path, monkeypatch, fits):
+    """A module edited between runs: the same function name, another body."""
+    import importlib
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    keys = []
+    for body in ("x + 0.1 * torch.randn_like(x)", "x.flip(1)", "x + 0.1 * torch.randn_like(x)"):
+        (tmp_path / "edited_augment.py").write_text(f"import torch\n\n\ndef augment(x):\n    return {body}\n")
+        sys.modules.pop("edited_augment", None)
+        module = importlib.import_module("edited_augment")
+        keys.append(cache_key(make_task(augment=module.augment)))
+    sys.modules.pop("edited_augment", None)
+    assert keys[0] != keys[1] and keys[0] == keys[2]  # the body counts, and only the body
+
+
+def _scaled_noise(scale: float):
+    return lambda x: x + scale * torch.randn_like(x)
+
+
+class _Noise:
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.scale * torch.randn_like(x)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(_scaled_noise, id="captured-value"),
+        pytest.param(_Noise, id="callable-object"),
+        pytest.param(lambda scale: functools.partial(_noise, scale=scale), id="partial"),
+    ],
+)
+def test_the_values_an_augmentation_carries_are_part_of_the_key(make_task, make):
+    """The same code with another value from the task's arguments is another augmentation."""
+    assert cache_key(make_task(augment=make(0.1))) == cache_key(make_task(augment=make(0.1)))
+    assert cache_key(make_task(augment=make(0.1))) != cache_key(make_task(augment=make(0.5)))
+
+
+def _noise(x: torch.Tensor, scale: float) -> torch.Tensor:
+    return x + scale * torch.randn_like(x)
+
+
+def test_a_teachers_key_without_augmentation_is_what_it_was(make_task):
+    """Caches made before the augmentation's source counted stay valid for tasks without one."""
+    import hashlib
+    import json
+
+    from tempopt.distill.data import fingerprint
+
+    task = make_task()
+    recipe = {
+        "format": teacher_module.CACHE_FORMAT,
+        "task": task.name,
+        **{k: fingerprint(getattr(task, k)) for k in ("train", "val", "transfer", "test", "teacher_train")},
+        "architecture": repr(task.teacher()),
+        "code": teacher_module.teacher_code(task),
+        "num_classes": task.num_classes,
+        "training": {"epochs": task.teacher_epochs, "lr": task.teacher_lr, "seed": 0, "augment": None},
+    }
+    assert cache_key(task) == hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
 
 def test_logits_cached_without_augmentation_are_not_used_with_it(make_task, tmp_path, save_teacher):

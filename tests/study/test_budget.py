@@ -15,10 +15,11 @@ from optuna.trial import TrialState
 
 from tempopt.errors import TempoptError
 from tempopt.study.baseline_study import all_trials
-from tempopt.study.creation import create_or_resume, load_spec_task
+from tempopt.study.creation import create_or_resume
 from tempopt.study.liveness import fail_dead_trials
 from tempopt.study.runner import RunHooks, _surplus, run_worker, state_counts
 from tempopt.study.spec import StudySpec, parse_spec
+from tempopt.study.spec_task import load_spec_task
 from tempopt.study.storage import FailureHandling, open_storage
 from tempopt.tasks import Task
 

@@ -24,7 +24,7 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from tempopt.study.objectives import accuracy_of, complete_with_accuracy
+from tempopt.study.objectives import accuracy_of, complete_with_accuracy, distils
 from tempopt.study.per_example import decode_correct
 from tempopt.study.verify import BASELINE, DISTILLED, load_verification
 
@@ -217,7 +217,7 @@ def _from_search(trials: list[FrozenTrial]) -> dict[str, Side | None]:
     done = sorted(complete_with_accuracy(trials), key=lambda t: (-float(accuracy_of(t)), t.number))  # type: ignore[arg-type]
     baseline = next((t for t in done if t.user_attrs.get("baseline") is True), None)
     distilled = next(
-        (t for t in done if t.user_attrs.get("baseline") is not True and float(t.params.get("kd_weight", 0.0)) > 0.0),
+        (t for t in done if distils(t)),
         None,
     )
 

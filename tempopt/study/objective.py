@@ -44,7 +44,9 @@ def worker_id() -> str:
 
 
 def job_config(spec: StudySpec, params: dict[str, Any]) -> JobConfig:
-    """The job a spec and a set of searched params describe."""
+    """The job a spec and a set of searched params describe; a dimension the study file fixes
+    (``search: {lr: 0.01}``) comes from the spec where ``params`` has no value for it."""
+    params = {**spec.search.fixed(), **params}
     loss, loss_args, temperature = loss_settings(spec, params)
     base = JobConfig(
         temperature=temperature if temperature is not None else 1.0,  # unused by a variant without T

@@ -12,6 +12,7 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
+from optuna.trial import FrozenTrial
 
 from tempopt.study.dimensions import Dimension
 from tempopt.study.optuna_compat import group_view, prune
@@ -63,18 +64,39 @@ def active_distributions(spec: StudySpec, params: dict[str, Any]) -> dict[str, B
 def suggest(trial: optuna.Trial, spec: StudySpec) -> dict[str, Any]:
     """Ask the trial for every parameter it has; names are ``temperature``, ``kd_weight``, ``lr``…
 
-    With ``search.loss`` the variant is asked first, so that the rest can depend on it.
+    With ``search.loss`` the variant is asked first, so that the rest can depend on it. A
+    dimension the study file fixes is no trial param: :func:`~tempopt.study.objective.job_config`
+    takes it from the spec. The student alone (a baseline trial or replicate) has ``kd_weight``
+    0 whatever its params say; it is asked for one (the 0 it was queued with) only where Optuna
+    can record a 0 under the study's distribution: not under ``choices`` without 0, nor when
+    ``kd_weight`` is fixed.
     """
     params: dict[str, Any] = {}
+    alone = student_alone(trial)
     with warnings.catch_warnings():  # a baseline's kd_weight = 0 may lie below search.kd_weight's low: by design
         warnings.filterwarnings("ignore", message="Fixed parameter kd_weight with value 0.0")
         choice = loss_distribution(spec)
         if choice is not None:
             params[LOSS] = trial.suggest_categorical(LOSS, choice.choices)
         for name, dist in active_distributions(spec, params).items():
-            if name not in params:
-                params[name] = _ask(trial, name, dist)
+            if name in params or (alone and name == "kd_weight" and not _records_zero(dist)):
+                continue
+            params[name] = _ask(trial, name, dist)
+    if alone:
+        params["kd_weight"] = 0.0
     return params
+
+
+def student_alone(trial: optuna.Trial | FrozenTrial) -> bool:
+    """True for a trial of the student alone: a baseline trial (user attr ``baseline``) or a
+    baseline's verification replicate (user attr ``role: baseline``)."""
+    return trial.user_attrs.get("baseline") is True or trial.user_attrs.get("role") == "baseline"
+
+
+def _records_zero(dist: BaseDistribution) -> bool:
+    """Whether Optuna can record a queued 0 under ``dist``: any range (out of it, with a warning
+    that :func:`suggest` silences), or choices that hold 0."""
+    return not isinstance(dist, CategoricalDistribution) or 0.0 in dist.choices
 
 
 def _ask(trial: optuna.Trial, name: str, dist: BaseDistribution) -> Any:

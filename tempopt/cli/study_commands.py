@@ -28,6 +28,7 @@ from tempopt.study.export import export_pareto
 from tempopt.study.preparation import prepare_study
 from tempopt.study.retrain import check_retrain, retrain
 from tempopt.study.runner import best_trial, run_worker
+from tempopt.study.service import budget
 from tempopt.study.spec import StudySpec
 from tempopt.study.storage import load_study, open_existing_storage
 from tempopt.study.verify import load_verification, pending
@@ -122,8 +123,7 @@ def status_command(
         return
     s = load_study(study, url)
     counts = state_counts(s)
-    spec = s.user_attrs.get("spec", {})
-    total = spec.get("trials", "?")
+    total = budget(s)  # the record's, as `tempopt studies` shows it: --trials of submit, run and launch
     out.print(
         f"study [bold]{s.study_name}[/] in {redact_url(url)} · task {s.user_attrs.get('task', '?')}", highlight=False
     )
@@ -132,7 +132,7 @@ def status_command(
         table.add_column(state.lower(), justify="right")
     table.add_row(*(str(counts[s_]) for s_ in ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")))
     out.print(table)
-    out.print(f"finished {counts['COMPLETE'] + counts['PRUNED']} of {total}", highlight=False)
+    out.print(f"finished {counts['COMPLETE'] + counts['PRUNED']} of {'?' if total is None else total}", highlight=False)
     running = s.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for t in running:
         steps = max(t.intermediate_values) if t.intermediate_values else 0

@@ -127,3 +127,12 @@ def test_a_misspelt_key_is_named_unknown_before_the_required_one_it_leaves_missi
     data["search"]["kd_wieght"] = data["search"].pop("kd_weight")
     with pytest.raises(SpecError, match=r"unknown key 'search.kd_wieght' \(did you mean 'kd_weight'\?\)"):
         parse_spec(data)
+
+
+def test_the_dashboard_note_says_a_dimension_is_fixed():
+    from tempopt.analysis._dashboard import spec_note
+
+    study = optuna.create_study(direction="maximize")
+    study.set_user_attr("spec", make_spec(lr=0.01).to_dict())
+    note = spec_note(study)
+    assert "| lr | 0.01 (fixed) |" in note and "| kd_weight | 0.0 – 1.0 |" in note

@@ -118,7 +118,8 @@ def budget(study: optuna.Study) -> int | None:
     """The study's budget of finished trials: its record's total (what ``submit``, ``run`` and
     ``launch`` stored, ``--trials`` included), else its spec's ``trials``; None if neither."""
     attrs = study.user_attrs
-    total = (attrs.get(SERVICE) or {}).get("total", (attrs.get("spec") or {}).get("trials"))
+    rec, spec = attrs.get(SERVICE), attrs.get("spec")
+    total = (rec if isinstance(rec, dict) else {}).get("total", (spec if isinstance(spec, dict) else {}).get("trials"))
     return None if total is None else int(total)
 
 

@@ -30,6 +30,12 @@ class SpecError(TempoptError):
     exit_code = 2
 
 
+class StateError(TempoptError):
+    """A command does not apply to the study as it stands (e.g. cancelling a finished one)."""
+
+    exit_code = 2
+
+
 class TaskError(TempoptError):
     """A task cannot be loaded or built."""
 

@@ -89,6 +89,8 @@ def _search_table(search: Any) -> list[str]:
         if isinstance(space, dict) and {"low", "high"} <= space.keys():
             scale = " (log)" if space.get("log") else ""
             text = f"{space['low']} – {space['high']}{scale}"
+        elif isinstance(space, (int, float)) and not isinstance(space, bool):
+            text = f"{space} (fixed)"
         else:
             text = _compact(space)
         rows.append(f"| {name} | {text} |")

@@ -23,6 +23,8 @@ from optuna.distributions import (
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from tempopt.study.objectives import distils
+
 TEMPERATURE = "temperature"
 KD_WEIGHT = "kd_weight"
 
@@ -83,8 +85,9 @@ def is_baseline(trial: FrozenTrial) -> bool:
 
 
 def is_distilled(trial: FrozenTrial) -> bool:
-    """True for a trial that trained with distillation: ``kd_weight > 0`` and not a baseline."""
-    return not is_baseline(trial) and float(trial.params.get(KD_WEIGHT, 0.0)) > 0.0
+    """True for a trial that trained with distillation: ``kd_weight > 0`` (its own, or the study
+    file's fixed one) and not a baseline."""
+    return distils(trial)
 
 
 def search_space(trials: Sequence[FrozenTrial]) -> dict[str, BaseDistribution]:

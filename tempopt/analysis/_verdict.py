@@ -26,7 +26,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.analysis._rival import baseline_search, under_tuned
 from tempopt.study.baseline_study import baseline_trials, is_baseline
-from tempopt.study.objectives import accuracy_of, complete_with_accuracy
+from tempopt.study.objectives import accuracy_of, complete_with_accuracy, distils
 from tempopt.study.per_example import decode_correct
 from tempopt.study.verify import BASELINE, DISTILLED, load_verification
 
@@ -234,7 +234,7 @@ def _from_search(search: list[FrozenTrial], baselines: list[FrozenTrial]) -> dic
         return done[0] if done else None
 
     baseline = best(baselines)
-    distilled = best([t for t in search if float(t.params.get("kd_weight", 0.0)) > 0.0])
+    distilled = best([t for t in search if distils(t)])
 
     def side(t: FrozenTrial | None) -> Side | None:
         return None if t is None else Side(dict(t.params), t.number, [float(accuracy_of(t))], [])  # type: ignore[arg-type]

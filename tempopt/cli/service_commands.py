@@ -24,9 +24,8 @@ from tempopt.study.service import (
     CANCELLED,
     OPEN,
     PAUSED,
-    PROBLEMS,
-    change_state,
     progress_of,
+    request_state,
     submit,
     submitted_studies,
 )
@@ -87,7 +86,7 @@ def studies_command(storage: str | None = StorageOption) -> None:
         table.add_row(
             p.name, str(p.priority), p.state, f"{p.finished}/{p.total}", best, verdict, ", ".join(p.workers) or "-"
         )
-        for host, text in (s.user_attrs.get(PROBLEMS) or {}).items():
+        for host, text in p.problems.items():
             problems.append(f"{p.name}: a worker on {host} cannot serve it: {text}")
     out.print(table)
     for line in problems:
@@ -97,26 +96,26 @@ def studies_command(storage: str | None = StorageOption) -> None:
 def _change(name: str, storage: str | None, to: str, verb: str) -> None:
     url = storage_url(storage)
     study = load_study(name, url)
-    before = retrying(lambda: change_state(study, to), f"{verb} the study")
+    before = retrying(lambda: request_state(study, to, verb), f"changing the study's state ({verb})")
     out.print(f"study [bold]{name}[/]: {before} → {to}", highlight=False)
 
 
 @command("pause")
 def pause_command(name: str = typer.Argument(..., help="Study name."), storage: str | None = StorageOption) -> None:
     """Stop handing out the study's trials; running ones finish."""
-    _change(name, storage, PAUSED, "pausing")
+    _change(name, storage, PAUSED, "pause")
 
 
 @command("resume")
 def resume_command(name: str = typer.Argument(..., help="Study name."), storage: str | None = StorageOption) -> None:
     """Open a paused (or cancelled) study for workers again."""
-    _change(name, storage, OPEN, "resuming")
+    _change(name, storage, OPEN, "resume")
 
 
 @command("cancel")
 def cancel_command(name: str = typer.Argument(..., help="Study name."), storage: str | None = StorageOption) -> None:
     """Stop the study: no new trials, and its running trials end (failed, with the reason) within an epoch."""
-    _change(name, storage, CANCELLED, "cancelling")
+    _change(name, storage, CANCELLED, "cancel")
 
 
 @command("worker")

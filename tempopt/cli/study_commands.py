@@ -28,6 +28,8 @@ from tempopt.study.export import export_pareto
 from tempopt.study.preparation import prepare_study
 from tempopt.study.retrain import check_retrain, retrain
 from tempopt.study.runner import best_trial, run_worker
+from tempopt.study.service import budget
+from tempopt.study.siblings import grouped, is_verification
 from tempopt.study.spec import MAX_TRIALS, StudySpec
 from tempopt.study.storage import load_study, open_existing_storage
 from tempopt.study.verify import load_verification, pending
@@ -125,8 +127,7 @@ def status_command(
         return
     s = load_study(study, url)
     counts = state_counts(s)
-    spec = s.user_attrs.get("spec", {})
-    total = spec.get("trials", "?")
+    total = budget(s)  # the record's, as `tempopt studies` shows it: --trials of submit, run and launch
     out.print(
         f"study [bold]{s.study_name}[/] in {redact_url(url)} · task {s.user_attrs.get('task', '?')}", highlight=False
     )
@@ -135,7 +136,7 @@ def status_command(
         table.add_column(state.lower(), justify="right")
     table.add_row(*(str(counts[s_]) for s_ in ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")))
     out.print(table)
-    out.print(f"finished {counts['COMPLETE'] + counts['PRUNED']} of {total}", highlight=False)
+    out.print(f"finished {counts['COMPLETE'] + counts['PRUNED']} of {'?' if total is None else total}", highlight=False)
     running = s.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for t in running:
         steps = max(t.intermediate_values) if t.intermediate_values else 0
@@ -152,6 +153,7 @@ def status_command(
 
 
 def _list_studies(url: str) -> None:
+    """Every study of the storage once, its siblings (verification, the student alone) under it."""
     summaries = optuna.get_all_study_summaries(storage=open_existing_storage(url), include_best_trial=True)
     if not summaries:
         out.print(f"no studies in {redact_url(url)}.", highlight=False)
@@ -159,10 +161,20 @@ def _list_studies(url: str) -> None:
     table = Table(title=f"studies in {redact_url(url)}")
     for col in ("study", "trials", "best"):
         table.add_column(col)
-    for s in summaries:
-        best = s.best_trial.value if s.best_trial is not None else None
-        table.add_row(s.study_name, str(s.n_trials), "-" if best is None else f"{best:.4f}")
+    for study, siblings in grouped(summaries, lambda s: s.study_name, lambda s: s.user_attrs):
+        table.add_row(*_list_row(study))
+        for sibling in siblings:
+            table.add_row(*_list_row(sibling, indent="  └ "))
     out.print(table)
+
+
+def _list_row(s: optuna.study.StudySummary, indent: str = "") -> tuple[str, str, str]:
+    """A study's name, trials and best value; a verification study's replicates have no best
+    (each retrains a config of the search with its own seed: their maximum means nothing)."""
+    if is_verification(s.study_name):
+        return indent + s.study_name, f"{s.n_trials} replicate{'' if s.n_trials == 1 else 's'}", "-"
+    best = s.best_trial.value if s.best_trial is not None else None
+    return indent + s.study_name, str(s.n_trials), "-" if best is None else f"{best:.4f}"
 
 
 @command("export")

@@ -29,6 +29,7 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.study.baseline_study import MIN_BASELINES, is_baseline
+from tempopt.study.dimensions import Dimension
 from tempopt.study.objectives import accuracy_of
 from tempopt.study.optuna_compat import new_read, shared_read
 from tempopt.study.search import ask, distributions
@@ -66,10 +67,13 @@ def start_lrs(spec: StudySpec) -> list[float]:
 
     ``baseline_lrs`` from the spec, else the quarter points of the searched lr range
     (log-spaced for a log range), so that the baseline's own sampler starts from a spread.
+    No start for a fixed lr: every baseline trial trains with it, as every trial does.
     """
     if spec.baseline_lrs is not None:
         return list(spec.baseline_lrs)
     lr = spec.search.lr
+    if not isinstance(lr, Dimension):
+        return []
     if lr.choices is not None:
         return [float(c) for c in lr.choices if not isinstance(c, str)][:3]
     assert lr.low is not None and lr.high is not None

@@ -42,6 +42,12 @@ def is_baseline(trial: FrozenTrial | optuna.Trial) -> bool:
     return trial.user_attrs.get(BASELINE_ATTR) is True
 
 
+def student_alone(trial: FrozenTrial | optuna.Trial) -> bool:
+    """True for a trial of the student alone: a baseline trial, or a baseline's verification
+    replicate (user attr ``role: baseline``)."""
+    return is_baseline(trial) or trial.user_attrs.get("role") == "baseline"
+
+
 def has_baseline_study(search: optuna.Study) -> bool:
     """True if the study keeps its baselines in a sibling (every study made since the sibling existed)."""
     return isinstance(search.user_attrs.get(BASELINE_STUDY_ATTR), str)

@@ -16,7 +16,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationInfo,
     field_validator,
     model_serializer,
@@ -111,6 +113,12 @@ class _Feeds:
             return False
         return self.allows(value) and (not self.integer or float(value).is_integer())
 
+    def check_fixed(self, value: float) -> None:
+        """Raise a ValueError when a fixed value is not one this dimension may take."""
+        if not self.fits(value):
+            kind = "an integer" if self.integer else "a number"
+            raise ValueError(f"a fixed value must be {kind} {self.bounds}, got {value:g}; use {self.example}")
+
     def check(self, d: Dimension) -> None:
         """Raise a ValueError naming the first low, high, step or choice this dimension cannot take."""
         fix = f"use {self.example}"
@@ -171,24 +179,67 @@ class LossSearch(_Strict):
         return {"choices": data["choices"], **data.get("args", {})}
 
 
+RANGE, FIXED = "<range>", "<fixed>"
+"""How a search dimension was written, as the location of a validation error names it (and a
+message leaves it out): a mapping searches it, a plain number fixes it."""
+
+
+def _range_or_fixed(value: Any) -> str:
+    return RANGE if isinstance(value, (dict, Dimension)) else FIXED
+
+
+def _a_number_or_a_mapping(value: Any) -> Any:
+    if isinstance(value, (dict, Dimension, bool, int, float)):
+        return value  # booleans: refused by Float / Int in words of their own
+    try:
+        return float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
+    except (TypeError, ValueError):
+        pass
+    raise ValueError(
+        f"give a number (a fixed value) or a mapping such as {{low: 1.0e-4, high: 0.1}} (a searched range), "
+        f"not {value!r}"
+    )
+
+
+DimensionOrFloat = Annotated[
+    Annotated[Dimension, Tag(RANGE)] | Annotated[Float, Tag(FIXED)],
+    Discriminator(_range_or_fixed),
+    BeforeValidator(_a_number_or_a_mapping),
+]
+"""A searched dimension, or a plain number that fixes it (recorded in the spec, not a trial param)."""
+DimensionOrInt = Annotated[
+    Annotated[Dimension, Tag(RANGE)] | Annotated[Int, Tag(FIXED)],
+    Discriminator(_range_or_fixed),
+    BeforeValidator(_a_number_or_a_mapping),
+]
+
+
 class Search(_Strict):
     """The search space. ``kd_weight`` and ``lr`` are required; ``temperature`` feeds the variants
-    that take one (without it they use their default T)."""
+    that take one (without it they use their default T). Each of the five is a dimension, or a
+    plain number that fixes it: the job uses it, Optuna never sees it (:meth:`fixed`)."""
 
-    temperature: Dimension | None = None
-    kd_weight: Dimension
-    lr: Dimension
-    weight_decay: Dimension | None = None
-    batch_size: Dimension | None = None
+    temperature: DimensionOrFloat | None = None
+    kd_weight: DimensionOrFloat
+    lr: DimensionOrFloat
+    weight_decay: DimensionOrFloat | None = None
+    batch_size: DimensionOrInt | None = None
     loss: LossSearch | None = None
     task_args: dict[str, Dimension] | None = None  # student args of the task, trial param NAME each
 
     @field_validator("temperature", "kd_weight", "lr", "weight_decay", "batch_size")
     @classmethod
-    def _fits_what_it_feeds(cls, d: Dimension | None, info: ValidationInfo) -> Dimension | None:
-        if d is not None:
-            assert info.field_name is not None
+    def _fits_what_it_feeds(cls, d: Dimension | float | None, info: ValidationInfo) -> Dimension | float | None:
+        assert info.field_name is not None
+        if isinstance(d, Dimension):
             _FEEDS[info.field_name].check(d)
+        elif d is not None:
+            _FEEDS[info.field_name].check_fixed(d)
+            if info.field_name == "kd_weight" and d == 0:
+                raise ValueError(
+                    "a fixed kd_weight of 0 distils in no trial (the baseline trials are the student alone "
+                    "already); fix it above 0, e.g. 0.5, or give a range"
+                )
         return d
 
     @model_serializer(mode="wrap")
@@ -203,3 +254,8 @@ class Search(_Strict):
         """Searched numeric dimensions by Optuna parameter name, in a fixed order (``loss`` and its
         args, which are conditional, are :mod:`tempopt.study.variants`' business)."""
         return {k: v for k, v in self if isinstance(v, Dimension)}
+
+    def fixed(self) -> dict[str, float | int]:
+        """The dimensions the study file fixes with a plain number, by name: what every job uses
+        where a trial has no param of that name."""
+        return {k: v for k, v in self if k in _FEEDS and isinstance(v, (int, float))}

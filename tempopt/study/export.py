@@ -14,7 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 import tempopt
 from tempopt.errors import SpecError, StorageError, TempoptError
-from tempopt.study.baseline_study import baseline_trials
+from tempopt.study.baseline_study import baseline_trials, student_alone
 from tempopt.study.objectives import accuracy_of, complete_with_accuracy, is_multi, pareto_front
 from tempopt.study.optuna_compat import storage_of
 from tempopt.study.spec import StudySpec, parse_spec
@@ -138,6 +138,7 @@ def _trial_data(
         "trial": best.number,
         "value": accuracy_of(best),
         "params": dict(best.params),
+        "fixed": fixed_values(spec, best),
         "spec": spec,
         "teacher": {
             "key": study.user_attrs.get("teacher_key"),
@@ -156,6 +157,16 @@ def _trial_data(
             "artifacts": spec.get("artifacts"),
         }
     return data
+
+
+def fixed_values(spec: dict[str, Any], trial: FrozenTrial) -> dict[str, Any]:
+    """What the trial's job used that is no trial param: the values the study file fixes
+    (``search: {lr: 0.01}``), and kd_weight 0 for the student alone."""
+    search = spec.get("search") or {}
+    fixed = {k: v for k, v in search.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    if student_alone(trial) and "kd_weight" not in trial.params:
+        fixed["kd_weight"] = 0.0
+    return fixed
 
 
 def write_export(data: dict[str, Any], path: str | Path, fmt: str | None = None) -> Path:
@@ -199,14 +210,32 @@ def read_export(path: str | Path) -> tuple[dict[str, Any], StudySpec]:
         if not isinstance(data.get(key), dict):
             raise SpecError(f"{path}: key {key!r} is missing or not a mapping; export it again.")
     spec = parse_spec(dict(data["spec"]), source=f"{path} (key 'spec')")
-    check_params(data["params"], spec, source=str(path))
+    check_fixed(data.get("fixed") or {}, spec, source=str(path))
+    check_params(data["params"], spec, source=str(path), fixed=data.get("fixed") or {})
     if "seed" in data and (isinstance(data["seed"], bool) or not isinstance(data["seed"], int) or data["seed"] < 0):
         raise SpecError(f"{path}: key 'seed' must be a whole number >= 0, got {data['seed']!r}; export it again.")
     return data, spec
 
 
-def check_params(params: dict[str, Any], spec: StudySpec, source: str) -> None:
-    """Every searched parameter present, and a value its dimension could have produced.
+def check_fixed(fixed: Any, spec: StudySpec, source: str) -> None:
+    """The export's ``fixed`` values are the study file's (and kd_weight 0, the student alone's).
+
+    Raises:
+        SpecError: a value the study file does not fix, or fixes otherwise (one sentence).
+    """
+    if not isinstance(fixed, dict):
+        raise SpecError(f"{source}: key 'fixed' must be a mapping of names to values; export it again.")
+    for name, value in fixed.items():
+        if value != spec.search.fixed().get(name) and not (name == "kd_weight" and value == 0):
+            raise SpecError(
+                f"{source}: fixed.{name} = {value!r} is not what the study file fixes "
+                f"(search.{name}: {spec.search.fixed().get(name, 'not fixed')}); export it again."
+            )
+
+
+def check_params(params: dict[str, Any], spec: StudySpec, source: str, fixed: dict[str, Any] | None = None) -> None:
+    """Every searched parameter present (or fixed: the student alone's kd_weight 0), and a value
+    its dimension could have produced.
 
     Raises:
         SpecError: a missing, unknown, non-numeric or out-of-range parameter (one sentence).
@@ -214,7 +243,7 @@ def check_params(params: dict[str, Any], spec: StudySpec, source: str) -> None:
     from tempopt.study.optuna_compat import contains
     from tempopt.study.search import active_distributions
 
-    space = active_distributions(spec, params)
+    space = {k: d for k, d in active_distributions(spec, params).items() if k in params or k not in (fixed or {})}
     for name in sorted(set(space) - set(params)):
         raise SpecError(f"{source}: params has no {name!r}; export it again or add the searched value.")
     for name in sorted(set(params) - set(space)):

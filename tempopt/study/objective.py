@@ -20,7 +20,7 @@ from tempopt.distill.members import Member, can_batch, fit_members
 from tempopt.errors import TrainingError
 from tempopt.study.artifacts import attach_checkpoint
 from tempopt.study.baseline import suggest_baseline
-from tempopt.study.baseline_study import BASELINE_ATTR, is_baseline
+from tempopt.study.baseline_study import BASELINE_ATTR, is_baseline, student_alone
 from tempopt.study.epoch_reports import EpochReports, prune_view
 from tempopt.study.liveness import retrying
 from tempopt.study.objectives import COST_ATTRS, PARAMS, student_cost
@@ -45,7 +45,9 @@ def worker_id() -> str:
 
 
 def job_config(spec: StudySpec, params: dict[str, Any]) -> JobConfig:
-    """The job a spec and a set of searched params describe."""
+    """The job a spec and a set of searched params describe; a dimension the study file fixes
+    (``search: {lr: 0.01}``) comes from the spec where ``params`` has no value for it."""
+    params = {**spec.search.fixed(), **params}
     loss, loss_args, temperature = loss_settings(spec, params)
     base = JobConfig(
         temperature=temperature if temperature is not None else 1.0,  # unused by a variant without T
@@ -99,7 +101,7 @@ class Objective:
         asked only what the student alone uses, and trains with ``kd_weight = 0``."""
         if self.baseline and not is_baseline(trial):
             retrying(functools.partial(trial.set_user_attr, BASELINE_ATTR, True), f"starting trial {trial.number}")
-        if self.baseline or is_baseline(trial) or trial.user_attrs.get("role") == "baseline":
+        if self.baseline or student_alone(trial):
             params = suggest_baseline(trial, self.spec)
             return params, job_config(self.spec, {**params, "kd_weight": 0.0})
         params = suggest(trial, self.spec)

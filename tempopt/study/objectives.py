@@ -49,6 +49,16 @@ def complete_with_accuracy(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
     return [t for t in trials if t.state == TrialState.COMPLETE and accuracy_of(t) is not None]
 
 
+def distils(trial: FrozenTrial) -> bool:
+    """True for a search trial that trained with distillation: not a baseline, and a kd_weight
+    above 0: its own param, or without one the study file's fixed kd_weight (``search:
+    {kd_weight: 0.7}``), which a study file keeps above 0."""
+    if trial.user_attrs.get("baseline") is True:
+        return False
+    kd_weight = trial.params.get("kd_weight")
+    return kd_weight is None or float(kd_weight) > 0.0
+
+
 def student_cost(objective: str, model: nn.Module, task: Task) -> float:
     """The cost ``objective`` names, of a trained student of ``task``."""
     if objective == PARAMS:
@@ -60,11 +70,7 @@ def student_cost(objective: str, model: nn.Module, task: Task) -> float:
 def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
     """The distilled trials (``kd_weight > 0``, not baselines) on the Pareto front, most accurate
     first: what ``tempopt export --pareto`` writes and verification retrains."""
-    done = [
-        t
-        for t in complete_with_accuracy(study.get_trials(deepcopy=False))
-        if t.user_attrs.get("baseline") is not True and float(t.params.get("kd_weight", 0.0)) > 0.0
-    ]
+    done = [t for t in complete_with_accuracy(study.get_trials(deepcopy=False)) if distils(t)]
     return front_of(done, [ACCURACY] + [COSTS[0]] * (len(study.directions) - 1))
 
 

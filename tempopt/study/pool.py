@@ -7,8 +7,9 @@ long idle. Each study is prepared once per worker (its spec read from the study,
 built, its teacher from the cache under the cache's lock, trained once per host). A study
 whose task (or loss variant) this worker cannot import is skipped for good, with one logged
 sentence, and the problem is recorded on the study (user attr ``worker_problems``) instead of
-failing its trials. A running trial of a study that is cancelled ends at its next epoch,
-failed with the reason; a paused study keeps its running trials and gets no new ones.
+failing its trials; the note is cleared once a worker does serve the study. A running trial
+of a study that is cancelled ends at its next epoch, failed with the reason; a paused study
+keeps its running trials and gets no new ones.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from tempopt.study.service import (
     FAILED,
     PROBLEMS,
     change_state,
+    clear_problems,
     progress_of,
     record,
     submitted_studies,
@@ -161,6 +163,8 @@ def serve(
         summary.ran[progress.name] = entry.search.ran + (entry.verify.ran if entry.verify else 0)
         if did:
             idle_since = time.monotonic()
+            if progress.problems:  # another worker's note that it cannot serve the study: one can
+                retrying(functools.partial(clear_problems, entry.prepared.study), "clearing the workers' problems")
         else:
             stop.wait(poll)  # the study's last trials run elsewhere: look again shortly
     return summary

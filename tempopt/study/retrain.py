@@ -86,7 +86,7 @@ def retrain(
     spec = spec.model_copy(update={"task_args": trial_task_args(spec, data["params"])})  # a searched student
     task = load_spec_task(spec)
     seed = int(data.get("seed", spec.seed)) if seed is None else seed
-    config = replace(job_config(spec, data["params"]), seed=seed)
+    config = replace(job_config(spec, {**(data.get("fixed") or {}), **data["params"]}), seed=seed)
     teacher = None
     if config.kd_weight > 0:
         teacher = prepare_teacher(task, cache_dir(spec), device=config.device, seed=spec.teacher.seed)
@@ -110,6 +110,7 @@ def retrain(
         "device": result.device,
         "exported_value": expected_value(data, seed),
         "params": data["params"],
+        "fixed": data.get("fixed") or {},
         "loss": config.loss,
         "loss_args": config.loss_args,
         **{name: values[-1] for name, values in result.learned.items()},  # e.g. learned_temperature

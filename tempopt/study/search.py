@@ -63,17 +63,18 @@ def active_distributions(spec: StudySpec, params: dict[str, Any]) -> dict[str, B
 def suggest(trial: optuna.Trial, spec: StudySpec) -> dict[str, Any]:
     """Ask the trial for every parameter it has; names are ``temperature``, ``kd_weight``, ``lr``…
 
-    With ``search.loss`` the variant is asked first, so that the rest can depend on it.
+    With ``search.loss`` the variant is asked first, so that the rest can depend on it. A
+    dimension the study file fixes is no trial param: :func:`~tempopt.study.objective.job_config`
+    takes it from the spec. (A baseline trial, the student alone, is asked only for what it uses:
+    :func:`tempopt.study.baseline.suggest_baseline`.)
     """
     params: dict[str, Any] = {}
-    with warnings.catch_warnings():  # a baseline's kd_weight = 0 may lie below search.kd_weight's low: by design
-        warnings.filterwarnings("ignore", message="Fixed parameter kd_weight with value 0.0")
-        choice = loss_distribution(spec)
-        if choice is not None:
-            params[LOSS] = trial.suggest_categorical(LOSS, choice.choices)
-        for name, dist in active_distributions(spec, params).items():
-            if name not in params:
-                params[name] = ask(trial, name, dist)
+    choice = loss_distribution(spec)
+    if choice is not None:
+        params[LOSS] = trial.suggest_categorical(LOSS, choice.choices)
+    for name, dist in active_distributions(spec, params).items():
+        if name not in params:
+            params[name] = ask(trial, name, dist)
     return params
 
 

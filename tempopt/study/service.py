@@ -18,7 +18,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from tempopt.errors import StorageError, TempoptError
+from tempopt.errors import StateError, StorageError, TempoptError
 
 SERVICE = "service"
 PROBLEMS = "worker_problems"
@@ -44,6 +44,7 @@ class Progress:
     verify_wanted: bool = True
     best: float | None = None
     workers: list[str] = field(default_factory=list)
+    problems: dict[str, str] = field(default_factory=dict)  # host: why a worker there cannot serve it
 
     @property
     def total(self) -> int:
@@ -56,6 +57,11 @@ class Progress:
     @property
     def verified(self) -> bool:
         return not self.verify_wanted or (self.verify_planned > 0 and self.verify_complete >= self.verify_planned)
+
+    @property
+    def finished_for_good(self) -> bool:
+        """Its budget spent and verified (whatever its stored state): nothing left to run."""
+        return self.total > 0 and self.finished >= self.total and self.verified
 
     @property
     def state(self) -> str:
@@ -108,6 +114,15 @@ def submit(study: optuna.Study, total: int, priority: int) -> None:
     )
 
 
+def budget(study: optuna.Study) -> int | None:
+    """The study's budget of finished trials: its record's total (what ``submit``, ``run`` and
+    ``launch`` stored, ``--trials`` included), else its spec's ``trials``; None if neither."""
+    attrs = study.user_attrs
+    rec, spec = attrs.get(SERVICE), attrs.get("spec")
+    total = (rec if isinstance(rec, dict) else {}).get("total", (spec if isinstance(spec, dict) else {}).get("trials"))
+    return None if total is None else int(total)
+
+
 def set_total(study: optuna.Study, total: int) -> None:
     """Store the study's budget (``--trials`` on ``run`` and ``launch`` too); a study never
     submitted gets a record open at priority 0."""
@@ -131,23 +146,44 @@ def change_state(study: optuna.Study, to: str, reason: str | None = None) -> str
     return str(old.get("state", OPEN))
 
 
+def request_state(study: optuna.Study, to: str, verb: str) -> str:
+    """``tempopt pause``, ``resume`` or ``cancel``: :func:`change_state`, unless the study is
+    finished, which none of them would change; returns its previous state.
+
+    Raises:
+        TempoptError: the study was never submitted.
+        StateError: the study is finished (its budget spent, its verification done).
+    """
+    if record(study) is not None:
+        p = progress_of(study)
+        if p.finished_for_good:
+            raise StateError(
+                f"study {study.study_name!r} is already finished ({p.finished} of {p.total} trials, verified), so "
+                f"there is nothing to {verb}; submit it again with a larger --trials to run more."
+            )
+    return change_state(study, to)
+
+
+def clear_problems(study: optuna.Study) -> None:
+    """Forget what workers could not serve the study: a worker serves it now."""
+    study.set_user_attr(PROBLEMS, {})
+
+
 def progress_of(study: optuna.Study) -> Progress:
     """The study's record and the counts behind its state (several reads: not for the hot path)."""
     from tempopt.study.baseline_study import all_trials, is_baseline
     from tempopt.study.objectives import accuracy_of
     from tempopt.study.verify import load_verification, pending
 
-    rec = record(study) or {"state": OPEN, "priority": 0, "total": 0}
+    attrs = study.user_attrs  # one read
+    rec = dict(attrs[SERVICE]) if isinstance(attrs.get(SERVICE), dict) else {"state": OPEN, "priority": 0, "total": 0}
     trials = all_trials(study)  # its own and its baseline sibling's: what counts toward its total
     finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
     running = [t for t in trials if t.state == TrialState.RUNNING]
     waiting = sum(t.state == TrialState.WAITING for t in trials)
-    values = [
-        v
-        for v in (accuracy_of(t) for t in trials if t.state == TrialState.COMPLETE and not is_baseline(t))
-        if v is not None
-    ]
-    spec = study.user_attrs.get("spec") or {}
+    done = [t for t in trials if t.state == TrialState.COMPLETE and not is_baseline(t)]
+    values = [v for v in (accuracy_of(t) for t in done) if v is not None]
+    spec = attrs.get("spec") or {}
     wanted = int((spec.get("verify") or {}).get("seeds", 0)) > 0
     planned = complete = open_ = 0
     replicates: list = []
@@ -168,6 +204,7 @@ def progress_of(study: optuna.Study) -> Progress:
         wanted,
         max(values) if values else None,
         workers,
+        dict(attrs.get(PROBLEMS) or {}),
     )
 
 

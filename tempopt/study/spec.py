@@ -19,7 +19,8 @@ from pydantic import (
 )
 
 from tempopt.errors import SpecError, TaskError
-from tempopt.study.dimensions import Float, Int, Search, Seed, _Strict
+from tempopt.study.dimensions import Dimension, Float, Int, Search, Seed, _Strict
+from tempopt.study.spec_errors import describe
 from tempopt.study.spec_file import read_study_file
 from tempopt.tasks import builtin_tasks
 from tempopt.tasks._registry import check_task_args
@@ -154,7 +155,7 @@ class StudySpec(_Strict):
 
     @model_validator(mode="after")
     def _searched_task_args(self) -> StudySpec:
-        taken = set(self.search.dimensions()) | {"loss"}
+        taken = set(self.search.dimensions()) | set(self.search.fixed()) | {"loss"}
         for name in self.search.task_args or {}:
             if name in taken or "." in name:
                 raise ValueError(
@@ -198,6 +199,13 @@ class StudySpec(_Strict):
     @model_validator(mode="after")
     def _baseline_lrs_in_range(self) -> StudySpec:
         lr = self.search.lr
+        if not isinstance(lr, Dimension):
+            if self.baseline_lrs is not None:
+                raise ValueError(
+                    f"baseline_lrs is given but search.lr is fixed at {lr:g}, which every trial uses, the "
+                    "baseline's too; remove baseline_lrs or give search.lr a range"
+                )
+            return self
         for value in self.baseline_lrs or []:
             if lr.low is not None and lr.high is not None and not lr.low <= value <= lr.high:
                 raise ValueError(
@@ -247,7 +255,7 @@ def parse_spec(data: Any, source: str = "study file") -> StudySpec:
     try:
         spec = StudySpec.model_validate(data)
     except ValidationError as e:
-        raise SpecError(f"{source}: {_describe(e)}.") from None
+        raise SpecError(f"{source}: {describe(e, StudySpec)}.") from None
     try:
         check_task_args(spec.task, spec.task_args)  # imports a task module, which may register variants
     except TaskError as e:
@@ -281,20 +289,3 @@ def load_spec(path: str | Path) -> StudySpec:
             )
         data = {**data, "study_dir": str(Path(path).resolve().parent)}
     return parse_spec(data, source=str(path))
-
-
-def _describe(error: ValidationError) -> str:
-    """The first validation problem as 'key 'a.b': what is wrong and the fix'."""
-    first = error.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
-    kind = first["type"]
-    if kind == "extra_forbidden":
-        return f"unknown key {loc!r}; remove it or check its spelling"
-    if kind == "missing":
-        return f"key {loc!r} is missing; add it"
-    msg = first["msg"].removeprefix("Value error, ")
-    if kind != "value_error":  # pydantic's own words: add the value and what to do
-        got = repr(first["input"])
-        got = got if len(got) <= 60 else got[:57] + "..."
-        msg = f"{msg[:1].lower()}{msg[1:]}, not {got}; change the value there"
-    return f"key {loc!r}: {msg}" if loc else msg

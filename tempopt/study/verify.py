@@ -32,7 +32,7 @@ from tempopt.distill import Teacher
 from tempopt.errors import TempoptError
 from tempopt.study.baseline_study import SEARCH_STUDY_ATTR, all_trials, is_baseline, load_baseline
 from tempopt.study.liveness import fail_dead_trials, retrying
-from tempopt.study.objectives import accuracy_of, complete_with_accuracy, front_of, spread
+from tempopt.study.objectives import accuracy_of, complete_with_accuracy, distils, front_of, spread
 from tempopt.study.optuna_compat import claim_trial, claim_waiting, storage_of, study_id_of
 from tempopt.study.replicate_objective import ReplicateObjective
 from tempopt.study.spec import StudySpec
@@ -98,7 +98,7 @@ def plan_replicates(
         return _plan_front(done, spec)
     configs: list[tuple[str, int, FrozenTrial]] = []
     seen: list[dict[str, Any]] = []
-    distilled = [t for t in done if not is_baseline(t) and float(t.params.get("kd_weight", 0.0)) > 0.0]
+    distilled = [t for t in done if distils(t)]
     for t in distilled:
         if t.params in seen:
             continue
@@ -134,9 +134,7 @@ def _plan_front(done: list[FrozenTrial], spec: StudySpec) -> list[Replicate]:
     spread along it (the most accurate and the cheapest first), each with a baseline of the same
     student (its searched task args): the best baseline trial with those args, or else the best
     baseline's other params with them. Distilled and baseline of rank r are compared."""
-    front = front_of(
-        [t for t in done if not is_baseline(t) and float(t.params.get("kd_weight", 0.0)) > 0.0], spec.objectives
-    )
+    front = front_of([t for t in done if distils(t)], spec.objectives)
     chosen = spread(front, spec.verify.top_k)
     baselines = [t for t in done if is_baseline(t)]
     names = list(spec.search.task_args or {})

@@ -204,6 +204,8 @@ TAMPERED = [
     ("an unsearched param", lambda d: d["params"].update(batch_size=0), "params has 'batch_size', which the study"),
     ("lr out of range", lambda d: d["params"].update(lr=5.0), "params.lr = 5.0 is not a value of search.lr"),
     ("a bad seed", lambda d: d.update(seed="x"), "key 'seed' must be a whole number >= 0"),
+    ("a fixed value the study searches", lambda d: d.update(fixed={"lr": 0.5}), "fixed.lr = 0.5 is not what the study"),
+    ("fixed not a mapping", lambda d: d.update(fixed=[0.5]), "key 'fixed' must be a mapping of names to values"),
 ]
 
 

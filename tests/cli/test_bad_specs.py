@@ -98,6 +98,29 @@ CASES = [
         {"search": _search(weight_decay={"low": -0.1, "high": 0.1})},
         "key 'search.weight_decay': low must be a number >= 0, got -0.1",
     ),
+    # a plain number fixes a dimension, checked as its range would be
+    ("fixed lr -1", {"search": {**SEARCH, "lr": -1}}, "key 'search.lr': a fixed value must be a number > 0, got -1"),
+    (
+        "fixed kd_weight 2",
+        {"search": {**SEARCH, "kd_weight": 2}},
+        "key 'search.kd_weight': a fixed value must be a number within [0, 1], got 2",
+    ),
+    ("fixed kd_weight 0", {"search": {**SEARCH, "kd_weight": 0}}, "a fixed kd_weight of 0 distils in no trial"),
+    (
+        "lr a word",
+        {"search": {**SEARCH, "lr": "fast"}},
+        "key 'search.lr': give a number (a fixed value) or a mapping such as {low: 1.0e-4, high: 0.1}",
+    ),
+    (
+        "baseline_lrs beside a fixed lr",
+        {"search": {**SEARCH, "lr": 0.01}},
+        "baseline_lrs is given but search.lr is fixed at 0.01",
+    ),
+    (
+        "misspelt kd_weight",
+        {"search": {"kd_wieght": SEARCH["kd_weight"], "lr": SEARCH["lr"]}},
+        "unknown key 'search.kd_wieght' (did you mean 'kd_weight'?); remove it or check its spelling",
+    ),
     ("step 0", {"search": _search(kd_weight={"step": 0})}, "key 'search.kd_weight': step must be > 0, got 0"),
     ("step -0.5", {"search": _search(kd_weight={"step": -0.5})}, "key 'search.kd_weight': step must be > 0, got -0.5"),
     (

@@ -6,9 +6,9 @@ import optuna
 import pytest
 from optuna.distributions import FloatDistribution
 
-from tempopt.errors import TempoptError
+from tempopt.errors import StateError, TempoptError
 from tempopt.study.scheduler import candidates, pick
-from tempopt.study.service import change_state, progress_of, set_total, submit
+from tempopt.study.service import budget, change_state, progress_of, record, request_state, set_total, submit
 
 
 def _study(
@@ -77,3 +77,27 @@ def test_run_stores_its_total_and_only_submitted_studies_change_state(storage):
     set_total(plain, 7)
     assert progress_of(plain).total == 7 and progress_of(plain).record["priority"] == 0
     assert plain.trials == []  # nothing else written
+
+
+def test_a_finished_study_is_neither_paused_nor_resumed_nor_cancelled_by_hand(storage):
+    done = _study(storage, "d", 0, total=2, finished=2)
+    for to, verb in (("paused", "pause"), ("open", "resume"), ("cancelled", "cancel")):
+        with pytest.raises(
+            StateError,
+            match=rf"study 'd' is already finished \(2 of 2 trials, verified\), so there is nothing to {verb}",
+        ):
+            request_state(done, to, verb)
+    assert record(done)["state"] == "open" and StateError.exit_code == 2
+    verifying = _study(storage, "v", 0, total=2, finished=2, seeds=2)  # its replicates are still to run
+    assert request_state(verifying, "cancelled", "cancel") == "open" and progress_of(verifying).state == "cancelled"
+    change_state(done, "failed", "a streak of failures")  # a worker's own change is not refused
+
+
+def test_the_budget_is_the_stored_total_before_the_spec_trials(storage):
+    study = _study(storage, "s", 0, total=3)
+    study.set_user_attr("spec", {"trials": 6, "verify": {"seeds": 0}})
+    assert budget(study) == 3 == progress_of(study).total
+    plain = optuna.create_study(storage=storage, study_name="plain")
+    assert budget(plain) is None
+    plain.set_user_attr("spec", {"trials": 6})
+    assert budget(plain) == 6

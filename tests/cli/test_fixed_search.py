@@ -10,9 +10,10 @@ from optuna.trial import TrialState
 
 from tempopt.analysis import compute_verdict
 from tempopt.distill import JobConfig, prepare_teacher, run_job
-from tempopt.study.creation import load_spec_task
+from tempopt.study.baseline_study import baseline_trials
 from tempopt.study.objectives import distils
 from tempopt.study.spec import parse_spec
+from tempopt.study.spec_task import load_spec_task
 from tempopt.study.verify import load_verification
 from tests.cli.conftest import write_spec
 
@@ -32,7 +33,8 @@ def test_a_fixed_lr_is_no_trial_param_yet_every_job_and_the_retrained_student_us
     study = _run(tmp_path, cli, search, baseline_lrs=None)
     verification = load_verification(study)
     assert verification is not None and verification.trials
-    assert all("lr" not in t.params for t in study.trials + verification.trials)
+    baselines = baseline_trials(study)
+    assert all("lr" not in t.params for t in study.trials + baselines + verification.trials)
     assert study.user_attrs["spec"]["search"]["lr"] == 0.01
 
     # the trial's job trained with lr 0.01: the same job by hand gives its value exactly, another lr does not
@@ -48,8 +50,8 @@ def test_a_fixed_lr_is_no_trial_param_yet_every_job_and_the_retrained_student_us
     assert by_hand[0.01].final_accuracy == trial.value != by_hand[0.02].final_accuracy
 
     # the baseline runs its share of the trials with the one lr (nothing else of the student is searched)
-    baselines = [t for t in study.trials if t.user_attrs.get("baseline")]
     assert len(baselines) == 3 and len({t.value for t in baselines}) == 1
+    assert all(t.params == {} for t in baselines)  # the student alone searches nothing here
 
     best = tmp_path / "best.yaml"
     assert (
@@ -67,10 +69,11 @@ def test_a_fixed_lr_is_no_trial_param_yet_every_job_and_the_retrained_student_us
 def test_kd_weight_choices_without_0_fail_no_baseline(tmp_path, cli):
     search = {"temperature": TEMPERATURE, "kd_weight": {"choices": [0.5, 0.9]}, "lr": {"low": 1.0e-3, "high": 0.1}}
     study = _run(tmp_path, cli, search)
-    assert not [t for t in study.trials if t.state == TrialState.FAIL]
-    baselines = [t for t in study.trials if t.user_attrs.get("baseline")]
+    baselines = baseline_trials(study)
+    assert not [t for t in study.trials + baselines if t.state == TrialState.FAIL]
     assert len(baselines) == 3 and all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in baselines)
-    assert all(t.params["kd_weight"] in (0.5, 0.9) for t in study.trials if not t.user_attrs.get("baseline"))
+    assert all(set(t.params) == {"lr"} for t in baselines)
+    assert all(t.params["kd_weight"] in (0.5, 0.9) for t in study.trials)
     replicates = load_verification(study).trials
     assert {t.user_attrs["role"] for t in replicates} == {"distilled", "baseline"}
     assert all(t.state == TrialState.COMPLETE for t in replicates)

@@ -8,11 +8,11 @@ import pytest
 from optuna.trial import TrialState
 
 from tempopt.errors import SpecError
-from tempopt.study.baseline import baseline_slots
-from tempopt.study.creation import create_or_resume
-from tempopt.study.objective import job_config
+from tempopt.study.baseline import baseline_count, baseline_slots, baseline_space
+from tempopt.study.creation import create_or_resume, open_baseline
+from tempopt.study.objective import Objective
 from tempopt.study.objectives import distils
-from tempopt.study.search import distributions, suggest
+from tempopt.study.search import distributions
 from tempopt.study.spec import parse_spec
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -35,15 +35,24 @@ def make_spec(**search):
     return parse_spec(data)
 
 
-def _run(spec, n: int) -> optuna.Study:
-    """``n`` trials asked as the objective asks them (the baselines first), told a made-up value."""
+def _run(spec, n: int) -> tuple[optuna.Study, optuna.Study, dict]:
+    """The search study and its baseline sibling after ``n`` trials asked as the objective asks
+    them (the baseline's share first), each told a made-up value; and each job's (lr, kd_weight,
+    batch_size), by study name and trial number."""
     study = create_or_resume(spec, optuna.storages.InMemoryStorage())
-    for _ in range(n):
-        trial = study.ask()
-        config = job_config(spec, suggest(trial, spec))
-        study.tell(trial, 0.5)
-        study.set_user_attr(f"config-{trial.number}", [config.lr, config.kd_weight, config.batch_size])
-    return study
+    sibling = open_baseline(study, spec)
+    share = baseline_count(spec, n)
+    configs = {}
+    for target, objective, count in (
+        (sibling, Objective(spec, None, None, baseline=True), share),  # type: ignore[arg-type]
+        (study, Objective(spec, None, None), n - share),  # type: ignore[arg-type]
+    ):
+        for _ in range(count):
+            trial = target.ask()
+            config = objective.configure(trial)[1]
+            target.tell(trial, 0.5)
+            configs[target.study_name, trial.number] = (config.lr, config.kd_weight, config.batch_size)
+    return study, sibling, configs
 
 
 def test_a_fixed_value_is_kept_in_the_spec_and_left_out_of_the_search_space():
@@ -57,52 +66,48 @@ def test_a_fixed_value_is_kept_in_the_spec_and_left_out_of_the_search_space():
 
 def test_no_trial_has_a_fixed_param_yet_every_job_uses_it():
     spec = make_spec(lr=0.01, batch_size=32)
-    study = _run(spec, 8)
-    assert all(t.state == TrialState.COMPLETE for t in study.trials)
-    assert all("lr" not in t.params and "batch_size" not in t.params for t in study.trials)
-    configs = [study.user_attrs[f"config-{t.number}"] for t in study.trials]
-    assert all(lr == 0.01 and batch == 32 for lr, _, batch in configs)
-    baselines = [t for t in study.trials if t.user_attrs.get("baseline")]
-    assert len(baselines) == 5 and all(configs[t.number][1] == 0.0 for t in baselines)
-    assert all(configs[t.number][1] > 0 for t in study.trials if not t.user_attrs.get("baseline"))
+    study, sibling, configs = _run(spec, 12)
+    trials = study.trials + sibling.trials
+    assert len(sibling.trials) == 5 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert all("lr" not in t.params and "batch_size" not in t.params for t in trials)
+    assert all(lr == 0.01 and batch == 32 for lr, _, batch in configs.values())
+    assert all(kd == 0.0 for (name, _), (_, kd, _) in configs.items() if name == "f:baseline")
+    assert all(kd > 0 for (name, _), (_, kd, _) in configs.items() if name == "f")
 
 
-def test_a_fixed_lr_queues_the_baseline_without_start_lrs():
-    slots = baseline_slots(make_spec(lr=0.01))
-    assert len(slots) == 5 and all("lr" not in s for s in slots)  # 12 trials: 5 baselines, each with the one lr
+def test_a_fixed_lr_leaves_the_baseline_nothing_to_queue_or_search():
+    spec = make_spec(lr=0.01)
+    assert baseline_slots(spec) == [] and baseline_space(spec) == {}  # every baseline trains with the one lr
 
 
 def test_a_fixed_kd_weight_distils_every_trial_but_the_baselines():
     spec = make_spec(kd_weight=0.7, temperature=4.0)
-    study = _run(spec, 6)
-    configs = {t.number: study.user_attrs[f"config-{t.number}"] for t in study.trials}
-    for t in study.trials:
-        assert "kd_weight" not in t.params and "temperature" not in t.params
-        baseline = t.user_attrs.get("baseline") is True
-        assert configs[t.number][1] == (0.0 if baseline else 0.7)
-        assert distils(t) is not baseline
+    study, sibling, configs = _run(spec, 12)
+    assert all("kd_weight" not in t.params and "temperature" not in t.params for t in study.trials + sibling.trials)
+    assert all(configs["f", t.number][1] == 0.7 and distils(t) for t in study.trials)
+    assert all(configs["f:baseline", t.number][1] == 0.0 and not distils(t) for t in sibling.trials)
 
 
 def test_kd_weight_choices_without_0_leave_the_baselines_their_0():
     spec = make_spec(kd_weight={"choices": [0.5, 0.9]})
-    study = _run(spec, 6)  # queued like any study: with kd_weight 0, which the choices do not hold
-    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    study, sibling, configs = _run(spec, 12)
+    assert all(t.state == TrialState.COMPLETE for t in study.trials + sibling.trials)
+    for t in sibling.trials:
+        assert set(t.params) == {"lr"} and configs["f:baseline", t.number][1] == 0.0 and not distils(t)
     for t in study.trials:
-        config = study.user_attrs[f"config-{t.number}"]
-        if t.user_attrs.get("baseline"):
-            assert "kd_weight" not in t.params and config[1] == 0.0 and not distils(t)
-        else:
-            assert t.params["kd_weight"] in (0.5, 0.9) and config[1] == t.params["kd_weight"] and distils(t)
+        assert t.params["kd_weight"] in (0.5, 0.9) and configs["f", t.number][1] == t.params["kd_weight"]
+        assert distils(t)
 
 
 def test_a_baseline_replicate_is_the_student_alone_too():
     spec = make_spec(kd_weight={"choices": [0.5, 0.9]})
     study = optuna.create_study(direction="maximize")
-    study.enqueue_trial({"lr": 0.01, "temperature": 4.0}, user_attrs={"role": "baseline", "student_seed": 1})
+    study.enqueue_trial({"lr": 0.01}, user_attrs={"role": "baseline", "student_seed": 1})
     study.enqueue_trial({"lr": 0.01, "temperature": 4.0, "kd_weight": 0.9}, user_attrs={"role": "distilled"})
     alone, distilled = study.ask(), study.ask()
-    assert job_config(spec, suggest(alone, spec)).kd_weight == 0.0 and "kd_weight" not in alone.params
-    assert job_config(spec, suggest(distilled, spec)).kd_weight == 0.9
+    objective = Objective(spec, None, None)  # type: ignore[arg-type]
+    assert objective.configure(alone)[1].kd_weight == 0.0 and set(alone.params) == {"lr"}
+    assert objective.configure(distilled)[1].kd_weight == 0.9
 
 
 @pytest.mark.parametrize(

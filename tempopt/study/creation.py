@@ -19,7 +19,7 @@ import tempopt
 from tempopt.distill import Teacher
 from tempopt.errors import SpecError
 from tempopt.study.baseline import BaselineRouter, baseline_slots
-from tempopt.study.objectives import directions
+from tempopt.study.objectives import directions, name_metrics
 from tempopt.study.search import make_pruner, make_sampler
 from tempopt.study.spec import StudySpec
 from tempopt.tasks import Task, load_task
@@ -146,7 +146,9 @@ def create_or_resume(
                 raise
     seed = spec.seed if sampler_seed is None else sampler_seed
     sampler = BaselineRouter(make_sampler(spec, seed), spec, spec.seed)
-    return optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler, pruner=make_pruner(spec))
+    study = optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler, pruner=make_pruner(spec))
+    name_metrics(study, spec.objectives)  # a new study, or one made before tempopt named them
+    return study
 
 
 def _write_new_study(spec: StudySpec, storage: optuna.storages.BaseStorage) -> None:

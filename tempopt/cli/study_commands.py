@@ -11,6 +11,7 @@ import typer
 from optuna.trial import TrialState
 from rich.table import Table
 
+from tempopt.analysis import BestConfig
 from tempopt.cli.app import STORAGE_HELP, command, console, out
 from tempopt.cli.study_output import print_best, print_summary, progress_bars, progress_hooks
 from tempopt.distill.device import limit_cpu_threads
@@ -27,7 +28,7 @@ from tempopt.study import (
 from tempopt.study.export import export_pareto
 from tempopt.study.preparation import prepare_study
 from tempopt.study.retrain import check_retrain, retrain
-from tempopt.study.runner import best_trial, run_worker
+from tempopt.study.runner import run_worker
 from tempopt.study.spec import StudySpec
 from tempopt.study.storage import load_study, open_existing_storage
 from tempopt.study.verify import load_verification, pending
@@ -145,7 +146,7 @@ def status_command(
             f"({verification.study_name})",
             highlight=False,
         )
-    print_best(s, best_trial(s))
+    print_best(s)
 
 
 def _list_studies(url: str) -> None:
@@ -185,7 +186,7 @@ def export_command(
     existed = out_path.is_file()
     path = write_export(data, out_path, fmt)
     verb = "overwrote" if existed else "wrote"
-    out.print(f"{verb} {path}: trial #{data['trial']} val accuracy {data['value']:.4f}", highlight=False)
+    out.print(f"{verb} {path}: {BestConfig.from_json(data['best']).describe()}", highlight=False, soft_wrap=True)
     verdict = data["verdict"]
     out.print(f"verdict: {verdict['verdict']} — {verdict['summary']}", highlight=False, soft_wrap=True)
 

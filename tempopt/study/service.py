@@ -42,7 +42,6 @@ class Progress:
     verify_complete: int = 0
     verify_open: int = 0
     verify_wanted: bool = True
-    best: float | None = None
     workers: list[str] = field(default_factory=list)
 
     @property
@@ -133,7 +132,6 @@ def change_state(study: optuna.Study, to: str, reason: str | None = None) -> str
 
 def progress_of(study: optuna.Study) -> Progress:
     """The study's record and the counts behind its state (several reads: not for the hot path)."""
-    from tempopt.study.objectives import accuracy_of
     from tempopt.study.verify import load_verification, pending
 
     rec = record(study) or {"state": OPEN, "priority": 0, "total": 0}
@@ -141,7 +139,6 @@ def progress_of(study: optuna.Study) -> Progress:
     finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
     running = [t for t in trials if t.state == TrialState.RUNNING]
     waiting = sum(t.state == TrialState.WAITING for t in trials)
-    values = [v for v in (accuracy_of(t) for t in trials if t.state == TrialState.COMPLETE) if v is not None]
     spec = study.user_attrs.get("spec") or {}
     wanted = int((spec.get("verify") or {}).get("seeds", 0)) > 0
     planned = complete = open_ = 0
@@ -161,8 +158,7 @@ def progress_of(study: optuna.Study) -> Progress:
         complete,
         open_,
         wanted,
-        max(values) if values else None,
-        workers,
+        workers=workers,
     )
 
 

@@ -71,6 +71,10 @@ class BestConfig:
         """``trial #29, verified: 0.9638 (search, seed 0, val) · 0.9694 (mean over seeds 1–3, val) · …``"""
         return f"trial #{self.trial}, {self.status}: " + " · ".join(str(f) for f in self.figures)
 
+    def short(self) -> str:
+        """``trial #29, verified: 0.9694 (mean over seeds 1–3, val)``: for a table cell."""
+        return f"trial #{self.trial}, {self.status}: {self.headline}"
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BestConfig:
         """Read back what :meth:`to_json` wrote (the ``best`` key of an export)."""

@@ -77,7 +77,7 @@ def studies_command(storage: str | None = StorageOption) -> None:
         p = retrying(functools.partial(progress_of, s), "reading a study")
         verdict = retrying(functools.partial(compute_verdict, s), "reading the verdict")
         chosen = retrying(functools.partial(best_config, s, verdict), "reading the best config")
-        best = "-" if chosen is None else f"trial #{chosen.trial}, {chosen.status}: {chosen.headline}"
+        best = "-" if chosen is None else chosen.short()
         table.add_row(
             p.name,
             str(p.priority),

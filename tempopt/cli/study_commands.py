@@ -11,7 +11,7 @@ import typer
 from optuna.trial import TrialState
 from rich.table import Table
 
-from tempopt.analysis import BestConfig
+from tempopt.analysis import BestConfig, best_config
 from tempopt.cli.app import STORAGE_HELP, command, console, out
 from tempopt.cli.study_output import print_best, print_summary, progress_bars, progress_hooks
 from tempopt.distill.device import limit_cpu_threads
@@ -150,16 +150,19 @@ def status_command(
 
 
 def _list_studies(url: str) -> None:
-    summaries = optuna.get_all_study_summaries(storage=open_existing_storage(url), include_best_trial=True)
+    storage = open_existing_storage(url)
+    summaries = optuna.get_all_study_summaries(storage=storage, include_best_trial=False)
     if not summaries:
         out.print(f"no studies in {redact_url(url)}.", highlight=False)
         return
     table = Table(title=f"studies in {redact_url(url)}")
-    for col in ("study", "trials", "best"):
+    for col in ("study", "trials", "best config"):
         table.add_column(col)
     for s in summaries:
-        best = s.best_trial.value if s.best_trial is not None else None
-        table.add_row(s.study_name, str(s.n_trials), "-" if best is None else f"{best:.4f}")
+        best = None
+        if isinstance(s.user_attrs.get("spec"), dict):  # a search (a verification sibling has no best config)
+            best = best_config(optuna.load_study(study_name=s.study_name, storage=storage))
+        table.add_row(s.study_name, str(s.n_trials), "-" if best is None else best.short())
     out.print(table)
 
 

@@ -39,6 +39,7 @@ def _everywhere(url: str, name: str, folder) -> dict[str, object]:
     exported = yaml.safe_load(best_file.read_text())
     return {
         "status": _named(_invoke("status", "--storage", url, "--study", name)),
+        "status listing": _named(_invoke("status", "--storage", url)),
         "studies": _named(_invoke("studies", "--storage", url)),
         "export": _named(export),
         "export file": {(exported["trial"], "verified" if exported["best"]["verified"] else "unverified")},

@@ -35,6 +35,7 @@ from optuna.trial import TrialState
 from tempopt.analysis import write_report
 from tempopt.study.artifacts import attach_file as attach_report
 from tempopt.study.creation import refresh_note as dashboard_note
+from tempopt.study.objectives import name_metrics
 
 pytestmark = pytest.mark.integration
 
@@ -64,6 +65,7 @@ def build_study(url: str) -> optuna.Study:
     """A small study as the runner writes it: baseline, complete and pruned trials."""
     rng = np.random.default_rng(0)
     study = optuna.create_study(study_name="kd", storage=url, direction="maximize")
+    name_metrics(study, ["accuracy"])  # as tempopt's creation does
     study.set_user_attr("spec", SPEC)
     study.set_user_attr("teacher_accuracy", 0.95)
     for number in range(N_TRIALS):
@@ -182,6 +184,8 @@ def test_dashboard_study_detail_has_trials_note_and_report(dashboard, workspace)
     assert {p["name"] for p in trials[1]["params"]} == {"temperature", "kd_weight", "lr"}
     assert {"key": "baseline", "value": "True"} in trials[0]["user_attrs"]
     assert "| temperature | 1.0 – 20.0 (log) |" in detail["note"]["body"]
+    assert "**Best configuration:** trial #" in detail["note"]["body"]
+    assert detail["objective_names"] == ["val_accuracy"]  # not "Objective 0"
     assert [a["filename"] for a in detail["artifacts"]] == ["report.html"]
 
 

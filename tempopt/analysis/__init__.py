@@ -4,6 +4,7 @@ Nothing here writes to a study: the dashboard note (:func:`spec_note`) is saved 
 ``tempopt.study.creation.refresh_note``, a report attached by ``tempopt.study.artifacts.attach_file``.
 """
 
+from tempopt.analysis._best import BestConfig, Figure, best_config
 from tempopt.analysis._dashboard import is_exposed, serve_dashboard, spec_note
 from tempopt.analysis._figures import ReportFigure, report_figures
 from tempopt.analysis._html import render_html
@@ -47,8 +48,10 @@ __all__ = [
     "EVALUATORS",
     "MIN_TRIALS",
     "Agreement",
+    "BestConfig",
     "Bin",
     "EvaluatorImportance",
+    "Figure",
     "ImportanceAnalysis",
     "InteractionGrid",
     "ProgressCallback",
@@ -65,6 +68,7 @@ __all__ = [
     "TrialSummary",
     "Verdict",
     "analyse_study",
+    "best_config",
     "compute_importances",
     "count_trials",
     "importance_to_json",

@@ -10,6 +10,7 @@ from typing import Any
 import optuna
 import optuna_dashboard
 
+from tempopt.analysis._best import best_config
 from tempopt.analysis._verdict import compute_verdict
 from tempopt.errors import TempoptError
 from tempopt.study.artifacts import artifact_store
@@ -76,7 +77,12 @@ def spec_note(study: optuna.Study) -> str:
     extra = [f"{k}: {_compact(attrs[k])}" for k in ("teacher_accuracy", "teacher_key", "tempopt_version") if k in attrs]
     if extra:
         lines += ["", " · ".join(extra)]
-    lines += ["", f"**Verdict:** {compute_verdict(study).summary}"]
+    verdict = compute_verdict(study)
+    lines += ["", f"**Verdict:** {verdict.summary}"]
+    best = best_config(study, verdict)
+    if best is not None:
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best.params.items())
+        lines += ["", f"**Best configuration:** {best.describe()}; `{params}`. {best.why}"]
     lines += ["", f"Full report: `tempopt report --study {study.study_name} --out DIR`"]
     return "\n".join(lines)
 

@@ -106,8 +106,10 @@ def _best(a: StudyAnalysis) -> list[str]:
     if a.best is None:
         return ['<h2>Best configuration</h2><p class="missing">No trial has completed yet.</p>']
     rows = [[k, f"{v:.4g}" if isinstance(v, float) else str(v)] for k, v in a.best.params.items()]
+    text = a.best.describe()
     return [
-        f"<h2>Best configuration</h2><p>Trial #{a.best.number}: value {a.best.value:.4f}</p>",
+        f"<h2>Best configuration</h2><p>{html.escape(text[0].upper() + text[1:])}</p>",
+        f'<p class="caption">{html.escape(a.best.why)}</p>',
         _table(["param", "value"], rows),
     ]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from tempopt.analysis._best import BestConfig
 from tempopt.analysis._front import FrontRow
 from tempopt.analysis._importance import EVALUATOR_LABELS, ImportanceAnalysis
 from tempopt.analysis._sensitivity import TemperatureSensitivity
 from tempopt.analysis._study_analysis import StudyAnalysis
-from tempopt.analysis._trial_summary import TrialSummary
 from tempopt.analysis._variants import VariantRow
 from tempopt.analysis._verdict import Verdict
 
@@ -60,13 +60,12 @@ def chance_line(numbers: list[int]) -> str:
     )
 
 
-def _best(best: TrialSummary | None) -> str:
+def _best(best: BestConfig | None) -> str:
     if best is None:
         return "## Best configuration\n\nNo trial has completed yet."
     rows = [[name, _fmt(value)] for name, value in best.params.items()]
-    return f"## Best configuration\n\nTrial #{best.number}: value {best.value:.4f}\n\n" + table(
-        ["param", "value"], rows
-    )
+    text = best.describe()
+    return f"## Best configuration\n\n{text[0].upper()}{text[1:]}\n\n{best.why}\n\n" + table(["param", "value"], rows)
 
 
 def verdict_markdown(v: Verdict) -> str:

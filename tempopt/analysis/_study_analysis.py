@@ -9,6 +9,7 @@ import optuna
 from optuna.distributions import BaseDistribution
 
 from tempopt.analysis._advice import suggest_next_steps
+from tempopt.analysis._best import BestConfig, best_config
 from tempopt.analysis._front import FrontRow, accuracy_view, front_rows
 from tempopt.analysis._importance import ImportanceAnalysis, ProgressCallback, compute_importances
 from tempopt.analysis._sensitivity import TemperatureSensitivity, temperature_sensitivity
@@ -27,7 +28,8 @@ class StudyAnalysis:
         study_name: the study's name.
         direction: ``maximize`` for studies written by tempopt.
         counts: trials per state.
-        best: the best complete trial overall (None without one).
+        best: the config to use, as every command shows it (:func:`best_config`; None before
+            any trial completed).
         space: the search space the complete trials were sampled from.
         importances: importances, their agreement and stability.
         verdict: did distillation help (from verification; see ``compute_verdict``).
@@ -43,7 +45,7 @@ class StudyAnalysis:
     study_name: str
     direction: str
     counts: TrialCounts
-    best: TrialSummary | None
+    best: BestConfig | None
     space: dict[str, BaseDistribution]
     importances: ImportanceAnalysis
     verdict: Verdict
@@ -105,17 +107,15 @@ def analyse_study(
     sibling = load_baseline(real)  # with accuracy as the value too
     baselines = complete_trials(accuracy_view(sibling).get_trials() if sibling else baseline_trials(study))
     baseline = max(baselines, key=lambda t: t.value) if baselines else None  # type: ignore[arg-type,return-value]
-    best = max(done, key=lambda t: t.value) if done else None  # type: ignore[arg-type,return-value]
-    if best is not None and study.direction == optuna.study.StudyDirection.MINIMIZE:
-        best = min(done, key=lambda t: t.value)  # type: ignore[arg-type,return-value]
+    verdict = compute_verdict(real)
     return StudyAnalysis(
         study_name=study.study_name,
         direction=study.direction.name.lower(),
         counts=count_trials(trials),
-        best=summarise_trial(best) if best is not None else None,
+        best=best_config(real, verdict),
         space=search_space(done),
         importances=compute_importances(study, n_bootstrap=n_bootstrap, seed=seed, progress=progress),
-        verdict=compute_verdict(real),
+        verdict=verdict,
         temperature=temperature_sensitivity(study),
         best_baseline=summarise_trial(baseline) if baseline is not None else None,
         at_chance=[t.number for t in trials if t.user_attrs.get("at_chance") is True],

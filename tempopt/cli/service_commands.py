@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tempopt.analysis import compute_verdict
+from tempopt.analysis import best_config, compute_verdict
 from tempopt.cli.app import command, out
 from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, apply_thread_limit, storage_url
 from tempopt.cli.study_output import warn_few_baselines
@@ -81,10 +81,17 @@ def studies_command(storage: str | None = StorageOption) -> None:
     problems = []
     for s in studies:
         p = retrying(functools.partial(progress_of, s), "reading a study")
-        verdict = retrying(functools.partial(compute_verdict, s), "reading the verdict").verdict
-        best = "-" if p.best is None else f"{p.best:.4f}"
+        verdict = retrying(functools.partial(compute_verdict, s), "reading the verdict")
+        chosen = retrying(functools.partial(best_config, s, verdict), "reading the best config")
+        best = "-" if chosen is None else chosen.short()
         table.add_row(
-            p.name, str(p.priority), p.state, f"{p.finished}/{p.total}", best, verdict, ", ".join(p.workers) or "-"
+            p.name,
+            str(p.priority),
+            p.state,
+            f"{p.finished}/{p.total}",
+            best,
+            verdict.verdict,
+            ", ".join(p.workers) or "-",
         )
         for host, text in p.problems.items():
             problems.append(f"{p.name}: a worker on {host} cannot serve it: {text}")

@@ -11,6 +11,7 @@ import typer
 from optuna.trial import TrialState
 from rich.table import Table
 
+from tempopt.analysis import BestConfig, best_config
 from tempopt.cli.app import STORAGE_HELP, command, console, out
 from tempopt.cli.study_output import print_best, print_summary, progress_bars, progress_hooks, warn_few_baselines
 from tempopt.distill.device import limit_cpu_threads
@@ -27,7 +28,7 @@ from tempopt.study import (
 from tempopt.study.export import export_pareto
 from tempopt.study.preparation import prepare_study
 from tempopt.study.retrain import check_retrain, retrain
-from tempopt.study.runner import best_trial, run_worker
+from tempopt.study.runner import run_worker
 from tempopt.study.service import budget
 from tempopt.study.siblings import grouped, is_verification
 from tempopt.study.spec import MAX_TRIALS, StudySpec
@@ -149,32 +150,39 @@ def status_command(
             f"({verification.study_name})",
             highlight=False,
         )
-    print_best(s, best_trial(s))
+    print_best(s)
 
 
 def _list_studies(url: str) -> None:
     """Every study of the storage once, its siblings (verification, the student alone) under it."""
-    summaries = optuna.get_all_study_summaries(storage=open_existing_storage(url), include_best_trial=True)
+    storage = open_existing_storage(url)
+    summaries = optuna.get_all_study_summaries(storage=storage, include_best_trial=True)
     if not summaries:
         out.print(f"no studies in {redact_url(url)}.", highlight=False)
         return
     table = Table(title=f"studies in {redact_url(url)}")
-    for col in ("study", "trials", "best"):
+    for col in ("study", "trials", "best config"):
         table.add_column(col)
     for study, siblings in grouped(summaries, lambda s: s.study_name, lambda s: s.user_attrs):
-        table.add_row(*_list_row(study))
+        table.add_row(*_list_row(study, storage))
         for sibling in siblings:
-            table.add_row(*_list_row(sibling, indent="  └ "))
+            table.add_row(*_list_row(sibling, storage, indent="  └ "))
     out.print(table)
 
 
-def _list_row(s: optuna.study.StudySummary, indent: str = "") -> tuple[str, str, str]:
-    """A study's name, trials and best value; a verification study's replicates have no best
+def _list_row(
+    s: optuna.study.StudySummary, storage: optuna.storages.BaseStorage, indent: str = ""
+) -> tuple[str, str, str]:
+    """A study's name, trials and best: a tempopt search's best config (the verdict's once
+    verified), the student alone's best value; a verification study's replicates have no best
     (each retrains a config of the search with its own seed: their maximum means nothing)."""
     if is_verification(s.study_name):
         return indent + s.study_name, f"{s.n_trials} replicate{'' if s.n_trials == 1 else 's'}", "-"
-    best = s.best_trial.value if s.best_trial is not None else None
-    return indent + s.study_name, str(s.n_trials), "-" if best is None else f"{best:.4f}"
+    if isinstance(s.user_attrs.get("spec"), dict):
+        best = best_config(optuna.load_study(study_name=s.study_name, storage=storage))
+        return indent + s.study_name, str(s.n_trials), "-" if best is None else best.short()
+    value = s.best_trial.value if s.best_trial is not None else None
+    return indent + s.study_name, str(s.n_trials), "-" if value is None else f"{value:.4f} (val)"
 
 
 @command("export")
@@ -200,7 +208,7 @@ def export_command(
     existed = out_path.is_file()
     path = write_export(data, out_path, fmt)
     verb = "overwrote" if existed else "wrote"
-    out.print(f"{verb} {path}: trial #{data['trial']} val accuracy {data['value']:.4f}", highlight=False)
+    out.print(f"{verb} {path}: {BestConfig.from_json(data['best']).describe()}", highlight=False, soft_wrap=True)
     verdict = data["verdict"]
     out.print(f"verdict: {verdict['verdict']} — {verdict['summary']}", highlight=False, soft_wrap=True)
 

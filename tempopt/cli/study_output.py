@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tempopt.analysis import compute_verdict
+from tempopt.analysis import best_config, compute_verdict
 from tempopt.cli.app import console, out
 from tempopt.study import RunHooks, WorkerSummary, state_counts
 from tempopt.study.baseline import few_baselines
@@ -62,7 +62,7 @@ def progress_hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> 
         if accuracy is not None:
             best.append(accuracy)
         c = state_counts(study)
-        label = f"trials  best {max(best):.4f}" if best else "trials"
+        label = f"trials  best {max(best):.4f} (search, val)" if best else "trials"
         progress.update(trials_bar, completed=min(c["COMPLETE"] + c["PRUNED"], spec.trials), description=label)
         progress.update(epoch_bar, visible=False)
 
@@ -91,31 +91,23 @@ def print_summary(study: optuna.Study, summary: WorkerSummary) -> None:
         )
     if summary.stopped_by:
         out.print(f"stopped by {summary.stopped_by}; run the same command again to resume.")
-    print_best(study, summary.best)
+    print_best(study)
 
 
-def print_best(study: optuna.Study, best: FrozenTrial | None) -> None:
-    """The config to use (the verified one once there is one, else the best search trial) and the verdict."""
+def print_best(study: optuna.Study) -> None:
+    """The config to use (:func:`tempopt.analysis.best_config`), its labelled figures, and the verdict."""
+    verdict = retrying(lambda: compute_verdict(study), "reading the verdict")
+    best = retrying(lambda: best_config(study, verdict), "reading the best config")
     if best is None:
         out.print("no completed trial yet.")
         return
-    verdict = retrying(lambda: compute_verdict(study), "reading the verdict")
     if is_multi(study):
         print_front(study)
-    title = f"best search trial #{best.number}: val accuracy {accuracy_of(best):.4f}"
-    params = best.params
-    if verdict.verified and verdict.distilled is not None:
-        d = verdict.distilled
-        seeds = ", ".join(str(s) for s in verdict.seeds)
-        title = (
-            f"best verified config, trial #{d.trial}: val accuracy {sum(d.val) / len(d.val):.4f} "
-            f"(mean over student seeds {seeds})"
-        )
-        params = d.params
-    table = Table(title=title, show_header=True)
+    out.print(f"best config, {best.describe()}", highlight=False, soft_wrap=True)
+    table = Table(show_header=True)
     table.add_column("param")
     table.add_column("value", justify="right")
-    for name, value in params.items():
+    for name, value in best.params.items():
         table.add_row(name, f"{value:.4g}" if isinstance(value, float) else str(value))
     out.print(table)
     teacher = study.user_attrs.get("teacher_accuracy")

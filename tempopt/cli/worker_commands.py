@@ -13,9 +13,7 @@ from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, storage_url
 from tempopt.cli.study_output import print_best, warn_few_baselines
 from tempopt.errors import SpecError
 from tempopt.study import load_spec, redact_url
-from tempopt.study.liveness import retrying
 from tempopt.study.preparation import Prepared, prepare_study
-from tempopt.study.runner import best_trial
 from tempopt.study.spec import MAX_TRIALS
 from tempopt.study.stopping import StopFlag
 from tempopt.study.storage import is_sqlite
@@ -105,7 +103,7 @@ def _report(prepared: Prepared, result: LaunchResult, logs: Path) -> None:
         f"{c['PRUNED']} pruned, {c['FAIL']} failed, {c['RUNNING']} running); worker logs in {logs}",
         highlight=False,
     )
-    print_best(prepared.study, retrying(lambda: best_trial(prepared.study), "reading the best trial"))
+    print_best(prepared.study)
     if result.requeued:
         out.print(f"trials {result.requeued} were interrupted and queued again with the same params.")
     if result.stopped_by is not None:

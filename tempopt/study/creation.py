@@ -29,7 +29,7 @@ from tempopt.study.baseline_study import (
     has_baseline_study,
     load_baseline,
 )
-from tempopt.study.objectives import directions
+from tempopt.study.objectives import directions, name_metrics
 from tempopt.study.optuna_compat import study_id_of
 from tempopt.study.search import make_pruner, make_sampler
 from tempopt.study.spec import StudySpec
@@ -149,6 +149,7 @@ def create_or_resume(
     else:
         study.sampler = make_sampler(spec, seed)
     _follow_study_file(study, spec)
+    name_metrics(study, spec.objectives)  # a new study, or one made before tempopt named them
     return study
 
 
@@ -225,6 +226,7 @@ def _create_baseline(spec: StudySpec, storage: optuna.storages.BaseStorage, sear
     try:
         sibling = optuna.load_study(study_name=name, storage=storage)
         sibling.set_user_attr(SEARCH_ID_ATTR, search_id)  # first: the sibling is tempopt's
+        name_metrics(sibling, spec.objectives)
         sibling.set_user_attr(SEARCH_STUDY_ATTR, spec.name)
         for params in baseline_slots(spec):
             sibling.enqueue_trial(params, user_attrs={BASELINE_ATTR: True})

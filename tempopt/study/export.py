@@ -51,10 +51,12 @@ def ranked_trials(study: optuna.Study, baselines: bool = False) -> list[FrozenTr
 def export_best(study: optuna.Study, storage_url: str, top_k: int = 1) -> dict[str, Any]:
     """The study's best configuration as plain data (never the storage password).
 
-    Once the study is verified that is the distilled config with the best mean validation
-    accuracy over the verification seeds, else the best trial of the search. ``value`` and
-    ``seed`` are the search trial's (``tempopt train`` reproduces them); ``verdict`` holds the
-    verdict and every verification seed's figures (``tempopt train --seed S`` reproduces those).
+    The config every command shows (:func:`tempopt.analysis.best_config`): once verified, the
+    distilled config with the best mean validation accuracy over the verification seeds, else the
+    best trial of the search. ``value`` and ``seed`` are the search trial's (``tempopt train``
+    reproduces them); ``best`` says whether it is verified and labels each of its figures;
+    ``verdict`` holds the verdict and every verification seed's figures (``tempopt train --seed
+    S`` reproduces those).
 
     Args:
         study: a tempopt study.
@@ -72,13 +74,14 @@ def export_best(study: optuna.Study, storage_url: str, top_k: int = 1) -> dict[s
         raise StorageError(
             f"study {study.study_name!r} has no completed trial yet; run it first (tempopt run STUDY.yaml)."
         )
-    from tempopt.analysis import compute_verdict  # here: tempopt.analysis imports tempopt.study
+    from tempopt.analysis import best_config, compute_verdict  # here: tempopt.analysis imports tempopt.study
 
     verdict = compute_verdict(study)
-    best = ranked[0]
-    if verdict.verified and verdict.distilled is not None:  # the best mean val over the verification seeds
-        best = next(t for t in ranked if t.number == verdict.distilled.trial)
+    chosen = best_config(study, verdict)
+    assert chosen is not None  # there is a completed trial
+    best = next(t for t in ranked if t.number == chosen.trial)
     data = _trial_data(study, best, spec, verdict.to_json(), storage_url, ranked)
+    data["best"] = chosen.to_json()
     if top_k > 1:
         data["top"] = [{"trial": t.number, "value": accuracy_of(t), "params": dict(t.params)} for t in ranked[:top_k]]
     return data
@@ -182,10 +185,10 @@ def write_export(data: dict[str, Any], path: str | Path, fmt: str | None = None)
         raise SpecError(f"--format {fmt!r} is not known; use yaml or json.")
     if path.is_dir():
         raise SpecError(f"--out {str(path)!r} is a folder; give a file name, e.g. {str(path / 'best.yaml')!r}.")
-    text = json.dumps(data, indent=2) if fmt == "json" else yaml.safe_dump(data, sort_keys=False)
+    text = json.dumps(data, indent=2) if fmt == "json" else yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        path.write_text(text, encoding="utf-8")
     except OSError as e:
         raise TempoptError(f"cannot write {str(path)!r} ({e.strerror or e}); pass --out with a writable path.") from e
     return path
@@ -201,7 +204,7 @@ def read_export(path: str | Path) -> tuple[dict[str, Any], StudySpec]:
     if not path.is_file():
         raise SpecError(f"exported config {str(path)!r} does not exist; create it with tempopt export.")
     try:
-        data = yaml.safe_load(path.read_text())  # JSON is YAML too
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML too
     except yaml.YAMLError as e:
         raise SpecError(f"{path} is neither YAML nor JSON ({e}); export it again with tempopt export.") from None
     if not isinstance(data, dict) or data.get("tempopt_export") != EXPORT_FORMAT:

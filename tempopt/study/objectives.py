@@ -10,6 +10,7 @@ value; :func:`accuracy_of` is how the rest of tempopt reads it, whatever the mod
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import optuna
@@ -24,12 +25,24 @@ ACCURACY, PARAMS, LATENCY = "accuracy", "params", "latency"
 COSTS = (PARAMS, LATENCY)
 COST_ATTRS = {PARAMS: "params_count", LATENCY: "latency_ms"}
 """The trial user attrs that hold a cost, whatever the study optimises."""
+METRIC_NAMES = {ACCURACY: "val_accuracy"}
+"""What the dashboard calls a value (``study.metric_names``); a cost keeps its objective's name."""
 NO_PRUNING_NOTE = "pruning is off: Optuna cannot prune multi-objective studies, so every trial runs all its epochs."
 
 
 def directions(objectives: Sequence[str]) -> list[StudyDirection]:
     """Maximise accuracy, minimise every cost."""
     return [StudyDirection.MAXIMIZE if o == ACCURACY else StudyDirection.MINIMIZE for o in objectives]
+
+
+def name_metrics(study: optuna.Study, objectives: Sequence[str]) -> None:
+    """Name the study's values (``val_accuracy``, then the cost) unless they already are, so
+    that the dashboard and ``trials_dataframe`` say what each is, not "Objective 0"."""
+    names = [METRIC_NAMES.get(o, o) for o in objectives]
+    if study.metric_names != names:
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.2: said on every call, not useful
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(names)
 
 
 def is_multi(study: optuna.Study) -> bool:

@@ -19,15 +19,15 @@ import warnings
 from dataclasses import dataclass, field
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
 from tempopt.distill import Teacher
 from tempopt.study.baseline import baseline_count
-from tempopt.study.baseline_study import is_baseline, load_baseline
+from tempopt.study.baseline_study import load_baseline
 from tempopt.study.creation import open_baseline, refresh_note
 from tempopt.study.liveness import fail_dead_trials, retrying
 from tempopt.study.objective import BatchObjective, batch_fallback
-from tempopt.study.objectives import NO_PRUNING_NOTE, accuracy_of, complete_with_accuracy
+from tempopt.study.objectives import NO_PRUNING_NOTE
 from tempopt.study.optuna_compat import count_states, return_to_queue, start_new_trial
 from tempopt.study.spec import StudySpec
 from tempopt.study.stopping import StopFlag
@@ -49,7 +49,6 @@ class WorkerSummary:
     ran: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     stopped_by: str | None = None
-    best: FrozenTrial | None = None
     verification: VerifySummary | None = None
 
     @property
@@ -105,11 +104,10 @@ def run_worker(
     batch = worker.batch
     if not stop.is_set() and spec.verify.seeds > 0:
         summary.verification = run_verification(study, spec, task, teacher, stop, hooks, poll_seconds, batch)
-        if summary.verification.done:
-            retrying(lambda: refresh_note(study), "updating the dashboard note")
+    if not stop.is_set() and (summary.verification is None or summary.verification.done):
+        retrying(lambda: refresh_note(study), "updating the dashboard note")  # the best and verdict it ended with
     summary.counts = retrying(lambda: state_counts(study), "counting trials")
     summary.stopped_by = _signal_name(stop)
-    summary.best = retrying(lambda: best_trial(study), "reading the best trial")
     return summary
 
 
@@ -234,13 +232,6 @@ def _surplus(study: optuna.Study, trial: optuna.Trial, total: int) -> bool:
 def _return_to_queue(study: optuna.Study, trial: optuna.Trial) -> None:
     """Put a trial that would exceed the budget back in the queue, unstarted."""
     retrying(lambda: return_to_queue(study, trial), "returning a surplus trial to the queue")
-
-
-def best_trial(study: optuna.Study) -> FrozenTrial | None:
-    """The completed distilled trial with the highest accuracy (a multi-objective study's too)."""
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    done = complete_with_accuracy([t for t in trials if not is_baseline(t)])
-    return max(done, key=lambda t: (accuracy_of(t), -t.number)) if done else None  # type: ignore[arg-type,return-value]
 
 
 def _signal_name(stop: StopFlag) -> str | None:

@@ -42,7 +42,6 @@ class Progress:
     verify_complete: int = 0
     verify_open: int = 0
     verify_wanted: bool = True
-    best: float | None = None
     workers: list[str] = field(default_factory=list)
     problems: dict[str, str] = field(default_factory=dict)  # host: why a worker there cannot serve it
 
@@ -171,8 +170,7 @@ def clear_problems(study: optuna.Study) -> None:
 
 def progress_of(study: optuna.Study) -> Progress:
     """The study's record and the counts behind its state (several reads: not for the hot path)."""
-    from tempopt.study.baseline_study import all_trials, is_baseline
-    from tempopt.study.objectives import accuracy_of
+    from tempopt.study.baseline_study import all_trials
     from tempopt.study.verify import load_verification, pending
 
     attrs = study.user_attrs  # one read
@@ -181,8 +179,6 @@ def progress_of(study: optuna.Study) -> Progress:
     finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
     running = [t for t in trials if t.state == TrialState.RUNNING]
     waiting = sum(t.state == TrialState.WAITING for t in trials)
-    done = [t for t in trials if t.state == TrialState.COMPLETE and not is_baseline(t)]
-    values = [v for v in (accuracy_of(t) for t in done) if v is not None]
     spec = attrs.get("spec") or {}
     wanted = int((spec.get("verify") or {}).get("seeds", 0)) > 0
     planned = complete = open_ = 0
@@ -202,9 +198,8 @@ def progress_of(study: optuna.Study) -> Progress:
         complete,
         open_,
         wanted,
-        max(values) if values else None,
-        workers,
-        dict(attrs.get(PROBLEMS) or {}),
+        workers=workers,
+        problems=dict(attrs.get(PROBLEMS) or {}),
     )
 
 

@@ -32,7 +32,15 @@ from tempopt.distill import Teacher
 from tempopt.errors import TempoptError
 from tempopt.study.baseline_study import SEARCH_STUDY_ATTR, all_trials, is_baseline, load_baseline
 from tempopt.study.liveness import fail_dead_trials, retrying
-from tempopt.study.objectives import accuracy_of, complete_with_accuracy, distils, front_of, spread
+from tempopt.study.objectives import (
+    ACCURACY,
+    accuracy_of,
+    complete_with_accuracy,
+    distils,
+    front_of,
+    name_metrics,
+    spread,
+)
 from tempopt.study.optuna_compat import claim_trial, claim_waiting, storage_of, study_id_of
 from tempopt.study.replicate_objective import ReplicateObjective
 from tempopt.study.spec import StudySpec
@@ -176,6 +184,7 @@ def open_verification(search: optuna.Study, spec: StudySpec, wait: float = PLAN_
         except optuna.exceptions.DuplicatedStudyError:
             study = optuna.load_study(study_name=name, storage=storage)
             if _wait_for_plan(study, wait):
+                name_metrics(study, [ACCURACY])  # planned by a tempopt that did not name them
                 return study
             log.warning("verification study %s has no plan (its planner died); planning it again", name)
             try:
@@ -184,6 +193,7 @@ def open_verification(search: optuna.Study, spec: StudySpec, wait: float = PLAN_
                 pass  # another worker removed it first
             continue
         study = optuna.load_study(study_name=name, storage=storage)
+        name_metrics(study, [ACCURACY])
         sibling = load_baseline(search)
         baselines = sibling.get_trials(deepcopy=False) if sibling is not None else None
         plan = plan_replicates(search.get_trials(deepcopy=False), spec, baselines)

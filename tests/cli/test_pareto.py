@@ -41,7 +41,7 @@ def test_a_front_of_at_least_three_is_found_exported_and_each_member_retrains(tm
     assert text.count("pruning is off: Optuna cannot prune multi-objective studies") == 1
     assert "Pareto front:" in text
     study = _study(tmp_path)
-    assert len(study.directions) == 2
+    assert len(study.directions) == 2 and study.metric_names == ["val_accuracy", "params"]  # the dashboard's names
     for t in study.trials:
         assert not t.intermediate_values and len(t.user_attrs["val_per_epoch"]) == 6  # never pruned
         assert t.values[1] == t.user_attrs["params_count"]
@@ -82,6 +82,7 @@ def test_latency_is_measured_on_the_cpu_per_example(tmp_path, cli):
     search = {**tiny_spec(tmp_path)["search"], "task_args": {"student_hidden": {"choices": [4, 64]}}}
     spec = write_spec(tmp_path, trials=5, objectives=["accuracy", "latency"], search=search, verify={"seeds": 0})
     assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
+    assert _study(tmp_path).metric_names == ["val_accuracy", "latency"]
     for t in _study(tmp_path).trials:
         assert t.values[1] == t.user_attrs["latency_ms"] > 0 and t.user_attrs["params_count"] > 0
 

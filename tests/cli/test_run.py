@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -154,7 +155,7 @@ def test_status_lists_states_and_best(tmp_path, cli):
     result = cli("status", "--storage", _url(tmp_path), "--study", "tiny")
     assert result.exit_code == 0
     assert "finished 3 of 3" in result.output
-    assert "best verified config, trial #" in result.output
+    assert re.search(r"best config, trial #\d+, verified: [\d.]+ \(search, seed 0, val\)", result.output)
     assert "verdict: " in result.output and "verification" in result.output
     listing = cli("status", "--storage", _url(tmp_path))
     assert "tiny" in listing.output

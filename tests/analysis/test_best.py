@@ -18,7 +18,7 @@ def _ranked_distilled(study):
 
 
 def test_before_verification_it_is_the_search_s_best_marked_unverified():
-    study = make_study(temperature_times_kd, 12, baseline=0.99)  # a baseline trial is the search's best
+    study = make_study(temperature_times_kd, 12, baseline=[0.99], legacy=True)  # a baseline is the best trial
     best = best_config(study)
     top = max((t for t in study.trials if t.value is not None), key=lambda t: t.value)
     assert top.user_attrs["baseline"] is True

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import optuna
 import torch
-from optuna.trial import TrialState
 
 from tempopt.distill.device import limit_cpu_threads
 from tempopt.errors import SpecError, TaskError, TempoptError
@@ -34,7 +33,7 @@ from tempopt.study import service
 from tempopt.study.liveness import fail_dead_trials, retrying
 from tempopt.study.optuna_compat import storage_of, study_id_of
 from tempopt.study.preparation import Prepared, prepare_study
-from tempopt.study.runner import DONE, RAN, SearchWorker
+from tempopt.study.runner import DONE, RAN, SearchWorker, state_counts
 from tempopt.study.scheduler import candidates
 from tempopt.study.service import (
     CANCEL_CHECK_SECONDS,
@@ -187,15 +186,14 @@ def _sweep(
         name = study.study_name
         if name in summary.skipped or not fnmatch.fnmatchcase(name, pattern):
             continue
-        running = retrying(
-            functools.partial(study.get_trials, deepcopy=False, states=(TrialState.RUNNING,)), "reading running trials"
-        )
-        if not running:
+        counts = retrying(functools.partial(state_counts, study), "counting trials")  # its baselines' too
+        if not counts["RUNNING"]:
             continue
         entry = served.get(name) or _prepare(storage_url, name, hooks, stop, summary, alive_file, options)
         if entry is not None:
             served[name] = entry
-            retrying(functools.partial(fail_dead_trials, entry.prepared.study), "checking for dead trials")
+            for target in entry.search.studies:
+                retrying(functools.partial(fail_dead_trials, target), "checking for dead trials")
 
 
 def _final_states(storage: optuna.storages.BaseStorage, pattern: str) -> dict[str, str] | None:

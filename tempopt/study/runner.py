@@ -136,6 +136,11 @@ class SearchWorker:
             self._baseline = _Phase(sibling, BatchObjective(spec, task, teacher, hooks.on_epoch, baseline=True))
 
     @property
+    def studies(self) -> list[optuna.Study]:
+        """The studies whose trials this worker runs: the baseline sibling (if any) and the search."""
+        return [phase.study for phase in (self._baseline, self._search) if phase is not None]
+
+    @property
     def ran(self) -> int:
         return self._search.ran + (self._baseline.ran if self._baseline else 0)
 

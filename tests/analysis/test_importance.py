@@ -95,6 +95,21 @@ def test_baseline_trials_are_left_out_and_counted():
     assert sibling.n_baseline == 0 and sibling.n_trials == 30  # in their own study: nothing to leave out
 
 
+def test_optuna_s_own_importances_on_the_search_study_rank_as_the_report_does():
+    """What the dashboard shows: Optuna's default evaluator over every trial of the search study.
+    With the baselines among them (an older study), their phantom temperature (one value, with
+    poor accuracies) and kd_weight 0 would be read as data; in their sibling they are not there."""
+    import optuna
+
+    study = make_study(only_temperature, 30, baseline=[0.2, 0.4, 0.6])
+    optunas = optuna.importance.get_param_importances(study)
+    ours = compute_importances(study, n_bootstrap=0)
+    assert next(iter(optunas)) == ours.evaluators["ped_anova"].top == ours.consensus_top == "temperature"
+    legacy = make_study(only_temperature, 30, baseline=[0.2, 0.4, 0.6], legacy=True)
+    inflated = optuna.importance.get_param_importances(legacy)  # kd_weight 0 and the poor baselines count there
+    assert inflated["kd_weight"] > optunas["kd_weight"] + 0.1
+
+
 def test_conditional_params_are_left_out_of_the_ranking_and_said_so():
     """With search.loss each variant has its own args: a trial holds only its variant's."""
     import optuna

@@ -198,6 +198,15 @@ class StudyHarness:
         """Every study in the database (the search and its verification studies)."""
         return sorted(s.study_name for s in self.storage.get_all_studies())
 
+    def all_trials(self) -> list[FrozenTrial]:
+        """Every trial that counts toward the study's total: its own and its baseline sibling's
+        (each study numbers its trials: no number twice in one study)."""
+        studies = [self.trials(), self.trials(f"{self.name}:baseline")]
+        for trials in studies:
+            numbers = [t.number for t in trials]
+            assert len(numbers) == len(set(numbers)), f"duplicate trial numbers: {numbers}"
+        return studies[0] + studies[1]
+
     def trials(self, study: str | None = None) -> list[FrozenTrial]:
         """Every trial of the study (or of ``study``), by number; none while it does not exist yet."""
         for attempt in range(20):
@@ -296,9 +305,9 @@ def finished(trials: list[FrozenTrial]) -> list[FrozenTrial]:
 
 
 def assert_complete_study(trials: list[FrozenTrial], total: int) -> None:
-    """Exactly ``total`` finished trials, unique numbers, nothing left RUNNING."""
-    numbers = [t.number for t in trials]
-    assert len(numbers) == len(set(numbers)), f"duplicate trial numbers: {numbers}"
+    """Exactly ``total`` finished trials, each once, nothing left RUNNING."""
+    ids = [t._trial_id for t in trials]
+    assert len(ids) == len(set(ids)), f"a trial listed twice: {ids}"
     running = [t.number for t in trials if t.state == TrialState.RUNNING]
     assert not running, f"trials {running} were left RUNNING"
     states = {t.number: t.state.name for t in trials}

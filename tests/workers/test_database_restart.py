@@ -77,7 +77,7 @@ def _restart_mid_study(harness: StudyHarness, server: PrivatePostgres) -> None:
             assert_clean_log(harness.log(f"logs/worker-{i}.log"), f"worker-{i}.log")
         assert "database unreachable" in text  # the outage was seen, and survived
 
-    trials = harness.trials()
+    trials = harness.all_trials()
     assert_complete_study(trials, TOTAL)
     by_number = {t.number: t for t in trials}
     for number, value in completed_before.items():

@@ -45,7 +45,7 @@ def test_killed_trials_are_retried_even_when_no_worker_is_left(harness):
 
     assert harness.run("run", study, "--quiet", log="resume.log", timeout=90) == 0, harness.log("resume.log")
 
-    trials = harness.trials()
+    trials = harness.all_trials()
     assert_complete_study(trials, TOTAL)
     by_number = {t.number: t for t in trials}
     for dead in killed:

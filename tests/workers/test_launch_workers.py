@@ -19,7 +19,7 @@ def test_three_workers_finish_exactly_the_budget(harness):
     code = harness.run("launch", study, "--workers", "3", "--log-dir", "logs", log="launch.log")
 
     assert code == 0, harness.log("launch.log")
-    trials = harness.trials()
+    trials = harness.all_trials()
     assert_complete_study(trials, TOTAL)
     assert f"{TOTAL}/{TOTAL} finished" in harness.log("launch.log")
     workers = {t.user_attrs.get("worker") for t in trials if t.user_attrs.get("worker")}

@@ -83,7 +83,7 @@ def test_three_workers_serve_every_study_by_priority_and_lose_nothing(harness, m
             assert w.wait(timeout=240) == 0, harness.log(f"w{workers.index(w)}.log")
 
     for name in PRIORITIES:
-        trials = harness.trials(name)
+        trials = harness.trials(name) + harness.trials(f"{name}:baseline")
         assert_complete_study(trials, TOTAL)  # exactly its total, nothing RUNNING (a surplus trial may wait)
         verification = harness.storage.get_study_user_attrs(harness.storage.get_study_id_from_name(name))
         replicates = harness.trials(verification["verify_study"])

@@ -26,7 +26,7 @@ def test_workers_started_together_on_an_empty_database(harness):
     assert codes == [0] * WORKERS, logs
     for i in range(WORKERS):
         assert_clean_log(harness.log(f"w{i}.log"), f"w{i}.log")
-    trials = harness.trials()
+    trials = harness.all_trials()
     assert_complete_study(trials, TOTAL)
     baseline = [t for t in trials if t.user_attrs.get("baseline")]
     assert len(baseline) == 4, f"{len(baseline)} baseline trials were queued"  # half of 8: queued once

@@ -7,6 +7,7 @@ import pytest
 
 from tempopt.errors import SpecError
 from tempopt.study import creation
+from tempopt.study.baseline_study import baseline_trials
 from tempopt.study.creation import create_or_resume
 from tempopt.study.spec import parse_spec
 from tempopt.study.storage import open_storage
@@ -39,7 +40,10 @@ def test_a_failure_while_creating_leaves_no_study_and_an_orphan_is_recreated(bac
         monkeypatch.setattr(creation, "SPEC_WAIT", 0.5)
         study = create_or_resume(spec, storage)
         assert study.user_attrs["spec"]["name"] == "it"
-        assert len(study.get_trials(deepcopy=False)) == 2  # its baseline trials: made anew, once
+        assert (
+            len(baseline_trials(study)) == 1
+        )  # its queued baseline trial (baseline_lrs), in its sibling: made anew, once
+        assert sorted(optuna.get_all_study_names(storage)) == ["it", "it:baseline"]
 
         foreign = optuna.create_study(study_name="foreign", storage=storage)
         foreign.set_user_attr("owner", "someone else")  # not empty: never deleted
@@ -57,10 +61,11 @@ def test_names_that_differ_by_case_are_two_studies_or_a_clear_refusal(backend, t
         if backend == "mariadb":  # its default collation ignores case: refused, nothing written
             with pytest.raises(SpecError, match="clashes with the existing study 'CaseTest'"):
                 create_or_resume(_spec(tmp_path, name="casetest"), storage)
-            assert optuna.get_all_study_names(storage) == ["CaseTest"]
+            assert sorted(optuna.get_all_study_names(storage)) == ["CaseTest", "CaseTest:baseline"]
         else:
             create_or_resume(_spec(tmp_path, name="casetest"), storage)
-            assert sorted(optuna.get_all_study_names(storage)) == ["CaseTest", "casetest"]
+            names = ["CaseTest", "CaseTest:baseline", "casetest", "casetest:baseline"]
+            assert sorted(optuna.get_all_study_names(storage)) == names
         study = create_or_resume(_spec(tmp_path, name="CaseTest"), storage)  # resumes the right one
         assert study.study_name == "CaseTest" and study.user_attrs["spec"]["name"] == "CaseTest"
         storage.engine.dispose()

@@ -34,7 +34,7 @@ def test_a_worker_killed_during_verification_loses_nothing(harness):
     assert "verification: 4/4 replicates complete" in harness.log("resume.log")
 
     assert [(t.number, t.state, t.value) for t in harness.trials()] == search_before  # the search as it was
-    assert_complete_study(harness.trials(), TOTAL)
+    assert_complete_study(harness.all_trials(), TOTAL)
     replicates = harness.trials(VERIFY)
     assert not [t for t in replicates if t.state == TrialState.RUNNING]
     dead = next(t for t in replicates if t.number == victim.number)

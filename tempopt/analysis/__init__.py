@@ -18,6 +18,7 @@ from tempopt.analysis._importance import (
     Spread,
     compute_importances,
 )
+from tempopt.analysis._interval import paired_interval
 from tempopt.analysis._json import importance_to_json
 from tempopt.analysis._markdown import render_markdown
 from tempopt.analysis._report import ReportFiles, write_report
@@ -38,7 +39,6 @@ from tempopt.analysis._verdict import (
     Verdict,
     compute_verdict,
     member_verdicts,
-    paired_interval,
     unverified_verdict,
 )
 from tempopt.study.storage import load_study as read_study

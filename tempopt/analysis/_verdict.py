@@ -24,16 +24,15 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from tempopt.analysis._interval import N_BOOTSTRAP, paired_interval
 from tempopt.analysis._rival import baseline_search, under_tuned
 from tempopt.study.baseline_study import baseline_trials, is_baseline
 from tempopt.study.objectives import accuracy_of, complete_with_accuracy, distils
 from tempopt.study.per_example import decode_correct
-from tempopt.study.verify import BASELINE, DISTILLED, load_verification
+from tempopt.study.verify import load_verification
+from tempopt.study.verify_plan import BASELINE, DISTILLED
 
 HELPED, NO_EVIDENCE, HURT = "helped", "no evidence", "hurt"
-N_BOOTSTRAP = 4000
-LEVEL = 0.95
-CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -97,33 +96,6 @@ class Verdict:
             "student": self.student,
             "baseline_search": self.baseline_search,
         }
-
-
-def paired_interval(
-    distilled: np.ndarray, baseline: np.ndarray, n_bootstrap: int = N_BOOTSTRAP, seed: int = 0
-) -> tuple[float, float, float]:
-    """Mean paired difference and its bootstrap interval, resampling seeds and examples.
-
-    Args:
-        distilled: ``(S, N)`` bool, example n right for seed s, distilled side.
-        baseline: ``(S, N)`` bool, the same seeds and examples, baseline side.
-
-    Returns:
-        ``(mean, low, high)`` of the mean over seeds of the accuracy difference.
-    """
-    diff = distilled.astype(np.float64) - baseline.astype(np.float64)  # (S, N) in {-1, 0, 1}
-    s, n = diff.shape
-    rng = np.random.default_rng(seed)
-    per_seed = np.empty((s, n_bootstrap))  # each seed's difference on each example resample
-    for start in range(0, n_bootstrap, CHUNK):  # (CHUNK, N) draws at a time: bounded memory
-        size = min(CHUNK, n_bootstrap - start)
-        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=size)  # (b, N) example draws
-        per_seed[:, start : start + size] = diff @ counts.T / n
-    seeds = rng.integers(0, s, size=(n_bootstrap, s))  # (B, S) seed draws
-    boot = per_seed[seeds, np.arange(n_bootstrap)[:, None]].mean(axis=1)  # (B,)
-    tail = (1 - LEVEL) / 2 * 100
-    low, high = np.percentile(boot, [tail, 100 - tail])
-    return float(diff.mean()), float(low), float(high)
 
 
 def compute_verdict(study: optuna.Study, *, n_bootstrap: int = N_BOOTSTRAP) -> Verdict:

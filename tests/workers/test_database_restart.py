@@ -77,8 +77,8 @@ def _restart_mid_study(harness: StudyHarness, server: PrivatePostgres) -> None:
             assert_clean_log(harness.log(f"logs/worker-{i}.log"), f"worker-{i}.log")
         assert "database unreachable" in text  # the outage was seen, and survived
 
-    trials = harness.all_trials()
-    assert_complete_study(trials, TOTAL)
+    assert_complete_study(harness.all_trials(), TOTAL)
+    trials = harness.trials()  # the search study's own: the trials above were seen there
     by_number = {t.number: t for t in trials}
     for number, value in completed_before.items():
         assert by_number[number].state == TrialState.COMPLETE and by_number[number].value == value

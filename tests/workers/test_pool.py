@@ -132,8 +132,10 @@ def test_a_worker_on_an_empty_database_idles_then_serves_a_study_submitted_later
     time.sleep(3)  # idle: nothing submitted yet
     assert worker.poll() is None
     _submit(harness, "late", 1)
-    harness.wait_for(
-        lambda ts: len([t for t in ts if t.state == TrialState.COMPLETE]) == TOTAL,
+    harness.wait_for(  # the search's share: the rest are the student alone's, in late:baseline
+        lambda ts: (
+            len([t for t in ts if t.state == TrialState.COMPLETE]) == TOTAL - len(harness.trials("late:baseline"))
+        ),
         60,
         "the late study's trials",
         study="late",

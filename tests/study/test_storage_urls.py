@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy.exc
 
 from tempopt.errors import StorageError
+from tempopt.study.sql_setup import engine_kwargs
 from tempopt.study.storage import (
     FailureHandling,
     describe_error,
-    engine_kwargs,
     is_sqlite,
     normalise_url,
     open_storage,

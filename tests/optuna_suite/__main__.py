@@ -3,8 +3,9 @@
 Fetches the source distribution of the installed Optuna version from the package index (``pip
 download``; nothing of Optuna's is kept in this repository), unpacks its tests into a temporary
 folder and runs its storage tests, and the study and trial tests that go through a storage, with
-``tempopt_storage_plugin`` (beside this file): on SQLite and on PostgreSQL, each under a time zone
-away from UTC. Exits 1 if any test fails, outside those the plugin lists as inapplicable.
+``tempopt_storage_plugin`` (beside this file): on SQLite and on PostgreSQL side by side, each
+under a time zone away from UTC. Exits 1 if any test fails, outside those the plugin lists as
+inapplicable.
 
     python -m tests.optuna_suite                       # both backends, as .ci/run runs it
     python -m tests.optuna_suite --backend sqlite -- -k heartbeat   # one backend, pytest options after --
@@ -45,23 +46,41 @@ def fetch_tests(version: str, into: Path) -> Path:
     return into / root
 
 
-def run_backend(backend: str, folder: Path, pytest_args: list[str]) -> tuple[int, str]:
-    """Run the tests on one backend; returns pytest's exit code and its closing line with the time."""
-    env = {**os.environ, "TZ": TIME_ZONES[backend], "PYTHONPATH": str(HERE)}
-    command = [sys.executable, "-m", "pytest", "-p", "tempopt_storage_plugin", *TESTS]
-    command += [f"--ignore={path}" for path in IGNORED]
-    command += ["-q", "-rfEs", "--color=no", "-p", "no:cacheprovider", "-p", "no:warnings", "--timeout=300"]
-    if backend == "sqlite":
-        env["TEST_DB_URL"] = f"sqlite:///{folder / 'with_server.db'}"  # Optuna's tests "with a server"
-    else:
-        command += ["--tempopt-server", POSTGRES]
-    print(f"== Optuna's storage tests on {backend}, TZ={env['TZ']}", flush=True)
-    start = time.monotonic()
-    result = subprocess.run([*command, *pytest_args], cwd=folder, env=env, stdout=subprocess.PIPE, text=True)
-    print(result.stdout, end="", flush=True)
-    lines = [line for line in result.stdout.splitlines() if line.strip()]
-    closing = lines[-1].strip("= ") if lines else "no output"
-    return result.returncode, f"{backend} (TZ={env['TZ']}): {closing}; {time.monotonic() - start:.0f} s in all"
+class BackendRun:
+    """One backend's pytest run, started at once, its output in a log file of ``folder``."""
+
+    def __init__(self, backend: str, folder: Path, pytest_args: list[str]) -> None:
+        self.backend = backend
+        env = {**os.environ, "TZ": TIME_ZONES[backend], "PYTHONPATH": str(HERE)}
+        command = [sys.executable, "-m", "pytest", "-p", "tempopt_storage_plugin", *TESTS]
+        command += [f"--ignore={path}" for path in IGNORED]
+        command += ["-q", "-rfEs", "--color=no", "-p", "no:cacheprovider", "-p", "no:warnings", "--timeout=300"]
+        if backend == "sqlite":
+            env["TEST_DB_URL"] = f"sqlite:///{folder / 'with_server.db'}"  # Optuna's tests "with a server"
+        else:
+            command += ["--tempopt-server", POSTGRES]
+        self.title = f"{backend} (TZ={env['TZ']})"
+        self.log = folder / f"{backend}.log"
+        self.start, self.seconds = time.monotonic(), 0.0
+        with self.log.open("w") as out:
+            self.process = subprocess.Popen([*command, *pytest_args], cwd=folder, env=env, stdout=out, stderr=out)
+
+    def done(self) -> bool:
+        """Whether the run has ended (the first call that sees it so notes its time)."""
+        if self.process.poll() is None:
+            return False
+        self.seconds = self.seconds or time.monotonic() - self.start
+        return True
+
+    def finish(self) -> tuple[int, str]:
+        """Print the ended run's output; returns pytest's exit code and a line with its counts and time."""
+        code, seconds = self.process.returncode, self.seconds
+        text = self.log.read_text()
+        print(f"== Optuna's storage tests on {self.title}", flush=True)
+        print(text, end="", flush=True)
+        lines = [line for line in text.splitlines() if line.strip()]
+        closing = lines[-1].strip("= ") if lines else "no output"
+        return code, f"{self.title}: {closing}; {seconds:.0f} s in all"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     backends = list(TIME_ZONES) if args.backend == "all" else [args.backend]
     with tempfile.TemporaryDirectory(prefix="optuna-suite-") as tmp:
         folder = fetch_tests(version, Path(tmp))
-        results = [run_backend(backend, folder, args.pytest_args) for backend in backends]
+        # side by side: most of the time is Optuna's heartbeat tests sleeping, little is CPU
+        runs = [BackendRun(backend, folder, args.pytest_args) for backend in backends]
+        while not all([run.done() for run in runs]):  # (a list: every run's end time is noted)
+            time.sleep(0.5)
+        results = [run.finish() for run in runs]
     print(f"== Optuna {version}'s storage tests against tempopt's storage")
     for _, line in results:
         print(line)

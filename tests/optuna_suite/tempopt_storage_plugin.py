@@ -10,7 +10,8 @@ Loaded with ``-p tempopt_storage_plugin`` into a run of the tests of Optuna's so
   makes a fresh database of its own on that server, dropped afterwards, and points
   ``TEST_DB_URL`` (Optuna's tests "with a server") at another one;
 * deselects the parametrisations over Optuna's other storages (in memory, journal files, Redis),
-  which never build an RDB storage;
+  which never build an RDB storage, and those that repeat another (:data:`WRAPPERS`,
+  :data:`THROUGH_A_STUDY`);
 * skips each test in :data:`INAPPLICABLE` with its reason, and fails the run if an entry matches
   no test (the list cannot outlive the tests it names).
 """
@@ -38,6 +39,10 @@ RDB_MODES = {"sqlite", "cached_sqlite", "grpc_rdb"}
 WRAPPERS = {"cached_sqlite", "grpc_rdb"}
 """Optuna's cache and gRPC proxy over the RDB storage: the same calls of it as plain, run on SQLite only
 (on a server they would double the run's time and test no statement more)."""
+
+THROUGH_A_STUDY = ("tests/study_tests/", "tests/trial_tests/")
+"""Tests that reach the storage through a study, whose ``create_study`` wraps an RDB storage in Optuna's
+cache itself: there ``cached_sqlite`` is ``sqlite`` again, and is deselected."""
 
 DRIVER = (
     "hides the psycopg2 module to see Optuna's 'install a driver' error, but SQLAlchemy 2.1 connects "
@@ -91,7 +96,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     kept, other = [], []
     for item in items:
         params = item.callspec.params.values() if hasattr(item, "callspec") else ()
-        if any(isinstance(value, str) and value in elsewhere for value in params):
+        skip = elsewhere | ({"cached_sqlite"} if item.nodeid.startswith(THROUGH_A_STUDY) else set())
+        if any(isinstance(value, str) and value in skip for value in params):
             other.append(item)
             continue
         kept.append(item)

@@ -24,10 +24,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-POSTGRES = os.environ.get("TEMPOPT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+SERVERS = {
+    "postgresql": os.environ.get("TEMPOPT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"),
+    "mariadb": os.environ.get("TEMPOPT_TEST_MARIADB", "mysql://root@127.0.0.1:3306/test"),
+}
 TESTS = ["tests/storages_tests", "tests/study_tests", "tests/trial_tests"]
 IGNORED = ["tests/storages_tests/journal_tests"]  # Optuna's journal storage, which is never an RDB storage
-TIME_ZONES = {"sqlite": "America/Los_Angeles", "postgresql": "Asia/Tokyo"}  # one west of UTC, one east
+TIME_ZONES = {"sqlite": "America/Los_Angeles", "postgresql": "Asia/Tokyo", "mariadb": "Asia/Kolkata"}
+CI = ["sqlite", "postgresql"]  # what --backend all (the default, and .ci/run) runs
 
 
 def fetch_tests(version: str, into: Path) -> Path:
@@ -58,7 +62,7 @@ class BackendRun:
         if backend == "sqlite":
             env["TEST_DB_URL"] = f"sqlite:///{folder / 'with_server.db'}"  # Optuna's tests "with a server"
         else:
-            command += ["--tempopt-server", POSTGRES]
+            command += ["--tempopt-server", SERVERS[backend]]
         self.title = f"{backend} (TZ={env['TZ']})"
         self.log = folder / f"{backend}.log"
         self.start, self.seconds = time.monotonic(), 0.0
@@ -89,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pytest_args", nargs="*", help="more pytest options, after --")
     args = parser.parse_args(argv)
     version = importlib.metadata.version("optuna")
-    backends = list(TIME_ZONES) if args.backend == "all" else [args.backend]
+    backends = CI if args.backend == "all" else [args.backend]
     with tempfile.TemporaryDirectory(prefix="optuna-suite-") as tmp:
         folder = fetch_tests(version, Path(tmp))
         # side by side: most of the time is Optuna's heartbeat tests sleeping, little is CPU

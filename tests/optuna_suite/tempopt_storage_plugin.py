@@ -6,7 +6,7 @@ Loaded with ``-p tempopt_storage_plugin`` into a run of the tests of Optuna's so
 * makes ``optuna.storages.RDBStorage`` tempopt's :class:`~tempopt.study.sql_setup.TempoptStorage`:
   what Optuna's storage factory (``optuna.testing.storages.StorageSupplier``), its RDB tests and
   ``create_study(storage=URL)`` build is then tempopt's class, with tempopt's SQLite set-up;
-* with ``--tempopt-server URL`` (a PostgreSQL server's URL), gives every RDB storage the factory
+* with ``--tempopt-server URL`` (a PostgreSQL or MariaDB server's), gives every RDB storage the factory
   makes a fresh database of its own on that server, dropped afterwards, and points
   ``TEST_DB_URL`` (Optuna's tests "with a server") at another one;
 * deselects the parametrisations over Optuna's other storages (in memory, journal files, Redis),
@@ -14,6 +14,9 @@ Loaded with ``-p tempopt_storage_plugin`` into a run of the tests of Optuna's so
   :data:`THROUGH_A_STUDY`);
 * skips each test in :data:`INAPPLICABLE` with its reason, and fails the run if an entry matches
   no test (the list cannot outlive the tests it names).
+
+``--optuna-own-storage`` runs the same with Optuna's own ``RDBStorage``: a test that fails alike
+there fails for the backend or the environment, not for tempopt.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tempopt.study.sql_setup import TempoptStorage
+from tempopt.study.storage import normalise_url
 
 OTHER_STORAGES = {"inmemory", "journal", "journal_redis", "grpc_journal_file"}
 """Storage modes of Optuna's factory that build no RDB storage (their parametrisations are deselected)."""
@@ -46,7 +50,13 @@ cache itself: there ``cached_sqlite`` is ``sqlite`` again, and is deselected."""
 
 DRIVER = (
     "hides the psycopg2 module to see Optuna's 'install a driver' error, but SQLAlchemy 2.1 connects "
-    "postgresql:// with psycopg 3, which tempopt installs: it reaches for a host named 'host' instead"
+    "postgresql:// with psycopg 3, which tempopt installs: it reaches for a host named 'host' instead "
+    "(Optuna's own RDBStorage alike)"
+)
+
+MICROSECONDS = (
+    "compares a trial's times to the microsecond, but Optuna's schema makes them DATETIME columns, which "
+    "MariaDB and MySQL keep to the second: Optuna's own RDBStorage fails it alike (--optuna-own-storage)"
 )
 
 INAPPLICABLE: dict[str, dict[str, str]] = {
@@ -56,6 +66,20 @@ INAPPLICABLE: dict[str, dict[str, str]] = {
     "postgresql": {
         "tests/storages_tests/rdb_tests/test_storage.py::test_init_db_module_import_error": DRIVER,
     },
+    "mysql": {
+        "tests/storages_tests/rdb_tests/test_storage.py::test_init_db_module_import_error": DRIVER,
+        "tests/storages_tests/test_grpc.py::test_set_and_get_trial_state_values"
+        "[template_trial_utc-sqlite]": MICROSECONDS,
+        "tests/storages_tests/test_grpc.py::test_set_and_get_trial_state_values"
+        "[template_trial_utc_plus_9-sqlite]": MICROSECONDS,
+        "tests/storages_tests/test_grpc.py::test_set_and_get_trial_state_values"
+        "[template_trial_utc_minus_8-sqlite]": MICROSECONDS,
+        "tests/storages_tests/test_storages.py::TestStorage::test_create_new_trial": MICROSECONDS,
+        "tests/storages_tests/test_storages.py::TestStorage::test_create_new_trial_with_template_trial"
+        "[sqlite-start_time0-complete_time0]": MICROSECONDS,
+        "tests/storages_tests/test_storages.py::TestStorage::test_get_trial": MICROSECONDS,
+        "tests/storages_tests/test_storages.py::TestStorage::test_get_all_trials": MICROSECONDS,
+    },
 }
 """Per backend: node id (a parametrised test's name without its ``[…]`` names them all) → why it cannot apply."""
 
@@ -64,12 +88,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--tempopt-server",
         default=None,
-        help="URL of a PostgreSQL server: Optuna's RDB storages get fresh databases there instead of SQLite files.",
+        help="URL of a PostgreSQL or MariaDB server: Optuna's RDB storages get fresh databases there.",
+    )
+    parser.addoption(
+        "--optuna-own-storage",
+        action="store_true",
+        help="Build Optuna's own RDBStorage, not tempopt's: is a failure tempopt's, or the suite's on this backend?",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    optuna.storages.RDBStorage = TempoptStorage  # type: ignore[misc]  # what the factory and tests build
+    if not config.getoption("--optuna-own-storage"):
+        optuna.storages.RDBStorage = TempoptStorage  # type: ignore[misc]  # what the factory and tests build
     server = config.getoption("--tempopt-server")
     if server:
         databases = ServerDatabases(server)
@@ -86,7 +116,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def backend(config: pytest.Config) -> str:
     server = config.getoption("--tempopt-server")
-    return make_url(server).get_backend_name() if server else "sqlite"
+    return make_url(normalise_url(server)).get_backend_name() if server else "sqlite"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -118,29 +148,39 @@ _DATABASES = pytest.StashKey["ServerDatabases"]()
 
 
 class ServerDatabases:
-    """Fresh databases on a PostgreSQL server, each dropped on request or at the end."""
+    """Fresh databases on a PostgreSQL or MariaDB/MySQL server, each dropped on request or at the end."""
 
     def __init__(self, server: str) -> None:
-        self.server = make_url(server)
+        self.server = make_url(normalise_url(server))
+        self.postgres = self.server.get_backend_name() == "postgresql"
         self.names: list[str] = []
 
-    def _admin(self) -> Any:
-        import psycopg
+    def _execute(self, statement: str) -> None:
+        if self.postgres:
+            import psycopg
 
-        conninfo = self.server.set(drivername="postgresql").render_as_string(hide_password=False)
-        return psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+            conninfo = self.server.set(drivername="postgresql").render_as_string(hide_password=False)
+            with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
+                conn.execute(statement)
+            return
+        import pymysql
+
+        s = self.server
+        conn = pymysql.connect(host=s.host, port=s.port or 3306, user=s.username, password=s.password or "")
+        try:
+            conn.cursor().execute(statement)
+        finally:
+            conn.close()
 
     def create(self) -> str:
         name = f"optuna_{uuid.uuid4().hex[:16]}"
-        with self._admin() as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+        self._execute(f"CREATE DATABASE {name}")
         self.names.append(name)
-        return self.server.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+        return self.server.set(database=name).render_as_string(hide_password=False)
 
     def drop(self, url: str) -> None:
         name = make_url(url).database
-        with self._admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._execute(f"DROP DATABASE IF EXISTS {name}" + (" WITH (FORCE)" if self.postgres else ""))
         self.names.remove(name)
 
     def drop_all(self) -> None:
@@ -149,7 +189,8 @@ class ServerDatabases:
 
 
 def _server_supplier(databases: ServerDatabases) -> type[optuna.testing.storages.StorageSupplier]:
-    """Optuna's storage factory, whose RDB storages live in fresh server databases."""
+    """Optuna's storage factory, whose RDB storages (``optuna.storages.RDBStorage``: tempopt's, unless
+    ``--optuna-own-storage``) live in fresh server databases."""
     base = optuna.testing.storages.StorageSupplier
 
     class ServerStorageSupplier(base):  # type: ignore[valid-type, misc]
@@ -158,10 +199,10 @@ def _server_supplier(databases: ServerDatabases) -> type[optuna.testing.storages
                 return super().__enter__()
             self.database_url = databases.create()
             if self.storage_specifier == "grpc_rdb":
-                self.backend_storage = TempoptStorage(self.database_url)
+                self.backend_storage = optuna.storages.RDBStorage(self.database_url)
                 self.storage = self._create_proxy(self.backend_storage)
                 return self.storage
-            rdb = TempoptStorage(self.database_url, **self.extra_args)
+            rdb = optuna.storages.RDBStorage(self.database_url, **self.extra_args)
             cached = self.storage_specifier == "cached_sqlite"
             self.storage = optuna.storages._CachedStorage(rdb) if cached else rdb
             return self.storage

@@ -53,3 +53,15 @@ def test_the_training_code_never_imports_optuna():
         if any(n == "optuna" or n.startswith("optuna.") for n in _imported(p))
     ]
     assert not offenders
+
+
+CLOCK = re.compile(r"\bdatetime\.now\(|\.utcnow\(|\bfunc\.now\(|\bfunctions\.now\(|\b(?:date|datetime)\.today\(")
+TIMESTAMPS = ROOT / "timestamps.py"
+
+
+def test_every_clock_is_read_in_the_timestamps_module():
+    """A trial's times are naive UTC in the database and naive local on a FrozenTrial: a module
+    reading a clock of its own once wrote local time as UTC (the claim of a queued trial)."""
+    offenders = [str(p.relative_to(ROOT)) for p in _modules(ROOT) if p != TIMESTAMPS and CLOCK.search(p.read_text())]
+    assert not offenders
+    assert len(CLOCK.findall(TIMESTAMPS.read_text())) >= 3  # the scan finds them there

@@ -7,7 +7,6 @@ intermediate values coloured by state and the per-worker timeline are drawn here
 
 from __future__ import annotations
 
-import datetime
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from tempopt.analysis._importance import EVALUATOR_LABELS, ProgressCallback
 from tempopt.analysis._study_analysis import StudyAnalysis
 from tempopt.analysis._trials import KD_WEIGHT, TEMPERATURE
 from tempopt.study.objectives import is_multi
+from tempopt.timestamps import local_now
 
 STATE_COLOURS = {
     "COMPLETE": "#1f77b4",
@@ -223,7 +223,7 @@ def intermediate_values(study: optuna.Study, a: StudyAnalysis) -> ReportFigure:
 def timeline(study: optuna.Study, a: StudyAnalysis) -> ReportFigure:
     """When each trial ran, one row per worker (user attr ``worker``)."""
     title, caption = "Timeline", "When each trial ran, one row per worker, coloured by state."
-    now = datetime.datetime.now()
+    now = local_now()  # the end of a trial still running, in the local time its start is read in
     rows = [
         {
             "trial": t.number,

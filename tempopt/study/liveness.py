@@ -17,7 +17,6 @@ see through both.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import logging
 import math
 import threading
@@ -39,6 +38,7 @@ from tempopt.study.optuna_compat import (
     trial_id_of,
 )
 from tempopt.study.storage import describe_error
+from tempopt.timestamps import seconds_since
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -158,9 +158,10 @@ def fail_dead_trials(study: optuna.Study, running: int | None = None) -> list[in
 
 def _never_beaten(storage: optuna.storages.RDBStorage, running: list[FrozenTrial]) -> set[int]:
     """Ids of the trials RUNNING for longer than the grace period without a single heartbeat."""
-    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=_grace(storage))
+    grace = _grace(storage)
     return never_beaten(
-        storage, {trial_id_of(t) for t in running if t.datetime_start is not None and t.datetime_start < cutoff}
+        storage,
+        {trial_id_of(t) for t in running if t.datetime_start is not None and seconds_since(t.datetime_start) > grace},
     )
 
 

@@ -1,16 +1,15 @@
 """Opening the SQL storage a study lives in: SQLite by default, PostgreSQL or MariaDB/MySQL.
 
-URLs are normalised to the drivers tempopt installs (psycopg 3, PyMySQL), server databases get
-``pool_pre_ping`` and bounded pools, SQLite gets WAL (commits synced at checkpoints, not each)
-and a long busy timeout, and connection or
-schema problems become one :class:`StorageError` sentence. Passwords never leave this module
+URLs are normalised to the drivers tempopt installs (psycopg 3, PyMySQL), the storage is
+:class:`~tempopt.study.sql_setup.TempoptStorage` (server databases get ``pool_pre_ping`` and
+bounded pools, SQLite gets WAL and a long busy timeout), and connection or schema problems
+become one :class:`StorageError` sentence. Passwords never leave this module
 unmasked: use :func:`redact_url` for anything shown or saved.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import random
 import re
 import sqlite3
@@ -24,11 +23,10 @@ from urllib.parse import unquote_plus
 
 import optuna
 import sqlalchemy.exc
-from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from tempopt.errors import StorageError
-from tempopt.study.optuna_compat import AtomicClaimStorage
+from tempopt.study.sql_setup import TempoptStorage, is_in_memory
 
 log = logging.getLogger(__name__)
 
@@ -128,22 +126,6 @@ def is_sqlite(url: str) -> bool:
     return make_url(normalise_url(url)).get_backend_name() == "sqlite"
 
 
-def engine_kwargs(url: str) -> dict[str, Any]:
-    """SQLAlchemy engine options for a storage URL."""
-    backend = make_url(url).get_backend_name()
-    if backend == "sqlite":
-        return {"connect_args": {"timeout": 120}}
-    kwargs: dict[str, Any] = {
-        "pool_pre_ping": True,  # a connection dropped by a server restart is replaced, not used
-        "pool_size": 2,
-        "max_overflow": 4,
-        "connect_args": {"connect_timeout": 10},
-    }
-    if backend == "mysql":
-        kwargs["pool_recycle"] = 3600  # below MySQL's wait_timeout
-    return kwargs
-
-
 def open_storage(
     url: str = DEFAULT_STORAGE,
     failure: FailureHandling | None = None,
@@ -163,7 +145,7 @@ def open_storage(
         patience: seconds to keep trying to reach a database that refuses connections.
 
     Raises:
-        StorageError: unreachable database, unsupported URL, or an old schema.
+        StorageError: unreachable database, unsupported or in-memory URL, or an old schema.
     """
     if url.lower().startswith("grpc://"):
         from tempopt.study.grpc import open_grpc_storage  # it imports this module
@@ -172,17 +154,14 @@ def open_storage(
     shown = redact_url(url)
     url = normalise_url(url)
     sqlite = make_url(url).get_backend_name() == "sqlite"
-    if sqlite:
-        try:
-            _prepare_sqlite(url)
-        except (OSError, sqlite3.Error) as e:
-            raise StorageError(
-                f"cannot open the SQLite database {shown} ({getattr(e, 'strerror', None) or e}); "
-                "pass --storage with a path in a writable folder."
-            ) from e
+    if is_in_memory(url):
+        raise StorageError(
+            f"{shown} is a database that only the thread which opened it can see, and a study is shared by "
+            "tempopt's threads and workers; pass --storage with a file, e.g. sqlite:///tempopt.db."
+        )
     if failure is None:
         failure = FailureHandling() if not sqlite else FailureHandling(None, None, 0)
-    kwargs: dict[str, Any] = {"engine_kwargs": engine_kwargs(url)}
+    kwargs: dict[str, Any] = {}
     with warnings.catch_warnings():  # heartbeats and their retry callback are "experimental"
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if failure.heartbeat_interval:
@@ -191,18 +170,13 @@ def open_storage(
             kwargs["heartbeat_stale_trial_callback"] = optuna.storages.RetryHeartbeatStaleTrialCallback(
                 max_retry=failure.max_retry
             )
-        storage = _with_retries(lambda: AtomicClaimStorage(url, **kwargs), shown, attempts, patience)
-    if sqlite:
-        event.listen(storage.engine, "connect", _sqlite_session_pragmas)
-        storage.engine.dispose()  # connections opened while the schema was checked lack the pragma
-    return storage
-
-
-def _sqlite_session_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """``synchronous=NORMAL`` on every SQLite connection: in WAL mode a commit then syncs nothing
-    to disk until a checkpoint (a commit is ~3 ms cheaper here). A killed process loses nothing;
-    only a power loss or an OS crash can roll back the last commits, never corrupt the file."""
-    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+        try:
+            return _with_retries(lambda: TempoptStorage(url, **kwargs), shown, attempts, patience)
+        except (OSError, sqlite3.Error) as e:  # its file or folder, before the engine opens it
+            raise StorageError(
+                f"cannot open the SQLite database {shown} ({getattr(e, 'strerror', None) or e}); "
+                "pass --storage with a path in a writable folder."
+            ) from e
 
 
 def _with_retries(
@@ -238,19 +212,6 @@ def _with_retries(
     raise AssertionError("unreachable")
 
 
-def _prepare_sqlite(url: str) -> None:
-    """Create the SQLite file's folder and switch it to WAL, so readers don't block the writer."""
-    database = make_url(url).database
-    if not database or database == ":memory:":
-        return
-    path = Path(database)
-    if path.is_file() and not os.access(path, os.W_OK):
-        return  # a read-only file is only read: no WAL switch (a write), and no folder to make
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path, timeout=120) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
-
-
 def describe_error(e: BaseException) -> str:
     """The first line of a database error's own message (Optuna's and SQLAlchemy's wrappers removed)."""
     if isinstance(e, optuna.exceptions.StorageInternalError) and e.__cause__ is not None:
@@ -269,13 +230,17 @@ def require_existing(url: str) -> None:
     """Refuse a SQLite URL whose file does not exist (opening it would create an empty one).
 
     Raises:
-        StorageError: the SQLite file is missing.
+        StorageError: the SQLite file is missing, or the URL is an in-memory database.
     """
     parsed = make_url(normalise_url(url))
     if parsed.get_backend_name() != "sqlite":
         return
-    database = parsed.database
-    if not database or database == ":memory:" or not Path(database).is_file():
+    if is_in_memory(parsed):
+        raise StorageError(
+            f"{redact_url(url)} is a database in one process's memory, gone when it ended; "
+            "pass --storage with the file or server the study was run with."
+        )
+    if not parsed.database or not Path(parsed.database).is_file():
         raise StorageError(
             f"there is no study database at {redact_url(url)}; pass --storage with the URL the study was run with."
         )

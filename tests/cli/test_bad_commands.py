@@ -216,3 +216,16 @@ def test_train_refuses_a_tampered_export(tmp_path, cli, exported, case, tamper, 
     exported.write_text(yaml.safe_dump(data))
     _one_error(cli("train", exported, "--out", tmp_path / "run"), 2, message)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "command, message",
+    [
+        ("run", "only the thread which opened it can see"),
+        ("launch", "only the thread which opened it can see"),
+        ("status", "in one process's memory, gone when it ended"),
+    ],
+)
+def test_an_in_memory_sqlite_database_is_refused_in_one_sentence(tmp_path, cli, command, message):
+    args = [] if command == "status" else [write_spec(tmp_path)]
+    _one_error(cli(command, *args, "--storage", "sqlite:///:memory:"), 3, message)

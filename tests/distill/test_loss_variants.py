@@ -173,9 +173,10 @@ def test_learned_needs_t_init_strictly_inside_its_range(args):
 # ---------------------------------------------------------------------------------------------- standardized
 
 
-def _zscore(row: list[float]) -> list[float]:
+def _zscore(row: list[float], ddof: int = 0) -> list[float]:
+    """The row z-scored with the population std (ddof 0) or the sample one (ddof 1)."""
     mean = sum(row) / len(row)
-    std = math.sqrt(sum((v - mean) ** 2 for v in row) / len(row))
+    std = math.sqrt(sum((v - mean) ** 2 for v in row) / (len(row) - ddof))
     return [(v - mean) / (std + 1e-7) for v in row]
 
 
@@ -186,6 +187,42 @@ def test_standardized_is_kd_on_z_scored_logits(temperature):
     s, t, y = _logits()
     same = kd_soft(standardize(s), standardize(t), torch.tensor([temperature]))
     torch.testing.assert_close(StandardizedKD().soft(s, t, y, torch.tensor([temperature]), 0.0), same)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.0, 5.0])
+def test_standardized_with_the_sample_std_is_the_authors_logit_std(temperature):
+    want = _kd_by_hand([_zscore(r, 1) for r in STUDENT], [_zscore(r, 1) for r in TEACHER], temperature)
+    assert _soft(StandardizedKD({"std": "sample"}), temperature) == pytest.approx(want, rel=1e-5)
+    assert _soft(StandardizedKD({"std": "population"}), temperature) == pytest.approx(
+        _soft(StandardizedKD(), temperature), rel=1e-7
+    )  # the default, as before
+
+
+def test_the_sample_std_is_the_population_one_at_a_higher_temperature():
+    """Its z-scores are smaller by sqrt(C / (C - 1)): the population variant's at T·sqrt(C / (C - 1)),
+    still scaled by the base T²; at 3 classes T is 22 % higher, at 4 (these rows) 15 %."""
+    three = [r[:3] for r in STUDENT], [r[:3] for r in TEACHER]
+    for student, teacher in (three, (STUDENT, TEACHER)):
+        c = len(student[0])
+        factor = math.sqrt(c / (c - 1))
+        population = _soft(StandardizedKD(), 2.0 * factor, student=student, teacher=teacher)
+        sample = _soft(StandardizedKD({"std": "sample"}), 2.0, student=student, teacher=teacher)
+        assert sample == pytest.approx(population / factor**2, rel=1e-5)
+    assert math.sqrt(3 / 2) == pytest.approx(1.22, abs=0.005)
+
+
+def test_standardized_members_keep_their_own_std_in_one_batch():
+    s, t, y = _logits()
+    together = StandardizedKD([{"std": "sample"}, {}]).soft(s.expand(2, -1, -1), t, y, torch.tensor([2.0, 2.0]), 0.0)
+    assert together.tolist() == pytest.approx(
+        [_soft(StandardizedKD({"std": "sample"}), 2.0), _soft(StandardizedKD(), 2.0)]
+    )
+    assert together[0] < together[1]  # flatter z-scores: a softer target, a smaller KL here
+
+
+def test_standardized_refuses_an_unknown_std():
+    with pytest.raises(SpecError, match="std='unbiased' is not one of population, sample"):
+        StandardizedKD({"std": "unbiased"})
 
 
 def test_standardized_ignores_each_row_s_shift_and_positive_scale():
@@ -335,7 +372,7 @@ MEMBERS = {
         {"t_start": 3.0, "t_end": 3.0},
     ],
     "learned": [{}, {"t_min": 0.5, "t_max": 6.0, "t_init": 2.0, "grl_max": 3.0}, {"t_init": 10.0, "ramp": 1.0}],
-    "standardized": [{}, {}, {}],
+    "standardized": [{}, {"std": "sample"}, {"std": "population"}],
     "dkd": [{}, {"alpha": 0.0, "beta": 2.0, "warmup": 0.0}, {"alpha": 3.0, "beta": 0.5, "warmup": 1.0}],
     "ttm": [{}, {"gamma": 0.2, "weighted": "yes"}, {"gamma": 1.0, "weighted": "yes"}],
 }

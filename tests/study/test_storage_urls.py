@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import socket
 import sqlite3
 
@@ -10,12 +11,13 @@ import pytest
 import sqlalchemy.exc
 
 from tempopt.errors import StorageError
+from tempopt.study.sql_setup import TempoptStorage, engine_kwargs
 from tempopt.study.storage import (
     FailureHandling,
     describe_error,
-    engine_kwargs,
     is_sqlite,
     normalise_url,
+    open_existing_storage,
     open_storage,
     redact_url,
 )
@@ -233,3 +235,26 @@ def test_describe_error_gives_the_database_message_without_wrappers():
             raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from e
     except optuna.exceptions.StorageInternalError as wrapped:
         assert describe_error(wrapped) == "server closed the connection"
+
+
+def test_tempopt_storage_sets_up_every_sqlite_connection_also_after_a_pickle(tmp_path):
+    storage = TempoptStorage(f"sqlite:///{tmp_path / 'p.db'}")
+    for opened in (storage, pickle.loads(pickle.dumps(storage))):
+        with opened.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL (FULL is 2)
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_tempopt_storage_keeps_the_tables_of_an_in_memory_sqlite_database():
+    """As Optuna's own storage: the database lives in its connection, which is never closed."""
+    study = optuna.create_study(storage=TempoptStorage("sqlite:///:memory:"))
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://", "sqlite:///file:x?mode=memory&uri=true"])
+def test_open_storage_refuses_an_in_memory_database_in_one_sentence(url):
+    with pytest.raises(StorageError, match=r"only the thread which opened it can see.*sqlite:///tempopt\.db\.$"):
+        open_storage(url)
+    with pytest.raises(StorageError, match="in one process's memory, gone when it ended"):
+        open_existing_storage(url)

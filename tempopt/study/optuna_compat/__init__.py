@@ -19,7 +19,8 @@ Nothing outside this package touches them.
 * :class:`AtomicClaimStorage`: Optuna's RDB storage, whose start of a queued trial (WAITING →
   RUNNING) is one conditional UPDATE. Optuna reads the state, then writes it, relying on
   ``SELECT … FOR UPDATE``, which SQLite ignores: two SQLite workers could both start the same
-  queued trial. A conditional UPDATE is atomic on every backend.
+  queued trial. A conditional UPDATE is atomic on every backend. It writes the start to the
+  stored (naive UTC) column, as every write here does through :mod:`tempopt.timestamps`.
 * :func:`count_states`: a study's trials counted by state in one aggregate query (the storage
   API reads every trial to count them).
 * :func:`pruner_inputs`: what the pruners read of other trials (COMPLETE trials, rungs), counted

@@ -3,16 +3,27 @@ and the heartbeats that tell a dead worker's trials."""
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Sequence
+from typing import Any
 
 import optuna
+import sqlalchemy
 from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.study.optuna_compat.fast_writes import FastWriteStorage
 from tempopt.study.optuna_compat.ids import storage_of, trial_id_of
+from tempopt.timestamps import utc_now
+
+_TRIALS = models.TrialModel.__table__
+# The trial's stored column itself: Optuna's ``TrialModel.datetime_start`` is a property that turns
+# local time into UTC as it is set, which a bulk update by its name passes by.
+_CLAIM = (
+    sqlalchemy.update(_TRIALS)
+    .where(_TRIALS.c.trial_id == sqlalchemy.bindparam("id"), _TRIALS.c.state == TrialState.WAITING)
+    .values(state=TrialState.RUNNING, datetime_start=sqlalchemy.bindparam("start"))
+)
 
 
 class AtomicClaimStorage(FastWriteStorage):
@@ -23,14 +34,8 @@ class AtomicClaimStorage(FastWriteStorage):
         if state != TrialState.RUNNING or values is not None:
             return super().set_trial_state_values(trial_id, state, values)
         with _create_scoped_session(self.scoped_session) as session:
-            claimed = (
-                session.query(models.TrialModel)
-                .filter(models.TrialModel.trial_id == trial_id, models.TrialModel.state == TrialState.WAITING)
-                .update(
-                    {"state": TrialState.RUNNING, "datetime_start": datetime.datetime.now()}, synchronize_session=False
-                )
-            )
-        if claimed:
+            claimed: Any = session.execute(_CLAIM, {"id": trial_id, "start": utc_now()})
+        if claimed.rowcount:
             return True
         if self.get_trial(trial_id).state.is_finished():  # what Optuna's own method raises then
             raise optuna.exceptions.UpdateFinishedTrialError(f"trial {trial_id} has already finished")

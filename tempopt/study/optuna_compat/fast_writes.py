@@ -6,7 +6,6 @@ errors. A trial starts with one of these and three more per param on the quickst
 
 from __future__ import annotations
 
-import datetime
 import random
 import time
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.study.optuna_compat.reads import FastReadStorage
+from tempopt.timestamps import as_local, database_now, utc_now
 
 _TRIALS = models.TrialModel.__table__
 _PARAMS = models.TrialParamModel.__table__
@@ -61,16 +61,10 @@ _FINISH = (
     .values(state=_bind("state"), datetime_complete=_bind("complete"))
 )
 _BEATS = models.TrialHeartbeatModel.__table__
-_BEAT = sqlalchemy.update(_BEATS).where(_BEATS.c.trial_id == _bind("id")).values(heartbeat=sqlalchemy.func.now())
-_FIRST_BEAT = sqlalchemy.insert(_BEATS).values(trial_id=_bind("id"), heartbeat=sqlalchemy.func.now())
+_BEAT = sqlalchemy.update(_BEATS).where(_BEATS.c.trial_id == _bind("id")).values(heartbeat=database_now())
+_FIRST_BEAT = sqlalchemy.insert(_BEATS).values(trial_id=_bind("id"), heartbeat=database_now())
 MAX_RETRIES = 5
 """Tries at starting a trial before a deadlock is reported (as Optuna's)."""
-
-
-def _utc_now() -> tuple[datetime.datetime, datetime.datetime]:
-    """Now as the naive local time a FrozenTrial carries and as the naive UTC time Optuna stores."""
-    local = datetime.datetime.now()
-    return local, local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
 
 
 class FastWriteStorage(FastReadStorage):
@@ -90,7 +84,7 @@ class FastWriteStorage(FastReadStorage):
         raise AssertionError("not reached")
 
     def _insert_trial(self, study_id: int) -> FrozenTrial:
-        local, stored = _utc_now()
+        stored = utc_now()
         with _create_scoped_session(self.scoped_session) as session:
             if session.execute(_STUDY_FOR_UPDATE, {"study_id": study_id}).first() is None:
                 raise KeyError(models.NOT_FOUND_MSG)
@@ -100,14 +94,12 @@ class FastWriteStorage(FastReadStorage):
             trial_id = int(inserted.inserted_primary_key[0])
             number = session.execute(_PAST_TRIALS, {"study_id": study_id, "trial_id": trial_id}).scalar_one()
             session.execute(_SET_NUMBER, {"id": trial_id, "number": number})
-        # the time as stored and read back (Optuna returns the same, from the ORM object)
-        local = stored.replace(tzinfo=datetime.timezone.utc).astimezone().replace(tzinfo=None)
         return FrozenTrial(
             number=int(number),
             state=TrialState.RUNNING,
             value=None,
             values=None,
-            datetime_start=local,
+            datetime_start=as_local(stored),  # as stored and read back (Optuna returns the same)
             datetime_complete=None,
             params={},
             distributions={},
@@ -167,7 +159,7 @@ class FastWriteStorage(FastReadStorage):
                             new = {"trial_id": trial_id, "objective": objective, "value": number, "value_type": kind}
                             session.execute(_NEW_VALUE, new)
                 finished: Any = session.execute(
-                    _FINISH, {"id": trial_id, "was": row.state, "state": state, "complete": _utc_now()[1]}
+                    _FINISH, {"id": trial_id, "was": row.state, "state": state, "complete": utc_now()}
                 )
                 if finished.rowcount != 1:  # another worker finished it since the read (SQLite takes no row lock)
                     raise optuna.exceptions.UpdateFinishedTrialError(f"trial {trial_id} has already finished")

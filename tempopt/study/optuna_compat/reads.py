@@ -10,7 +10,6 @@ and every sampler draw (the study's trials not cached yet): on the quickstart's 
 
 from __future__ import annotations
 
-import datetime
 import functools
 import json
 from collections.abc import Container, Iterable
@@ -22,6 +21,8 @@ from optuna import distributions
 from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial, TrialState
+
+from tempopt.timestamps import as_local
 
 _VALUE = models.TrialValueModel
 _INTERMEDIATE = models.TrialIntermediateValueModel
@@ -164,13 +165,6 @@ def _children(session: Any, ids: list[int], trial_query: Any) -> dict[str, dict[
     return parts
 
 
-def _local(stored: datetime.datetime | None) -> datetime.datetime | None:
-    """A stored naive-UTC time as the naive local time Optuna's trials carry."""
-    if stored is None:
-        return None
-    return stored.replace(tzinfo=datetime.timezone.utc).astimezone().replace(tzinfo=None)
-
-
 def _frozen(row: Any, parts: dict[str, dict[int, list[Any]]]) -> FrozenTrial:
     """One trial, built as Optuna's ``RDBStorage._build_frozen_trial_from_trial_model`` builds it."""
     trial_id, number, state, start, complete = row
@@ -189,8 +183,8 @@ def _frozen(row: Any, parts: dict[str, dict[int, list[Any]]]) -> FrozenTrial:
         state=state,
         value=None,
         values=values,
-        datetime_start=_local(start),
-        datetime_complete=_local(complete),
+        datetime_start=as_local(start),
+        datetime_complete=as_local(complete),
         params=params,
         distributions=dists,
         user_attrs={key: json.loads(value) for key, value in parts["user"].get(trial_id, [])},

@@ -60,37 +60,47 @@ def run_timed(spec_path: Path, url: str, timings_path: Path) -> None:
     totals: dict[str, float] = defaultdict(float)
     depth = {"suggest": 0}
 
+    inside: dict[str, int] = defaultdict(int)  # calls of a part in progress: a nested call counts once
+
     def timed(owner: Any, name: str, part: str) -> None:
         original = getattr(owner, name)
 
         @functools.wraps(original)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            inside[part] += 1
             start = time.perf_counter()
             try:
                 return original(*args, **kwargs)
             finally:
-                spent = time.perf_counter() - start
-                totals[part] += spent
-                if part == "sampler" and depth["suggest"]:
-                    totals["sampler inside suggest"] += spent
+                inside[part] -= 1
+                if not inside[part]:
+                    spent = time.perf_counter() - start
+                    totals[part] += spent
+                    if part == "sampler" and depth["suggest"]:
+                        totals["sampler inside suggest"] += spent
 
         setattr(owner, name, wrapper)
 
+    # the search study's sampler (TPE), the baseline sibling's, and an older study's router
     sampler_methods = ("infer_relative_search_space", "sample_relative", "sample_independent", "before_trial")
-    for method in (*sampler_methods, "after_trial"):
-        timed(baseline.BaselineRouter, method, "sampler")
-    original_suggest = objective.suggest
+    for owner in (optuna.samplers.TPESampler, baseline.BaselineSampler, baseline.BaselineRouter):
+        for method in (*sampler_methods, "after_trial"):
+            timed(owner, method, "sampler")
 
-    def suggest(*args: Any, **kwargs: Any) -> Any:
-        depth["suggest"] += 1
-        start = time.perf_counter()
-        try:
-            return original_suggest(*args, **kwargs)
-        finally:
-            depth["suggest"] -= 1
-            totals["suggest"] += time.perf_counter() - start
+    def counted(original: Any) -> Any:
+        def suggest(*args: Any, **kwargs: Any) -> Any:
+            depth["suggest"] += 1
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                depth["suggest"] -= 1
+                totals["suggest"] += time.perf_counter() - start
 
-    objective.suggest = suggest
+        return suggest
+
+    objective.suggest = counted(objective.suggest)  # distilled trials
+    objective.suggest_baseline = counted(objective.suggest_baseline)  # the student alone's
     timed(optuna.trial.Trial, "set_user_attr", "user attrs")
     timed(objective, "set_user_attrs", "user attrs")
     timed(trial_run, "set_user_attrs", "user attrs")
@@ -119,8 +129,11 @@ def measure(name: str, folder: Path, quick: bool) -> dict[str, float]:
     subprocess.run(child, check=True, capture_output=True, cwd=folder)
     totals = json.loads(timings.read_text())
     study = optuna.load_study(study_name=spec["name"], storage=url)
+    from tempopt.study.baseline_study import all_trials
+
+    trials = all_trials(study)
     walls, computes, jobs, overheads = [], [], [], []
-    for t in study.trials:
+    for t in trials:  # the search's and the baseline sibling's: every trial the process ran
         if t.datetime_start is None or t.datetime_complete is None or "compute_seconds" not in t.user_attrs:
             continue
         wall = (t.datetime_complete - t.datetime_start).total_seconds()

@@ -13,6 +13,7 @@ from tempopt.analysis import best_config, compute_verdict
 from tempopt.cli.app import console, out
 from tempopt.study import RunHooks, WorkerSummary, state_counts
 from tempopt.study.baseline import few_baselines
+from tempopt.study.baseline_study import is_baseline
 from tempopt.study.liveness import retrying
 from tempopt.study.objectives import accuracy_of, is_multi, pareto_front
 from tempopt.study.spec import StudySpec
@@ -59,7 +60,7 @@ def progress_hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> 
             progress.update(epoch_bar, visible=False)
             return
         accuracy = accuracy_of(frozen) if frozen.state == TrialState.COMPLETE else None
-        if accuracy is not None:
+        if accuracy is not None and not is_baseline(frozen):  # the search's best: a distilled trial's
             best.append(accuracy)
         c = state_counts(study)
         label = f"trials  best {max(best):.4f} (search, val)" if best else "trials"

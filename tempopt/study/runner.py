@@ -16,6 +16,7 @@ import functools
 import logging
 import signal
 import warnings
+import weakref
 from dataclasses import dataclass, field
 
 import optuna
@@ -61,11 +62,22 @@ def study_counts(study: optuna.Study) -> dict[str, int]:
     return {state.name: n for state, n in count_states(study).items()}
 
 
+_SIBLINGS: weakref.WeakKeyDictionary[optuna.Study, optuna.Study | None] = weakref.WeakKeyDictionary()
+
+
+def _baseline_of(study: optuna.Study) -> optuna.Study | None:
+    """The baseline sibling of ``study``, read once per study object (it is made with the study,
+    before any worker loads it, and never changes)."""
+    if study not in _SIBLINGS:
+        _SIBLINGS[study] = load_baseline(study)
+    return _SIBLINGS[study]
+
+
 def state_counts(study: optuna.Study) -> dict[str, int]:
     """Number of trials in each state, by state name, over every trial that counts toward the
     study's ``trials``: its own and its baseline sibling's."""
     counts = study_counts(study)
-    sibling = load_baseline(study)
+    sibling = _baseline_of(study)
     if sibling is not None:
         for state, n in study_counts(sibling).items():
             counts[state] += n

@@ -179,18 +179,17 @@ class _Phase:
     study: optuna.Study
     objective: BatchObjective
     ran: int = 0
-    done: bool = False
+    finished: int = 0  # the most finished trials a count saw: finished trials never unfinish
 
     def step(self, total: int, stop: StopFlag, worker: SearchWorker) -> str:
-        if self.done:  # a budget once reached stays reached: no count needed
+        if self.finished >= total:  # a budget already reached (a raised total counts again)
             return DONE
         study, hooks = self.study, worker.hooks
         counts = retrying(lambda: study_counts(study), "counting trials")
         if retrying(lambda: fail_dead_trials(study, counts["RUNNING"]), "checking for dead trials"):
             counts = retrying(lambda: study_counts(study), "counting trials")
-        finished = counts["COMPLETE"] + counts["PRUNED"]
+        finished = self.finished = counts["COMPLETE"] + counts["PRUNED"]
         if finished >= total:  # a trial still running now is beyond the budget: its result is surplus
-            self.done = True
             return DONE
         if finished + counts["RUNNING"] >= total:
             if hooks.on_wait:

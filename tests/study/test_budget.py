@@ -17,9 +17,10 @@ from tempopt.errors import TempoptError
 from tempopt.study.baseline_study import all_trials
 from tempopt.study.creation import create_or_resume
 from tempopt.study.liveness import fail_dead_trials
-from tempopt.study.runner import RunHooks, _surplus, run_worker, state_counts
+from tempopt.study.runner import RunHooks, SearchWorker, _surplus, run_worker, state_counts
 from tempopt.study.spec import StudySpec, parse_spec
 from tempopt.study.spec_task import load_spec_task
+from tempopt.study.stopping import StopFlag
 from tempopt.study.storage import FailureHandling, open_storage
 from tempopt.tasks import Task
 
@@ -184,3 +185,17 @@ def test_a_queued_trial_goes_first_and_fresh_ones_do_not_read_the_queue(storage,
     trials = study.get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
     assert trials[1].params["temperature"] == 2.5 and trials[2].params["temperature"] != 2.5
+
+
+def test_a_pool_worker_s_search_runs_again_when_the_total_is_raised(storage, task):
+    """A pool worker keeps its SearchWorker for the study's life: a budget it saw reached is not
+    reached for a larger total (``tempopt submit --trials`` raised)."""
+    spec = make_spec(trials=3)
+    worker = SearchWorker(create_or_resume(spec, storage), spec, task, None, RunHooks())
+    stop = StopFlag()
+    while worker.step(3, stop) != "done":
+        pass
+    assert worker.step(5, stop) == "ran"
+    while worker.step(5, stop) != "done":
+        pass
+    assert finished(worker.study) == 5 and worker.ran == 5

@@ -29,7 +29,7 @@ from optuna.trial import TrialState
 
 from tempopt.distill import Teacher
 from tempopt.errors import TempoptError
-from tempopt.study.baseline_study import SEARCH_STUDY_ATTR, all_trials, load_baseline
+from tempopt.study.baseline_study import SEARCH_STUDY_ATTR, load_baseline
 from tempopt.study.liveness import fail_dead_trials, retrying
 from tempopt.study.objectives import (
     ACCURACY,
@@ -68,7 +68,10 @@ def load_verification(search: optuna.Study) -> optuna.Study | None:
 def open_verification(search: optuna.Study, spec: StudySpec, wait: float = PLAN_WAIT) -> optuna.Study:
     """The verification study of the finished search, planned by whichever worker creates it."""
     storage = storage_of(search)
-    finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in all_trials(search))
+    sibling = load_baseline(search)
+    baselines = sibling.get_trials(deepcopy=False) if sibling is not None else None
+    trials = search.get_trials(deepcopy=False)
+    finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials + (baselines or []))
     name = verification_name(spec.name, finished)
     for _ in range(3):
         try:
@@ -86,9 +89,7 @@ def open_verification(search: optuna.Study, spec: StudySpec, wait: float = PLAN_
             continue
         study = optuna.load_study(study_name=name, storage=storage)
         name_metrics(study, [ACCURACY])
-        sibling = load_baseline(search)
-        baselines = sibling.get_trials(deepcopy=False) if sibling is not None else None
-        plan = plan_replicates(search.get_trials(deepcopy=False), spec, baselines)
+        plan = plan_replicates(trials, spec, baselines)
         for r in plan:
             study.enqueue_trial(r.params, user_attrs=r.user_attrs())
         study.set_user_attr(SEARCH_STUDY_ATTR, spec.name)

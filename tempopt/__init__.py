@@ -1,8 +1,8 @@
 """tempopt: hyperparameter optimisation for knowledge distillation."""
 
 from tempopt.errors import TempoptError
-from tempopt.tasks import Task
+from tempopt.tasks import Augmentation, Task
 
 __version__ = "0.1.0"
 
-__all__ = ["Task", "TempoptError", "__version__"]
+__all__ = ["Augmentation", "Task", "TempoptError", "__version__"]

@@ -79,3 +79,38 @@ def test_setup_commands_pin_torch_before_the_project():
     assert awk in ci and 'bash -c "set -eo pipefail; $test_command"' in ci
     previous = setup.splitlines()[setup.splitlines().index(commands[1]) - 1]
     assert previous.startswith("# 2. install and run the tests")  # the line the awk finds
+
+
+def test_the_readmes_augmentation_is_the_shipped_file_and_works_with_the_view_bank(tmp_path):
+    """A user's own Augmentation, written from the README alone: replayable, and banked."""
+    import torch
+
+    from examples.cutout import Cutout
+    from tempopt.distill import JobConfig, prepare_teacher, run_job
+    from tempopt.tasks import load_task
+    from tempopt.tasks.augmentation import Compose, Crop
+
+    section = README[README.index("### Augmentation") :]
+    python = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    source = (ROOT / "examples" / "cutout.py").read_text()
+    assert python.strip() == source[source.index("import torch") :].strip()
+
+    cutout = Cutout(3, 8, 8)
+    x = torch.ones(4, 1, 8, 8)
+    params = cutout.sample(4, torch.Generator().manual_seed(0))
+    out = cutout.apply(x, params)
+    assert torch.equal(out, cutout.apply(x, params)) and (out == 0).flatten(1).sum(1).tolist() == [9] * 4
+
+    task = load_task("digits", {"labelled": 100, "teacher_epochs": 3})
+    images = task.train.tensors[0].view(-1, 1, 8, 8)
+    task.train = torch.utils.data.TensorDataset(images, task.train.tensors[1])
+    task.val = torch.utils.data.TensorDataset(task.val.tensors[0].view(-1, 1, 8, 8), task.val.tensors[1])
+    task.transfer = torch.utils.data.TensorDataset(task.transfer.tensors[0].view(-1, 1, 8, 8))
+    task.test = task.teacher_train = None
+    task.augment = Compose([Crop(1), cutout])
+    teacher = prepare_teacher(task, tmp_path, device="cpu", views=2)
+    assert teacher.bank is not None and teacher.bank.tables["train"].shape == (2, 100, 10)
+    again = prepare_teacher(task, tmp_path, device="cpu", views=2)
+    assert again.bank.source == "cache"
+    config = JobConfig(temperature=4.0, kd_weight=0.5, lr=0.05, epochs=2, views=2, device="cpu")
+    assert len(run_job(task, config, teacher).history) == 2

@@ -13,7 +13,15 @@ from rich.table import Table
 
 from tempopt.analysis import BestConfig, best_config
 from tempopt.cli.app import STORAGE_HELP, command, console, out
-from tempopt.cli.study_output import print_best, print_summary, progress_bars, progress_hooks, warn_few_baselines
+from tempopt.cli.study_output import (
+    bank_progress,
+    print_bank,
+    print_best,
+    print_summary,
+    progress_bars,
+    progress_hooks,
+    warn_few_baselines,
+)
 from tempopt.distill.device import limit_cpu_threads
 from tempopt.errors import SpecError
 from tempopt.study import (
@@ -91,11 +99,13 @@ def run_command(
             )
             return False
 
-        prepared = prepare_study(spec, url, worker_index, on_teacher_epoch, stop)
+        on_bank = bank_progress(progress)
+        prepared = prepare_study(spec, url, worker_index, on_teacher_epoch, stop, on_bank)
         progress.update(teacher_bar, visible=False)
         teacher = prepared.teacher
         if teacher is not None:
             console.print(f"teacher: val accuracy {teacher.accuracy:.4f} ({teacher.source})", highlight=False)
+            print_bank(teacher)
         summary = run_worker(
             prepared.study,
             spec,

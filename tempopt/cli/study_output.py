@@ -3,6 +3,8 @@ the Pareto front and the verdict."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 from rich.markup import escape
@@ -11,6 +13,7 @@ from rich.table import Table
 
 from tempopt.analysis import best_config, compute_verdict
 from tempopt.cli.app import console, out
+from tempopt.distill import Teacher
 from tempopt.study import RunHooks, WorkerSummary, state_counts
 from tempopt.study.baseline import few_baselines
 from tempopt.study.baseline_study import is_baseline
@@ -29,6 +32,35 @@ def progress_bars(quiet: bool) -> Progress:
         disable=quiet,
         transient=False,
     )
+
+
+def bank_progress(progress: Progress) -> Callable[[int, int, int], None]:
+    """The progress callback of building the teacher's view bank: its size first, then a bar."""
+    bar = progress.add_task("view bank", total=None, visible=False)
+
+    def on_bank(done: int, total: int, nbytes: int) -> None:
+        if done == 0:
+            console.print(f"building the teacher's view bank: {size_text(nbytes)} (float16)", highlight=False)
+        progress.update(bar, visible=done < total, total=total, completed=done)
+
+    return on_bank
+
+
+def print_bank(teacher: Teacher) -> None:
+    """One line on the teacher's view bank, when it has one."""
+    if teacher.bank is not None:
+        bank = teacher.bank
+        console.print(
+            f"teacher view bank: {bank.views} views, {size_text(bank.nbytes)} ({bank.source})", highlight=False
+        )
+
+
+def size_text(nbytes: int) -> str:
+    """``12.3 MB``: a size in decimal units."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{nbytes} B"
 
 
 def progress_hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> RunHooks:

@@ -20,11 +20,17 @@ from torch.utils.data import DataLoader, Dataset
 
 @dataclass
 class Batch:
-    """One batch: sample indices into its source, inputs, and labels (None when unlabelled)."""
+    """One batch: sample indices into its source, inputs, and labels (None when unlabelled).
+
+    An augmented batch (:mod:`tempopt.distill.views`) says so, and gives each example's view
+    when it is one of the split's fixed views (whose teacher logits a view bank holds).
+    """
 
     index: Tensor  # (B,) long, on the job's device
     x: Tensor  # (B, ...)
     y: Tensor | None  # (B,) long
+    view: Tensor | None = None  # (B,) long: the view of each example, for fixed views
+    augmented: bool = False
 
 
 def dataset_tensors(dataset: Dataset) -> tuple[Tensor, ...] | None:

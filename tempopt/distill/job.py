@@ -20,6 +20,7 @@ from tempopt.distill.data import Batch, BatchSource
 from tempopt.distill.device import autocast, resolve_device
 from tempopt.distill.losses import DistillLoss, make_loss
 from tempopt.distill.seeding import seed_everything
+from tempopt.distill.views import AugmentedSource
 from tempopt.errors import SpecError, TrainingError
 from tempopt.tasks import Task
 
@@ -48,6 +49,8 @@ class JobConfig:
     device: str = "auto"
     mixed_precision: bool = True
     num_workers: int = 0
+    views: int = 0  # with a replayable augmentation: the fixed views per example (0: fresh ones)
+    view_seed: int = 0  # the seed of those views' parameters (the study's teacher seed)
 
     def describe(self) -> str:
         """``T=…, λ=…, lr=…``: how errors name a job."""
@@ -146,6 +149,7 @@ def fit(
     generator = seed_everything(config.seed)
     model = model.to(device)
     loss_fn = make_loss(config.loss, config.loss_args, device)
+    _check_bank(teacher, config)
     labelled, transfer, transfer_order, val = sources(task, config, device, teacher is not None, train)
     optimizer = _make_optimizer(config, list(model.parameters()), loss_fn.parameters())
     scheduler = _make_scheduler(config, optimizer)
@@ -202,22 +206,44 @@ def fit(
     )
 
 
+Source = BatchSource | AugmentedSource
+
+
 def sources(
     task: Task, config: JobConfig, device: torch.device, with_teacher: bool, train: Dataset | None = None
-) -> tuple[BatchSource, BatchSource | None, torch.Generator, BatchSource]:
+) -> tuple[Source, Source | None, torch.Generator, BatchSource]:
     """The labelled, transfer (None without a teacher or a transfer set) and validation batches
-    of a job, and the transfer order's own generator: one epoch is one pass over each."""
-    labelled = BatchSource(
+    of a job, and the transfer order's own generator: one epoch is one pass over each. With an
+    augmenting task the labelled and transfer batches come augmented (:mod:`tempopt.distill.views`)."""
+    plain = BatchSource(
         task.train if train is None else train, config.batch_size, device, num_workers=config.num_workers
     )
-    transfer = None
+    plain_transfer = None
     unlabelled = task.transfer
     if with_teacher and unlabelled is not None and len(unlabelled) > 0:  # type: ignore[arg-type]
-        per_step = -(-len(unlabelled) // labelled.num_batches())  # type: ignore[arg-type]
-        transfer = BatchSource(unlabelled, per_step, device, labelled=False, num_workers=config.num_workers)
+        per_step = -(-len(unlabelled) // plain.num_batches())  # type: ignore[arg-type]
+        plain_transfer = BatchSource(unlabelled, per_step, device, labelled=False, num_workers=config.num_workers)
+    labelled: Source = plain
+    transfer: Source | None = plain_transfer
+    if task.augment is not None:
+        views = config.views if train is None else 0  # the teacher's own training draws fresh views
+        labelled = AugmentedSource(plain, task.augment, views, config.view_seed, config.seed, "train")
+        if plain_transfer is not None:
+            transfer = AugmentedSource(plain_transfer, task.augment, views, config.view_seed, config.seed, "transfer")
     transfer_order = torch.Generator().manual_seed(config.seed + TRANSFER_STREAM)
     val = BatchSource(task.val, max(config.batch_size, 1024), device)
     return labelled, transfer, transfer_order, val
+
+
+def _check_bank(teacher: TeacherSignal | None, config: JobConfig) -> None:
+    """A teacher's view bank must hold the views the job trains on."""
+    bank = getattr(teacher, "bank", None)
+    if bank is not None and (bank.views, bank.seed) != (config.views, config.view_seed):
+        raise SpecError(
+            f"the teacher's view bank holds {bank.views} views of seed {bank.seed}, the job trains on "
+            f"{config.views} of seed {config.view_seed}; prepare the teacher with views={config.views} "
+            f"and seed={config.view_seed}."
+        )
 
 
 def _step_loss(
@@ -237,13 +263,13 @@ def _step_loss(
     hard term sees the labelled rows only (the first ``B`` of the ``B + B_t`` logits), the soft
     term every row.
     """
-    x = task.augment(batch.x) if task.augment is not None else batch.x  # (B, ...)
+    x = batch.x  # (B, ...), augmented by its source
     teacher_logits = teacher.logits("train", batch, x) if teacher is not None else None  # (B, C)
     with autocast(x.device, config.mixed_precision):
         student_logits = model(x)  # (B, C)
     if extra is not None:
         assert teacher is not None and teacher_logits is not None
-        xt = task.augment(extra.x) if task.augment is not None else extra.x  # (B_t, ...)
+        xt = extra.x  # (B_t, ...)
         teacher_logits = torch.cat([teacher_logits, teacher.logits("transfer", extra, xt)])  # (B + B_t, C)
         with autocast(x.device, config.mixed_precision):
             student_logits = torch.cat([student_logits, model(xt)])  # (B + B_t, C)

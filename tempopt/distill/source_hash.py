@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -81,3 +82,18 @@ def _captured(fn: Callable[..., Any]) -> list[Any]:
         except ValueError:  # a variable not yet assigned when the function was made
             pass
     return values
+
+
+def augmentation_code(augmentation: Any) -> str:
+    """A hash of a replayable augmentation's classes' source and of its configuration.
+
+    A changed crop size, or an edited ``apply`` under the same class name, is another
+    augmentation: it makes another teacher (trained on it) and another view bank.
+    """
+    h = hashlib.sha256()
+    for part in [augmentation, *augmentation.parts()]:
+        cls = type(part)
+        h.update(f"{cls.__module__}.{cls.__qualname__}".encode())
+        h.update(_source(cls).encode())
+    h.update(json.dumps(augmentation.config(), sort_keys=True, default=str).encode())
+    return h.hexdigest()

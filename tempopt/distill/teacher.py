@@ -1,21 +1,18 @@
 """The teacher: trained (or loaded) once, frozen, its logits cached on disk and shared.
 
-The cache key is a content hash of the task name, the data (train, val, test, transfer and the
-teacher's own training set), the
-teacher's architecture and code and either its checkpoint's bytes or its training recipe (epochs,
-learning rate, seed and the augmentation function's name and source). Every trial and
-every process with the same key reuses one file; a file lock and an atomic rename make sure
-that processes starting together train the teacher only once.
+The cache key (:mod:`tempopt.distill.teacher_key`) is a content hash of the data, the teacher's
+architecture and code and either its checkpoint or its training recipe. Every trial and every
+process with the same key reuses one file; a file lock and an atomic rename make sure that
+processes starting together train the teacher only once. With a replayable augmentation the
+teacher's logits on the augmented views are a second file, the view bank
+(:mod:`tempopt.distill.view_bank`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,21 +21,23 @@ import torch
 from filelock import FileLock
 from torch import Tensor, nn
 
-from tempopt.distill.checkpoint import file_sha256, load_weights, read_state_dict
-from tempopt.distill.data import Batch, BatchSource, fingerprint
+from tempopt.distill.checkpoint import load_weights, read_state_dict, save_atomically
+from tempopt.distill.data import Batch, BatchSource
 from tempopt.distill.device import autocast, resolve_device
 from tempopt.distill.job import JobConfig, TeacherSignal, evaluate, fit
 from tempopt.distill.seeding import seed_everything
-from tempopt.distill.source_hash import callable_code, classes_code
+from tempopt.distill.teacher_key import cache_key
+from tempopt.distill.view_bank import BankProgress, ViewBank, prepare_bank
 from tempopt.errors import SpecError
 from tempopt.tasks import Task
+from tempopt.tasks.augmentation import Augmentation
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 2
 ACCURACY_TOLERANCE = 5e-3
 """How far a cached teacher's validation accuracy may move on reload (other hardware, bf16)."""
 DEFAULT_CACHE_DIR = ".tempopt-cache"
+_said_live: set[str] = set()
 
 
 @dataclass
@@ -53,6 +52,8 @@ class Teacher(TeacherSignal):
         source: ``"cache"``, ``"trained"`` or ``"checkpoint"``: where it came from this time.
         train_logits: ``(N_train, C)`` logits over the training inputs, or None (augmentation).
         transfer_logits: ``(N_transfer, C)`` logits over the transfer set, or None.
+        bank: its logits on the fixed augmented views, or None (no replayable augmentation,
+            or ``teacher.views: 0``).
     """
 
     model: nn.Module
@@ -63,53 +64,17 @@ class Teacher(TeacherSignal):
     transfer_logits: Tensor | None = None
     mixed_precision: bool = True
     test_accuracy: float | None = None
+    bank: ViewBank | None = None
 
     def logits(self, kind: str, batch: Batch, x: Tensor) -> Tensor:
-        """Teacher logits for a batch: looked up in the cache, or computed on ``x``."""
+        """Teacher logits for a batch: looked up in the bank or the cache, or computed on ``x``."""
+        if batch.view is not None and self.bank is not None:
+            return self.bank.logits(kind, batch.view, batch.index)  # (B, C)
         cached = self.train_logits if kind == "train" else self.transfer_logits
-        if cached is not None:
+        if cached is not None and not batch.augmented:
             return cached[batch.index]
         with torch.no_grad(), autocast(x.device, self.mixed_precision):
             return self.model(x).float()
-
-
-def cache_key(task: Task, seed: int = 0) -> str:
-    """The content hash that identifies a teacher and its logits."""
-    recipe: dict[str, object] = {
-        "format": CACHE_FORMAT,
-        "task": task.name,
-        "train": fingerprint(task.train),
-        "val": fingerprint(task.val),
-        "transfer": fingerprint(task.transfer),
-        "test": fingerprint(task.test),
-        "teacher_train": fingerprint(task.teacher_train),
-        "architecture": repr(task.teacher()),
-        "code": teacher_code(task),
-        "num_classes": task.num_classes,
-    }
-    if task.teacher_checkpoint is not None:
-        recipe["checkpoint"] = file_sha256(Path(task.teacher_checkpoint))
-    else:  # the teacher is trained by ``fit``, which augments its batches too
-        augment = None if task.augment is None else [_callable_name(task.augment), callable_code(task.augment)]
-        recipe["training"] = {"epochs": task.teacher_epochs, "lr": task.teacher_lr, "seed": seed, "augment": augment}
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
-
-
-def teacher_code(task: Task) -> str:
-    """A hash of the source of every class the teacher is built from (torch's own by name).
-
-    Two task modules with the same task name, data and ``repr`` but another ``forward`` make
-    different teachers: the key must tell them apart.
-    """
-    return classes_code(task.teacher())
-
-
-def _callable_name(fn: Callable | None) -> str | None:
-    """``module.qualname`` of a function or callable object: stable across processes."""
-    if fn is None:
-        return None
-    named = fn if hasattr(fn, "__qualname__") else type(fn)
-    return f"{getattr(named, '__module__', '?')}.{named.__qualname__}"
 
 
 def prepare_teacher(
@@ -119,6 +84,8 @@ def prepare_teacher(
     seed: int = 0,
     mixed_precision: bool = True,
     on_epoch: Callable[[int, float], bool] | None = None,
+    views: int = 0,
+    on_views: BankProgress | None = None,
 ) -> Teacher:
     """The task's teacher, from the cache if it is there, else trained or loaded once.
 
@@ -129,6 +96,9 @@ def prepare_teacher(
         seed: seed of the teacher's training (part of the key).
         mixed_precision: bf16 autocast on CUDA.
         on_epoch: progress callback for the teacher's training epochs.
+        views: with a replayable augmentation, the views of the teacher's view bank (built
+            once, or read); ``0`` runs the teacher live on every augmented batch.
+        on_views: progress callback of the bank's building.
 
     Returns:
         The frozen teacher with its logits.
@@ -143,9 +113,24 @@ def prepare_teacher(
             teacher = _trusted(task, _read_entry(path, key), path, device, mixed_precision)  # written meanwhile?
             if teacher is None:
                 entry, source = _build_entry(task, key, device, seed, mixed_precision, on_epoch)
-                _write_atomically(entry, path)
+                save_atomically(entry, path)
                 teacher = _teacher_from_entry(task, entry, source, device, mixed_precision)
+    if task.augment is not None and not isinstance(task.augment, Augmentation):
+        _say_live_once(task)
+    if views > 0 and isinstance(task.augment, Augmentation):
+        dev = resolve_device(device)
+        teacher.bank = prepare_bank(task, teacher.model, key, cache_dir, views, seed, dev, mixed_precision, on_views)
     return teacher
+
+
+def _say_live_once(task: Task) -> None:
+    if task.name not in _said_live:
+        _said_live.add(task.name)
+        log.warning(
+            "task %s augments with a plain function, so its teacher runs on every batch of every trial; make it a "
+            "tempopt.Augmentation (sample and apply) and the teacher's logits on its views are computed once",
+            task.name,
+        )
 
 
 def ensure_cache_dir(cache_dir: str | Path) -> Path:
@@ -287,14 +272,3 @@ def _read_entry(path: Path, key: str) -> dict | None:
         log.warning("ignoring teacher cache %s: its key does not match", path)
         return None
     return entry
-
-
-def _write_atomically(entry: dict, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(entry, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

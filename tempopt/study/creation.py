@@ -49,6 +49,7 @@ COMPARED_KEYS = (
     "optimizer",
     "schedule",
     "teacher",
+    "augment",
     "baseline",
     "baseline_lrs",
     "baseline_share",
@@ -87,12 +88,21 @@ def check_compatible(storage: optuna.storages.BaseStorage, spec: StudySpec, wait
         )
     current = spec.to_dict()
     for key in COMPARED_KEYS:
-        if key in stored and stored[key] != current.get(key):
+        if key in stored and _differs(stored[key], current.get(key)):
             raise SpecError(
                 f"study {spec.name!r} already exists with a different {key!r} "
                 f"({stored.get(key)!r}); restore it in the file or give the study a new name."
             )
     return True
+
+
+def _differs(stored: Any, current: Any) -> bool:
+    """Whether a stored spec's value differs from the file's; a key added to a section since the
+    study was made (``teacher.views``) differs only when the file sets it."""
+    if isinstance(stored, dict) and isinstance(current, dict):
+        added = [value for key, value in current.items() if key not in stored]
+        return any(value is not None for value in added) or any(stored[k] != current.get(k) for k in stored)
+    return stored != current
 
 
 def _remove_orphan(storage: optuna.storages.BaseStorage, study_id: int, name: str) -> bool:
@@ -243,6 +253,10 @@ def record_teacher(study: optuna.Study, teacher: Teacher) -> None:
         study.set_user_attr("teacher_test_accuracy", teacher.test_accuracy)
         study.set_user_attr("teacher_key", teacher.key)
         refresh_note(study)
+    views = teacher.bank.views if teacher.bank is not None else 0
+    if study.user_attrs.get("teacher_views") != views:
+        study.set_user_attr("teacher_views", views)
+        study.set_user_attr("teacher_views_bytes", teacher.bank.nbytes if teacher.bank is not None else 0)
 
 
 def refresh_note(study: optuna.Study) -> None:

@@ -64,6 +64,8 @@ def job_config(spec: StudySpec, params: dict[str, Any]) -> JobConfig:
         device=spec.device,
         mixed_precision=spec.mixed_precision,
         num_workers=spec.num_workers,
+        views=spec.teacher_views,
+        view_seed=spec.teacher.seed,
     )
     extra = {k: params[k] for k in ("weight_decay", "batch_size") if k in params}
     return replace(base, **extra)
@@ -138,6 +140,7 @@ class Objective:
                     device=self.spec.device,
                     seed=self.spec.teacher.seed,
                     mixed_precision=self.spec.mixed_precision,
+                    views=self.spec.teacher_views,
                 )
             if len(self._tasks) >= TASK_CACHE:
                 self._tasks.pop(next(iter(self._tasks)))

@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from tempopt.distill.checkpoint import load_weights, read_state_dict
 from tempopt.distill.data import first_inputs
 from tempopt.distill.device import parse_device, resolve_device
+from tempopt.distill.views import augment_once
 from tempopt.errors import SpecError, TaskError, TempoptError
 from tempopt.study.spec import StudySpec
 from tempopt.study.spec_task import load_spec_task
@@ -133,7 +134,10 @@ def check_logits(flight: Flight) -> None:
     x = user_call(first_inputs, f"reading the training set of {name}", "fix the dataset", task.train, SAMPLE)
     x = x.to(flight.device)
     if task.augment is not None:
-        augmented = user_call(task.augment, f"the augmentation of {name}", "fix the augmentation function", x)
+        generator = torch.Generator().manual_seed(0)
+        augmented = user_call(
+            augment_once, f"the augmentation of {name}", "fix the augmentation", task.augment, x, generator
+        )
         if not isinstance(augmented, Tensor) or len(augmented) != len(x):
             got = f"{len(augmented)} inputs" if isinstance(augmented, Tensor) else f"a {type(augmented).__name__}"
             raise TaskError(

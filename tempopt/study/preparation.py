@@ -49,6 +49,7 @@ def prepare_study(
     worker_index: int = 0,
     teacher_progress: Callable[[int, float], bool] | None = None,
     stop: StopFlag | None = None,
+    bank_progress: Callable[[int, int, int], None] | None = None,
 ) -> Prepared:
     """Run the pre-flight, open the storage, check the spec against an existing study, prepare the
     teacher, and create or resume the study. Nothing is written to the storage before all checks pass.
@@ -59,6 +60,8 @@ def prepare_study(
         worker_index: this worker's index among the host's workers (varies the sampler seed).
         teacher_progress: progress callback of the teacher's training epochs.
         stop: a stop flag; a signal interrupts the teacher's training (nothing is written).
+        bank_progress: progress callback of building the teacher's view bank
+            (``done, total, bytes``).
 
     Raises:
         Interrupted: a signal stopped the teacher's training (exit code 130 or 143).
@@ -86,6 +89,8 @@ def prepare_study(
                 seed=spec.teacher.seed,
                 mixed_precision=spec.mixed_precision,
                 on_epoch=teacher_progress,
+                views=spec.teacher_views,
+                on_views=bank_progress,
             )
     except WorkerStopped as e:
         raise Interrupted(e.signum) from None

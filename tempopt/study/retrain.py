@@ -89,7 +89,9 @@ def retrain(
     config = replace(job_config(spec, {**(data.get("fixed") or {}), **data["params"]}), seed=seed)
     teacher = None
     if config.kd_weight > 0:
-        teacher = prepare_teacher(task, cache_dir(spec), device=config.device, seed=spec.teacher.seed)
+        teacher = prepare_teacher(
+            task, cache_dir(spec), device=config.device, seed=spec.teacher.seed, views=spec.teacher_views
+        )
     result = run_job(task, config, teacher, on_epoch=on_epoch, measure_test=True)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -72,12 +72,35 @@ class Failure(_Strict):
 
 
 class Teacher(_Strict):
-    """Overrides of the task's teacher; ``seed`` is the teacher's own (never the students')."""
+    """Overrides of the task's teacher; ``seed`` is the teacher's own (never the students').
+
+    ``views``: with a replayable augmentation, the teacher's logits are computed once on this
+    many augmented views of every training and transfer example (the view bank; default: the
+    study's ``epochs``, so no trial repeats a view of an example); ``0`` runs the teacher live
+    on every augmented batch instead.
+    """
 
     checkpoint: str | None = None
     epochs: Int | None = Field(default=None, ge=0)
     lr: Float | None = Field(default=None, gt=0)
     seed: Seed = 0
+    views: Int | None = Field(default=None, ge=0, le=10_000)
+
+
+class Augment(_Strict):
+    """The built-in replayable augmentation of an image task (:mod:`tempopt.tasks.augmentation`):
+    ``crop: P`` pads P pixels and crops at random, ``shift: K`` shifts by up to K pixels,
+    ``flip: true`` flips horizontally at random. It replaces the task's own augmentation."""
+
+    crop: Int | None = Field(default=None, ge=1, le=1024)
+    shift: Int | None = Field(default=None, ge=1, le=1024)
+    flip: bool = False
+
+    @model_validator(mode="after")
+    def _something(self) -> Augment:
+        if not (self.crop or self.shift or self.flip):
+            raise ValueError("augment sets no augmentation; give crop, shift or flip: true, or remove the key")
+        return self
 
 
 class Verify(_Strict):
@@ -124,6 +147,7 @@ class StudySpec(_Strict):
     cache_dir: str | None = None
     artifacts: str | None = None
     teacher: Teacher = Teacher()
+    augment: Augment | None = None
     failure: Failure = Failure()
     study_dir: str | None = None
     """The study file's folder, where its relative paths start (see :mod:`tempopt.study.spec_task`):
@@ -230,6 +254,11 @@ class StudySpec(_Strict):
                 f"attribute (a 64 KB TEXT column on MariaDB); shrink key {biggest!r}"
             )
         return self
+
+    @property
+    def teacher_views(self) -> int:
+        """The views of the teacher's view bank: ``teacher.views``, else ``epochs``."""
+        return self.epochs if self.teacher.views is None else self.teacher.views
 
     @property
     def warmup_epochs(self) -> int:

@@ -24,6 +24,7 @@ from pathlib import Path
 from tempopt.distill import DEFAULT_CACHE_DIR
 from tempopt.study.spec import StudySpec
 from tempopt.tasks import Task, load_task
+from tempopt.tasks.augmentation import from_settings
 
 log = logging.getLogger(__name__)
 _warned: set[Path] = set()
@@ -67,7 +68,8 @@ def artifacts_dir(spec: StudySpec) -> Path | None:
 
 
 def load_spec_task(spec: StudySpec) -> Task:
-    """The spec's task with the spec's teacher overrides applied (its checkpoint an absolute path)."""
+    """The spec's task with the spec's teacher overrides and ``augment`` applied (its checkpoint an
+    absolute path)."""
     task = load_task(spec.task, spec.task_args)
     if spec.teacher.checkpoint is not None:
         task.teacher_checkpoint = study_path(spec, spec.teacher.checkpoint, "teacher.checkpoint")
@@ -75,4 +77,6 @@ def load_spec_task(spec: StudySpec) -> Task:
         task.teacher_epochs = spec.teacher.epochs
     if spec.teacher.lr is not None:
         task.teacher_lr = spec.teacher.lr
+    if spec.augment is not None:
+        task.augment = from_settings(spec.augment.crop, spec.augment.flip, spec.augment.shift)
     return task

@@ -10,6 +10,8 @@ from typing import Any
 from torch import nn
 from torch.utils.data import Dataset
 
+from tempopt.tasks.augmentation import Augmentation
+
 ModelFactory = Callable[[], nn.Module]
 
 
@@ -37,9 +39,11 @@ class Task:
             ``weights_only=True`` instead of training the teacher.
         teacher_epochs: epochs to train the teacher when there is no checkpoint.
         teacher_lr: learning rate of the teacher's AdamW optimiser.
-        augment: optional function applied to each training batch ``x`` (on the job's device).
-            With it the teacher's logits are not cached: the teacher runs on the same augmented
-            batch as the student.
+        augment: optional random augmentation of the training and transfer batches. A
+            replayable :class:`~tempopt.tasks.augmentation.Augmentation` (``sample`` and
+            ``apply``) lets the teacher's logits on fixed augmented views be computed once per
+            study (the view bank, ``teacher.views``); a plain function of a batch ``x`` (on the
+            job's device) works too, but then the teacher runs live on every batch of every trial.
         description: one line shown in reports.
         meta: free-form facts about the task (dataset sizes, arguments), stored with the study.
     """
@@ -56,6 +60,6 @@ class Task:
     teacher_checkpoint: str | Path | None = None
     teacher_epochs: int = 30
     teacher_lr: float = 3e-3
-    augment: Callable[[Any], Any] | None = None
+    augment: Augmentation | Callable[[Any], Any] | None = None
     description: str = ""
     meta: dict[str, Any] = field(default_factory=dict)

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 import tempopt.distill.teacher as teacher_module
+import tempopt.distill.teacher_key as teacher_key
 from tempopt.distill import JobConfig, cache_key, prepare_teacher, run_job
 from tempopt.errors import TaskError
 
@@ -336,11 +337,11 @@ def test_a_teachers_key_without_augmentation_is_what_it_was(make_task):
 
     task = make_task()
     recipe = {
-        "format": teacher_module.CACHE_FORMAT,
+        "format": teacher_key.CACHE_FORMAT,
         "task": task.name,
         **{k: fingerprint(getattr(task, k)) for k in ("train", "val", "transfer", "test", "teacher_train")},
         "architecture": repr(task.teacher()),
-        "code": teacher_module.teacher_code(task),
+        "code": teacher_key.teacher_code(task),
         "num_classes": task.num_classes,
         "training": {"epochs": task.teacher_epochs, "lr": task.teacher_lr, "seed": 0, "augment": None},
     }
@@ -464,11 +465,9 @@ def test_the_teachers_code_is_part_of_the_key(make_task, tiny, tmp_path, monkeyp
 
 def test_a_cached_teacher_that_no_longer_scores_its_accuracy_is_retrained(make_task, tiny, tmp_path, fits, monkeypatch):
     """Code changed behind an unchanged key (here: the key is pinned) gets its own teacher."""
-    import tempopt.distill.teacher as teacher_module
-
     first = prepare_teacher(make_task(teacher=lambda: _Doubling(tiny.teacher())), tmp_path, device="cpu")
     assert fits == ["tiny"]
-    monkeypatch.setattr(teacher_module, "teacher_code", lambda task: "pinned")
+    monkeypatch.setattr(teacher_key, "teacher_code", lambda task: "pinned")
     pinned = prepare_teacher(make_task(teacher=lambda: _Doubling(tiny.teacher())), tmp_path, device="cpu")
     assert fits == ["tiny"] * 2 and pinned.source == "trained"  # the pinned key is new: trained once
     again = prepare_teacher(make_task(teacher=lambda: _Doubling(tiny.teacher())), tmp_path, device="cpu")

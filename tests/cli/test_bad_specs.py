@@ -157,6 +157,15 @@ CASES = [
         {"task_args": {"labelled": list(range(20_000))}},
         "over the 60,000-byte limit of a study attribute (a 64 KB TEXT column on MariaDB); shrink key 'task_args'",
     ),
+    # augmentation and the view bank
+    ("augment: {}", {"augment": {}}, "key 'augment': augment sets no augmentation; give crop, shift or flip: true"),
+    ("augment.crop: 0", {"augment": {"crop": 0}}, "key 'augment.crop': input should be greater than or equal to 1"),
+    ("teacher.views: -1", {"teacher": {"views": -1}}, "key 'teacher.views': input should be greater than or equal"),
+    (
+        "crop on flat inputs",
+        {"augment": {"crop": 2}},
+        "crop augments images (B, C, H, W), not inputs of shape (4, 64); use shift for sequences.",
+    ),
 ]
 
 

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset, TensorDataset
 from tempopt.errors import TaskError
 from tempopt.tasks._registry import register_task
 from tempopt.tasks._task import Task
-from tempopt.tasks.models import ConvNet2d
+from tempopt.tasks.models import image_model
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -110,22 +110,26 @@ def _image_task(
     teacher_epochs: int,
     meta: dict,
     test_note: str,
+    teacher_arch: str | None = None,
+    student_arch: str | None = None,
 ) -> Task:
     train_s, val_s, test_s, transfer_s = standardise(train, val, test, transfer)
     channels = train.tensors[0].shape[1]
+    teacher, teacher_name = image_model(teacher_arch, "teacher_arch", channels, num_classes, teacher_width, 3)
+    student, student_name = image_model(student_arch, "student_arch", channels, num_classes, student_width, 2)
     return Task(
         train=train_s,  # type: ignore[arg-type]
         val=val_s,  # type: ignore[arg-type]
         test=test_s,
         num_classes=num_classes,
-        teacher=lambda: ConvNet2d(channels, num_classes, width=teacher_width, depth=3),
-        student=lambda: ConvNet2d(channels, num_classes, width=student_width, depth=2),
+        teacher=teacher,
+        student=student,
         name=name,
         transfer=transfer_s,
         teacher_checkpoint=teacher_checkpoint,
         teacher_epochs=teacher_epochs,
-        description=f"{name}: CNN({teacher_width}) teacher -> CNN({student_width}) student; {test_note}",
-        meta=meta,
+        description=f"{name}: {teacher_name} teacher -> {student_name} student; {test_note}",
+        meta={**meta, "teacher_arch": teacher_name, "student_arch": student_name},
     )
 
 
@@ -142,6 +146,8 @@ def make_image_folder(
     teacher_checkpoint: str | None = None,
     teacher_epochs: int = 30,
     split_seed: int = 0,
+    teacher_arch: str | None = None,
+    student_arch: str | None = None,
 ) -> Task:
     """Images in ``root/train/<class>/*``, ``root/val/<class>/*`` and optionally ``root/test/<class>/*``.
 
@@ -156,12 +162,15 @@ def make_image_folder(
         test_dir: the folder of test images; when it does not exist the val folder is split.
         transfer_dir: optional folder of unlabelled images (class sub-folders or flat).
         teacher_width, student_width: channels of the first convolution of each CNN.
+        teacher_arch, student_arch: a residual network (``resnet8`` … ``resnet32x4``) instead
+            of the CNN of ``teacher_width`` / ``student_width``; None keeps the CNN.
         teacher_checkpoint: a saved teacher state_dict to use instead of training one.
         teacher_epochs: epochs to train the teacher when there is no checkpoint.
         split_seed: seed of the val/test split when there is no test folder.
 
     Raises:
-        TaskError: for a missing or empty folder, or a val folder of one image and no test folder.
+        TaskError: for a missing or empty folder, a val folder of one image and no test folder, or
+            an unknown architecture.
     """
     base = Path(root)
     train_raw = ImageFolderDataset(base / train_dir, size)
@@ -196,6 +205,8 @@ def make_image_folder(
         teacher_epochs,
         meta,
         test_note,
+        teacher_arch,
+        student_arch,
     )
 
 
@@ -227,6 +238,8 @@ def make_torchvision(
     student_width: int = 16,
     teacher_checkpoint: str | None = None,
     teacher_epochs: int = 30,
+    teacher_arch: str | None = None,
+    student_arch: str | None = None,
 ) -> Task:
     """A torchvision dataset (``CIFAR10``, ``MNIST``, ``FashionMNIST``…) already on disk.
 
@@ -240,12 +253,14 @@ def make_torchvision(
         val_fraction: share of the official training split held out for validation.
         split_seed: seed of the train/val split.
         teacher_width, student_width: channels of the first convolution of each CNN.
+        teacher_arch, student_arch: a residual network (``resnet8`` … ``resnet32x4``) instead
+            of the CNN of ``teacher_width`` / ``student_width``; None keeps the CNN.
         teacher_checkpoint: a saved teacher state_dict to use instead of training one.
         teacher_epochs: epochs to train the teacher when there is no checkpoint.
 
     Raises:
         TaskError: without a working torchvision, for an unknown dataset or one not on disk, or
-            for a ``val_fraction`` outside (0, 1).
+            for a ``val_fraction`` outside (0, 1), or for an unknown architecture.
     """
     if not 0.0 < val_fraction < 1.0:
         raise TaskError(f"val_fraction={val_fraction} must be between 0 and 1; try 0.1.")
@@ -289,6 +304,8 @@ def make_torchvision(
         teacher_epochs,
         meta,
         f"val is {val_fraction:g} of the official train split, test the official test split",
+        teacher_arch,
+        student_arch,
     )
 
 

@@ -1,8 +1,18 @@
-"""Small teacher and student architectures used by the built-in tasks."""
+"""Small teacher and student architectures used by the built-in tasks.
+
+The residual networks (``resnet8`` … ``resnet32x4``) live in :mod:`tempopt.tasks.resnets` and
+are re-exported here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import Tensor, nn
+
+from tempopt.tasks.resnets import ResNet, resnet, resnet_factory, resnet_names
+
+__all__ = ["MLP", "ConvNet1d", "ConvNet2d", "ResNet", "image_model", "resnet", "resnet_factory", "resnet_names"]
 
 
 class MLP(nn.Module):
@@ -63,3 +73,21 @@ class ConvNet2d(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x).mean(dim=(2, 3)))  # (B, C)
+
+
+def image_model(
+    arch: str | None, arg: str, in_channels: int, num_classes: int, width: int, depth: int
+) -> tuple[Callable[[], nn.Module], str]:
+    """A factory of the image model a task argument chooses, and its name for descriptions.
+
+    Args:
+        arch: a residual network's name (``resnet8`` … ``resnet32x4``), or None for
+            ``ConvNet2d(in_channels, num_classes, width, depth)``.
+        arg: the task argument that gave ``arch`` (``teacher_arch``), named in errors.
+
+    Raises:
+        TaskError: for a name not in :func:`resnet_names`.
+    """
+    if arch is not None:
+        return resnet_factory(arch, in_channels, num_classes, arg), arch
+    return (lambda: ConvNet2d(in_channels, num_classes, width=width, depth=depth)), f"CNN({width})"

@@ -42,6 +42,11 @@ CASES = [
     ("unimportable task module", {"task": "no_such_pkg.mod:make_task"}, "module 'no_such_pkg.mod' cannot be imported"),
     ("missing task attribute", {"task": "tempopt.tasks.digits:nope"}, "has no callable 'nope'"),
     ("bad task_args", {"task_args": {"colour": "red"}}, "task_args ['colour'] do not fit task 'digits'"),
+    (
+        "unknown student_arch",
+        {"task": "mnist", "task_args": {"student_arch": "resnet18"}},
+        "student_arch 'resnet18' is unknown; use one of resnet8, resnet14, resnet20, resnet32, resnet8x4, resnet32x4.",
+    ),
     ("missing required key", {"trials": None}, "'trials'"),
     ("zero epochs", {"epochs": 0}, "'epochs'"),
     ("unknown pruner", {"pruner": {"name": "quantile"}}, "'pruner.name'"),

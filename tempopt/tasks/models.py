@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from tempopt.errors import TaskError
+
+
+def check_widths(**widths: int) -> None:
+    """Raise a TaskError naming the first of a built-in task's width ``task_args`` that is not a
+    whole number of at least 1 (a layer of -1 units is torch's error deep inside the factory)."""
+    for name, value in widths.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise TaskError(f"task_args {name}={value!r} must be a whole number of at least 1; give a width like 16.")
+
 
 class MLP(nn.Module):
     """A multilayer perceptron over flattened inputs."""

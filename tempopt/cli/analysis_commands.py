@@ -42,7 +42,9 @@ def report(
     bootstrap: Annotated[
         int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples behind the importance error bars.")
     ] = 10,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the importance forests and resampling.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, max=2**31 - 1, help="Seed of the importance forests and resampling.")
+    ] = 0,
 ) -> None:
     """Write an offline HTML report, a Markdown summary and the importances of a study."""
     loaded = read_study(study, storage)
@@ -71,7 +73,7 @@ def dashboard(
     host: Annotated[
         str, typer.Option("--host", help="Address to bind; 0.0.0.0 exposes the dashboard to the network.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8080,
     artifacts: ArtifactsOption = None,
 ) -> None:
     """Serve optuna-dashboard on the study storage (Ctrl-C to stop)."""

@@ -33,6 +33,7 @@ from tempopt.study import (
     state_counts,
     write_export,
 )
+from tempopt.study.dimensions import SEED_LIMIT
 from tempopt.study.export import export_pareto
 from tempopt.study.preparation import prepare_study
 from tempopt.study.retrain import check_retrain, retrain
@@ -243,6 +244,7 @@ def train_command(
         None,
         "--seed",
         min=0,
+        max=SEED_LIMIT - 1,
         help="Student seed (default: the export's; a verification seed reproduces that replicate).",
     ),
 ) -> None:

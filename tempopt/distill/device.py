@@ -9,6 +9,9 @@ import torch
 
 from tempopt.errors import SpecError
 
+TRAINABLE = ("cpu", "cuda", "mps")
+"""The device types a job can train on."""
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA when there is one, else the CPU; any other name is forced.
@@ -41,9 +44,13 @@ def parse_device(name: str) -> torch.device | None:
     if name == "auto":
         return None
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except (RuntimeError, ValueError) as e:
         raise SpecError(f"device {name!r} is not a torch device; use auto, cpu or cuda[:N].") from e
+    if device.type not in TRAINABLE:
+        why = " (a meta tensor has a shape but no values)" if device.type == "meta" else ""
+        raise SpecError(f"device {name!r} is not one tempopt trains on{why}; use auto, cpu or cuda[:N].")
+    return device
 
 
 @contextlib.contextmanager

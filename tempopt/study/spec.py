@@ -57,8 +57,8 @@ class Sampler(_Strict):
 class Failure(_Strict):
     """Heartbeats and retries for trials whose worker died."""
 
-    heartbeat_interval: Int = Field(default=60, ge=1)
-    grace_period: Int = Field(default=300, ge=2)
+    heartbeat_interval: Int = Field(default=60, ge=1, le=86_400)  # a day: a longer wait overflows a timer
+    grace_period: Int = Field(default=300, ge=2, le=604_800)  # a week
     max_retry: Int = Field(default=3, ge=0)
 
     @model_validator(mode="after")

@@ -69,6 +69,15 @@ def artifacts_dir(spec: StudySpec) -> Path | None:
 
 def load_spec_task(spec: StudySpec) -> Task:
     """The spec's task with the spec's teacher overrides and ``augment`` applied (its checkpoint an
+    absolute path), fitted to its models as the pre-flight fitted it (:mod:`tempopt.study.task_fit`)."""
+    from tempopt.study.task_fit import fit_task, model_for_fit  # it imports the training code
+
+    task = task_as_written(spec)
+    return fit_task(task, spec, model_for_fit(task.student), model_for_fit(task.teacher))
+
+
+def task_as_written(spec: StudySpec) -> Task:
+    """The spec's task with the spec's teacher overrides and ``augment`` applied (its checkpoint an
     absolute path)."""
     task = load_task(spec.task, spec.task_args)
     if spec.teacher.checkpoint is not None:

@@ -23,7 +23,7 @@ from urllib.parse import unquote_plus
 
 import optuna
 import sqlalchemy.exc
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from tempopt.errors import StorageError
 from tempopt.study.sql_setup import TempoptStorage, is_in_memory
@@ -54,6 +54,15 @@ _DRIVERS = {
 }
 
 
+_SHIPPED = {"postgresql": "psycopg", "mysql": "PyMySQL"}
+_PACKAGES = {  # a driver's module -> the package that installs it, where the names differ
+    "MySQLdb": "mysqlclient",
+    "psycopg2": "psycopg2-binary",
+    "mysql": "mysql-connector-python",
+    "sqlcipher3": "sqlcipher3-binary",
+}
+
+
 @dataclass(frozen=True)
 class FailureHandling:
     """Heartbeats and retries of trials whose worker died (RDB server storages only)."""
@@ -80,7 +89,33 @@ def normalise_url(url: str) -> str:
         parsed = parsed.set(drivername=_DRIVERS[parsed.drivername])
     elif backend not in ("sqlite", "postgresql", "mysql"):
         raise StorageError(f"storage backend {backend!r} is not supported; use sqlite, postgresql or mysql.")
+    _check_driver(parsed, parsed.get_backend_name())
     return parsed.render_as_string(hide_password=False)
+
+
+def _check_driver(parsed: URL, backend: str) -> None:
+    """Refuse a driver that SQLAlchemy does not know, that is asynchronous, or that is not installed."""
+    instead = "use sqlite:///PATH"
+    if backend != "sqlite":
+        instead = f"use {backend}:// (tempopt installs its driver, {_SHIPPED[backend]})"
+    try:
+        dialect = parsed.get_dialect()
+    except sqlalchemy.exc.NoSuchModuleError as e:
+        raise StorageError(f"storage driver {parsed.drivername!r} is not one SQLAlchemy knows; {instead}.") from e
+    if getattr(dialect, "is_async", False):
+        raise StorageError(
+            f"storage driver {parsed.drivername!r} is asynchronous, and tempopt's storage calls the database "
+            f"synchronously; {instead}."
+        )
+    try:
+        dialect.import_dbapi()
+    except ImportError as e:
+        module = e.name or str(dialect.driver)
+        package = _PACKAGES.get(module, module)
+        raise StorageError(
+            f"storage driver {parsed.drivername!r} needs the Python package {package!r}, which is not installed; "
+            f"pip install {package}, or {instead}."
+        ) from e
 
 
 def redact_url(url: str) -> str:

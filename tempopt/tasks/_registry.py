@@ -9,7 +9,7 @@ from typing import Any
 from tempopt.errors import TaskError
 from tempopt.references import import_module_of
 from tempopt.tasks._task import Task
-from tempopt.tasks._user_code import first_line, user_frames
+from tempopt.tasks._user_code import USER_FAILURES, first_line, raised, user_frames
 
 TaskFactory = Callable[..., Task]
 _BUILTIN: dict[str, TaskFactory] = {}
@@ -57,9 +57,9 @@ def resolve_factory(ref: str) -> TaskFactory:
             "check that it is on PYTHONPATH and of the form 'package.module:make_task'.",
             user_frames(e),
         ) from e
-    except Exception as e:  # the module's own code raised while it was imported
+    except USER_FAILURES as e:  # the module's own code raised (or exited) while it was imported
         raise TaskError(
-            f"task {ref!r}: module {module_name!r} raised {first_line(e)} while it was imported; fix the module.",
+            f"task {ref!r}: module {module_name!r} {raised(e)} while it was imported; fix the module.",
             user_frames(e),
         ) from e
     factory = getattr(module, attr, None)
@@ -103,7 +103,7 @@ def load_task(ref: str, args: dict[str, Any] | None = None) -> Task:
         task = resolve_factory(ref)(**args)
     except TaskError:
         raise
-    except Exception as e:  # a factory's own error (a bad value in task_args, a missing file…)
+    except USER_FAILURES as e:  # a factory's own error (a bad value in task_args, a missing file…), or exit
         given = f" with task_args {args}" if args else ""
         raise TaskError(
             f"task {ref!r} failed to build{given} ({first_line(e)}); fix the task_args or the task factory.",

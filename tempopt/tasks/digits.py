@@ -16,7 +16,7 @@ from torch.utils.data import TensorDataset
 from tempopt.errors import TaskError
 from tempopt.tasks._registry import register_task
 from tempopt.tasks._task import Task
-from tempopt.tasks.models import MLP
+from tempopt.tasks.models import MLP, check_widths
 
 TEACHER_LABELS = ("all", "labelled")
 
@@ -80,6 +80,7 @@ def make_digits(
     """
     from sklearn.datasets import load_digits
 
+    check_widths(student_hidden=student_hidden, teacher_hidden=teacher_hidden)
     if teacher_labels not in TEACHER_LABELS:
         raise TaskError(f"teacher_labels={teacher_labels!r} is not one of {TEACHER_LABELS}; use 'all' or 'labelled'.")
     data = load_digits()

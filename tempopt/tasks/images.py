@@ -24,7 +24,7 @@ from torch.utils.data import Dataset, TensorDataset
 from tempopt.errors import TaskError
 from tempopt.tasks._registry import register_task
 from tempopt.tasks._task import Task
-from tempopt.tasks.models import image_model
+from tempopt.tasks.models import check_widths, image_model
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -172,6 +172,7 @@ def make_image_folder(
         TaskError: for a missing or empty folder, a val folder of one image and no test folder, or
             an unknown architecture.
     """
+    check_widths(teacher_width=teacher_width, student_width=student_width)
     base = Path(root)
     train_raw = ImageFolderDataset(base / train_dir, size)
     val = materialise(ImageFolderDataset(base / val_dir, size, classes=train_raw.classes))
@@ -262,6 +263,7 @@ def make_torchvision(
         TaskError: without a working torchvision, for an unknown dataset or one not on disk, or
             for a ``val_fraction`` outside (0, 1), or for an unknown architecture.
     """
+    check_widths(teacher_width=teacher_width, student_width=student_width)
     if not 0.0 < val_fraction < 1.0:
         raise TaskError(f"val_fraction={val_fraction} must be between 0 and 1; try 0.1.")
     try:

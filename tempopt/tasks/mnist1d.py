@@ -17,7 +17,7 @@ from torch.utils.data import TensorDataset
 from tempopt.errors import TaskError
 from tempopt.tasks._registry import register_task
 from tempopt.tasks._task import Task
-from tempopt.tasks.models import MLP, ConvNet1d
+from tempopt.tasks.models import MLP, ConvNet1d, check_widths
 
 LENGTH = 40
 
@@ -67,6 +67,7 @@ def make_mnist1d(
     Raises:
         TaskError: if ``labelled``, ``val`` or ``test`` is below 10, or the two seeds are equal.
     """
+    check_widths(student_hidden=student_hidden, teacher_channels=teacher_channels)
     if min(labelled, val, test) < 10:
         raise TaskError(f"labelled={labelled}, val={val} and test={test} must each be at least 10; raise them.")
     if transfer and transfer_seed == data_seed:

@@ -10,9 +10,28 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
+from tempopt.errors import TaskError
 from tempopt.tasks.resnets import ResNet, resnet, resnet_factory, resnet_names
 
-__all__ = ["MLP", "ConvNet1d", "ConvNet2d", "ResNet", "image_model", "resnet", "resnet_factory", "resnet_names"]
+__all__ = [
+    "MLP",
+    "ConvNet1d",
+    "ConvNet2d",
+    "ResNet",
+    "check_widths",
+    "image_model",
+    "resnet",
+    "resnet_factory",
+    "resnet_names",
+]
+
+
+def check_widths(**widths: int) -> None:
+    """Raise a TaskError naming the first of a built-in task's width ``task_args`` that is not a
+    whole number of at least 1 (a layer of -1 units is torch's error deep inside the factory)."""
+    for name, value in widths.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise TaskError(f"task_args {name}={value!r} must be a whole number of at least 1; give a width like 16.")
 
 
 class MLP(nn.Module):

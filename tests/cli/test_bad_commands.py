@@ -144,6 +144,7 @@ def test_an_exception_in_the_task_module_shows_the_users_own_frames(tmp_path, cl
     lines = result.output.split("error:")[1].splitlines()
     frames = [line.strip() for line in lines[1:] if line.strip()]
     assert frames == [  # the user's frames, innermost last: none of tempopt's or torch's
+        "in your code:",
         f"at {factory}:9 in make_task",
         "return _load(4)",
         f"at {factory}:5 in _load",

@@ -57,8 +57,9 @@ class _Pair(nn.Module):
     [
         (
             {"student": _Pair},
-            "the student of task 'pre' returns a tuple, not a tensor of logits; "
-            "return logits of shape (B, num_classes) from forward.",
+            "the student of task 'pre' returns a tuple of 2, not a tensor of logits; its element 0 has the logits' "
+            "shape (4, 2): return only it from forward, or wrap the model in a module whose forward returns "
+            "model(x)[0].",
         ),
         (
             {"teacher": lambda: "a model"},

@@ -25,7 +25,7 @@ from tempopt.study import (
     state_counts,
     write_export,
 )
-from tempopt.study.export import export_pareto
+from tempopt.study.export import check_export_path, export_pareto
 from tempopt.study.preparation import prepare_study
 from tempopt.study.retrain import check_retrain, retrain
 from tempopt.study.runner import run_worker
@@ -198,28 +198,32 @@ def export_command(
         help="Multi-objective study: write every Pareto front member "
         "as --out DIR/trial-N.yaml (--out is then a folder).",
     ),
+    force: bool = typer.Option(False, "--force", help="Overwrite a file that is not an earlier export."),
 ) -> None:
     """Write the best configuration (params, value, task, epochs, seed, teacher, versions)."""
     url = storage_url(storage)
     if pareto:
-        _export_front(load_study(study, url), url, out_path, fmt)
+        _export_front(load_study(study, url), url, out_path, fmt, force)
         return
+    check_export_path(out_path, force)  # before the study is read: nothing shown for a refused path
     data = export_best(load_study(study, url), url, top_k=top_k)
     existed = out_path.is_file()
-    path = write_export(data, out_path, fmt)
+    path = write_export(data, out_path, fmt, force)
     verb = "overwrote" if existed else "wrote"
     out.print(f"{verb} {path}: {BestConfig.from_json(data['best']).describe()}", highlight=False, soft_wrap=True)
     verdict = data["verdict"]
     out.print(f"verdict: {verdict['verdict']} — {verdict['summary']}", highlight=False, soft_wrap=True)
 
 
-def _export_front(study: optuna.Study, url: str, folder: Path, fmt: str | None) -> None:
-    members = export_pareto(study, url)
+def _export_front(study: optuna.Study, url: str, folder: Path, fmt: str | None, force: bool) -> None:
     if folder.exists() and not folder.is_dir():
         raise SpecError(f"--out {str(folder)!r} is a file; with --pareto give a folder for the front's files.")
+    members = export_pareto(study, url)
     suffix = "." + (fmt or "yaml")
+    for stem in members:
+        check_export_path(folder / f"{stem}{suffix}", force)  # every file before the first is written
     for stem, data in members.items():
-        path = write_export(data, folder / f"{stem}{suffix}", fmt)
+        path = write_export(data, folder / f"{stem}{suffix}", fmt, force)
         values = ", ".join(f"{k} {v:.4g}" for k, v in data["values"].items())
         out.print(f"wrote {path}: {values} · verdict {data['verdict']['verdict']}", highlight=False)
 
@@ -235,9 +239,12 @@ def train_command(
         min=0,
         help="Student seed (default: the export's; a verification seed reproduces that replicate).",
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Write into a folder that holds files other than an earlier train's."
+    ),
 ) -> None:
     """Retrain the student from an exported config and save its state_dict and metrics."""
-    check_retrain(config, out_dir)  # a bad export or --out: one sentence before any progress bar
+    check_retrain(config, out_dir, force)  # a bad export or --out: one sentence before any progress bar
     with progress_bars(False) as progress:
         bar = progress.add_task("retraining", total=None)
 
@@ -245,7 +252,7 @@ def train_command(
             progress.update(bar, completed=epoch, description=f"retraining  val {accuracy:.3f}")
             return False
 
-        result = retrain(config, out_dir, device=device, on_epoch=on_epoch, seed=seed)
+        result = retrain(config, out_dir, device=device, on_epoch=on_epoch, seed=seed, force=force)
     r = result.result
     out.print(
         f"val accuracy {r.final_accuracy:.4f}, {r.test_split} accuracy {r.test_accuracy:.4f} after "

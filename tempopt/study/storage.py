@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from tempopt.errors import StorageError
 from tempopt.study.sql_setup import TempoptStorage, is_in_memory
+from tempopt.study.userinfo import check_userinfo, redact_secrets, remember_secrets
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +65,16 @@ class FailureHandling:
 
 
 def normalise_url(url: str) -> str:
-    """Map ``postgresql://``, ``mysql://`` and ``mariadb://`` to the drivers tempopt ships."""
+    """Map ``postgresql://``, ``mysql://`` and ``mariadb://`` to the drivers tempopt ships.
+
+    Raises:
+        SpecError: the user name or password holds a raw ``@``, ``/``, ``?`` or ``#``.
+        StorageError: not a database URL, or a backend tempopt does not support.
+    """
     if url.lower().startswith("grpc://"):  # Optuna's gRPC storage proxy, see tempopt.study.grpc
         return url
+    check_userinfo(url, redact_url(url))  # before anything reads the URL
+    remember_secrets(url)
     try:
         parsed = make_url(url)
         parsed.port  # noqa: B018 - a port that is not a number raises only when read
@@ -213,7 +221,8 @@ def _with_retries(
 
 
 def describe_error(e: BaseException) -> str:
-    """The first line of a database error's own message (Optuna's and SQLAlchemy's wrappers removed)."""
+    """The first line of a database error's own message (Optuna's and SQLAlchemy's wrappers removed),
+    with every password of a storage this process opened masked."""
     if isinstance(e, optuna.exceptions.StorageInternalError) and e.__cause__ is not None:
         e = e.__cause__
     orig = getattr(e, "orig", None) or e
@@ -223,7 +232,7 @@ def describe_error(e: BaseException) -> str:
     else:
         text = str(orig)
     lines = text.strip().splitlines()
-    return lines[0] if lines else type(orig).__name__
+    return redact_secrets(lines[0]) if lines else type(orig).__name__
 
 
 def require_existing(url: str) -> None:

@@ -26,7 +26,9 @@ import sqlalchemy.exc
 from sqlalchemy.engine import make_url
 
 from tempopt.errors import StorageError
+from tempopt.study.db_faults import NO_TABLES, lasting_fault
 from tempopt.study.sql_setup import TempoptStorage, is_in_memory
+from tempopt.study.stopping import Interrupted, pause
 from tempopt.study.userinfo import check_userinfo, redact_secrets, remember_secrets
 
 log = logging.getLogger(__name__)
@@ -197,11 +199,13 @@ def _with_retries(
             return make()
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as e:
             # another process created the same table, type or row at the same moment
+            _raise_lasting(e, shown)
             if attempt == attempts:
                 raise StorageError(
                     f"the tables of {shown} could not be created ({describe_error(e)}); run the same command again."
                 ) from e
         except sqlalchemy.exc.OperationalError as e:  # refused, timed out, or a MySQL DDL race
+            _raise_lasting(e, shown)
             if attempt == attempts or time.monotonic() >= deadline:
                 raise StorageError(
                     f"cannot reach the storage {shown} ({describe_error(e)}); "
@@ -214,10 +218,19 @@ def _with_retries(
                     f"`optuna storage upgrade --storage URL` first."
                 ) from e
             raise
-        time.sleep(delay * (1 + random.random()))
+        signum = pause(delay * (1 + random.random()))
+        if signum is not None:
+            raise Interrupted(signum, f"while opening the storage {shown}")
         delay = min(delay * 2, 2.0)
         log.info("retrying storage %s (attempt %d/%d)", shown, attempt + 1, attempts)
     raise AssertionError("unreachable")
+
+
+def _raise_lasting(e: BaseException, shown: str) -> None:
+    """Raise at once for a fault no retry fixes (missing tables excepted: they are being created here)."""
+    fault = lasting_fault(e)
+    if fault is not None and fault is not NO_TABLES:
+        raise StorageError(f"cannot open the storage {shown}: {fault.cause} ({describe_error(e)}); {fault.fix}.") from e
 
 
 def describe_error(e: BaseException) -> str:
@@ -252,6 +265,32 @@ def require_existing(url: str) -> None:
     if not parsed.database or not Path(parsed.database).is_file():
         raise StorageError(
             f"there is no study database at {redact_url(url)}; pass --storage with the URL the study was run with."
+        )
+
+
+def sqlite_identity(url: str) -> tuple[int, int] | None:
+    """The device and inode of a SQLite storage's file (None for a server database or no file)."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite" or is_in_memory(parsed) or not parsed.database:
+        return None
+    try:
+        st = Path(parsed.database).stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def check_still_there(url: str, identity: tuple[int, int] | None) -> None:
+    """Refuse to report success when the SQLite file a command wrote to was deleted or replaced
+    meanwhile (SQLite goes on writing to a deleted file: every result went nowhere).
+
+    Raises:
+        StorageError: the file is gone or another file stands at its path.
+    """
+    if identity is not None and sqlite_identity(url) != identity:
+        raise StorageError(
+            f"the SQLite database {redact_url(url)} was deleted or replaced while the command ran, so what it "
+            "wrote is lost; keep the file in place and run the same command again."
         )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import optuna
 import typer
 from optuna.trial import TrialState
+from rich.markup import escape
 from rich.table import Table
 
 from tempopt.analysis import BestConfig, best_config
@@ -32,7 +33,7 @@ from tempopt.study.runner import run_worker
 from tempopt.study.service import budget
 from tempopt.study.siblings import grouped, is_verification
 from tempopt.study.spec import MAX_TRIALS, StudySpec
-from tempopt.study.storage import load_study, open_existing_storage
+from tempopt.study.storage import check_still_there, load_study, open_existing_storage, sqlite_identity
 from tempopt.study.verify import load_verification, pending
 
 EXIT_SIGNAL: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -76,7 +77,10 @@ def run_command(
     spec = spec.model_copy(update=updates)
     apply_thread_limit(spec.cpu_threads)
     url = storage_url(storage, spec)
-    console.print(f"study [bold]{spec.name}[/] · task {spec.task} · storage {redact_url(url)}", highlight=False)
+    console.print(
+        f"study [bold]{escape(spec.name)}[/] · task {escape(spec.task)} · storage {escape(redact_url(url))}",
+        highlight=False,
+    )
     warn_few_baselines(spec)
     with StopFlag().installed() as stop, progress_bars(quiet) as progress:
         teacher_bar = progress.add_task("teacher", total=None, visible=False)
@@ -92,6 +96,7 @@ def run_command(
             return False
 
         prepared = prepare_study(spec, url, worker_index, on_teacher_epoch, stop)
+        database = sqlite_identity(url)
         progress.update(teacher_bar, visible=False)
         teacher = prepared.teacher
         if teacher is not None:
@@ -105,6 +110,7 @@ def run_command(
             stop,
             progress_hooks(progress, prepared.study, spec),
         )
+    check_still_there(url, database)
     print_summary(prepared.study, summary)
     if summary.stopped_by:
         raise typer.Exit(code=EXIT_SIGNAL.get(stop.signum or signal.SIGTERM, 1))
@@ -130,7 +136,9 @@ def status_command(
     counts = state_counts(s)
     total = budget(s)  # the record's, as `tempopt studies` shows it: --trials of submit, run and launch
     out.print(
-        f"study [bold]{s.study_name}[/] in {redact_url(url)} · task {s.user_attrs.get('task', '?')}", highlight=False
+        f"study [bold]{escape(s.study_name)}[/] in {escape(redact_url(url))} · task "
+        f"{escape(str(s.user_attrs.get('task', '?')))}",
+        highlight=False,
     )
     table = Table(show_header=True)
     for state in ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING"):

@@ -82,6 +82,42 @@ def check_output_folder(
         )
 
 
+def ensure_folder(folder: Path, option: str) -> Path:
+    """Create the folder an option names (a command's logs), before anything else is done.
+
+    Raises:
+        SpecError: ``folder`` is a file.
+        HostError: it cannot be created or written.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise SpecError(f"{option} {str(folder)!r} is a file; give a folder.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise HostError(
+            f"cannot write into {option} {str(folder)!r} ({e.strerror or e}); give a writable folder."
+        ) from e
+    return folder
+
+
+def ensure_file(path: Path, option: str) -> Path:
+    """Touch the file an option names (a liveness probe's), before anything else is done.
+
+    Raises:
+        SpecError: ``path`` is a folder.
+        HostError: it cannot be created or written.
+    """
+    if path.is_dir():
+        raise SpecError(f"{option} {str(path)!r} is a folder; give a file name.")
+    try:
+        path.touch()
+    except OSError as e:
+        raise HostError(f"cannot write {option} {str(path)!r} ({e.strerror or e}); give a writable path.") from e
+    return path
+
+
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(temporary)`` on a new file beside ``path``, then rename it to ``path``.
 

@@ -46,6 +46,13 @@ class TrainingError(TempoptError):
     """A distillation job cannot go on (a NaN loss, a broken model)."""
 
 
+class HostError(TempoptError):
+    """The machine cannot do what was asked: a path cannot be written, a port is taken, a device
+    is absent (the environment, not the input)."""
+
+    exit_code = 3
+
+
 class StorageError(TempoptError):
     """The study storage is unreachable, too old, or has no such study."""
 

@@ -21,7 +21,7 @@ from tempopt.analysis._importance import (
 from tempopt.analysis._interval import paired_interval
 from tempopt.analysis._json import importance_to_json
 from tempopt.analysis._markdown import render_markdown
-from tempopt.analysis._report import ReportFiles, write_report
+from tempopt.analysis._report import ReportFiles, check_report_folder, write_report
 from tempopt.analysis._sensitivity import (
     Bin,
     InteractionGrid,
@@ -88,4 +88,5 @@ __all__ = [
     "spec_note",
     "temperature_sensitivity",
     "write_report",
+    "check_report_folder",
 ]

@@ -12,7 +12,7 @@ import optuna_dashboard
 
 from tempopt.analysis._best import best_config
 from tempopt.analysis._verdict import compute_verdict
-from tempopt.errors import TempoptError
+from tempopt.errors import HostError
 from tempopt.study.artifacts import artifact_store
 from tempopt.study.storage import open_existing_storage
 
@@ -48,14 +48,14 @@ def serve_dashboard(
 
     Raises:
         StorageError: the storage is missing or unreachable.
-        TempoptError: the port cannot be bound.
+        HostError: the port cannot be bound.
     """
     storage = open_existing_storage(storage_url)
     store = artifact_store(artifact_dir) if artifact_dir is not None else None
     try:
         optuna_dashboard.run_server(storage, host=host, port=port, artifact_store=store)
     except OSError as e:
-        raise TempoptError(f"cannot listen on {host}:{port} ({e.strerror}); pass --port with a free port.") from e
+        raise HostError(f"cannot listen on {host}:{port} ({e.strerror}); pass --port with a free port.") from e
 
 
 def spec_note(study: optuna.Study) -> str:

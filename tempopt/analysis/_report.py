@@ -14,7 +14,9 @@ from tempopt.analysis._importance import ProgressCallback
 from tempopt.analysis._json import importance_to_json
 from tempopt.analysis._markdown import render_markdown
 from tempopt.analysis._study_analysis import StudyAnalysis, analyse_study
-from tempopt.errors import TempoptError
+from tempopt.study.outputs import check_output_folder, write_text_atomically
+
+REPORT_FILES = ("report.html", "report.md", "importance.json", "verdict.json")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ def write_report(
     n_bootstrap: int = 10,
     seed: int = 0,
     progress: ProgressCallback | None = None,
+    force: bool = False,
 ) -> ReportFiles:
     """Analyse ``study`` and write ``report.html``, ``report.md``, ``importance.json`` and
     ``verdict.json``.
@@ -47,24 +50,41 @@ def write_report(
         n_bootstrap: bootstrap resamples behind the importance stability.
         seed: seed of the importance forests and resampling.
         progress: called as ``progress(stage, done, total)``.
+        force: write into a folder that holds files other than an earlier report's.
+
+    Every file is written to a temporary file and renamed; ``verdict.json``, the mark of a
+    report's folder, last.
 
     Raises:
-        TempoptError: ``out_dir`` cannot be created or written.
+        SpecError: ``out_dir`` is refused (:func:`check_report_folder`).
+        HostError: ``out_dir`` cannot be created or written.
     """
+    check_report_folder(out_dir, force)
     analysis = analyse_study(study, n_bootstrap=n_bootstrap, seed=seed, progress=progress)
     figures = report_figures(study, analysis, progress=progress)
-    files = ReportFiles(
-        out_dir / "report.html", out_dir / "report.md", out_dir / "importance.json", out_dir / "verdict.json", analysis
-    )
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        files.html.write_text(render_html(analysis, figures, storage), encoding="utf-8")
-        files.markdown.write_text(render_markdown(analysis, storage), encoding="utf-8")
-        payload = importance_to_json(analysis.importances, analysis.study_name)
-        files.importance_json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        files.verdict_json.write_text(json.dumps(analysis.verdict.to_json(), indent=2) + "\n", encoding="utf-8")
-    except OSError as e:
-        raise TempoptError(
-            f"cannot write the report into {out_dir} ({e.strerror}); pass --out with a writable folder."
-        ) from e
+    html, markdown, importance, verdict = (out_dir / name for name in REPORT_FILES)
+    files = ReportFiles(html, markdown, importance, verdict, analysis)
+    payload = importance_to_json(analysis.importances, analysis.study_name)
+    texts = {
+        files.html: render_html(analysis, figures, storage),
+        files.markdown: render_markdown(analysis, storage),
+        files.importance_json: json.dumps(payload, indent=2) + "\n",
+        files.verdict_json: json.dumps(analysis.verdict.to_json(), indent=2) + "\n",  # last: the folder's marker
+    }
+    for path, text in texts.items():
+        write_text_atomically(path, text)
     return files
+
+
+def is_report(folder: Path) -> bool:
+    """True if ``folder`` holds a report that tempopt report wrote (its ``verdict.json``)."""
+    return (folder / "verdict.json").is_file()
+
+
+def check_report_folder(out_dir: Path, force: bool = False) -> None:
+    """Refuse ``out_dir`` unless it is new or empty, an earlier report, or ``force``d.
+
+    Raises:
+        SpecError: ``out_dir`` is a file, holds a database, or holds files report did not write.
+    """
+    check_output_folder(out_dir, REPORT_FILES, is_report, "report", force)

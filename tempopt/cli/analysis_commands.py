@@ -15,9 +15,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from tempopt.analysis import is_exposed, read_study, serve_dashboard, write_report
+from tempopt.analysis import check_report_folder, is_exposed, read_study, serve_dashboard, write_report
 from tempopt.cli.app import STORAGE_HELP, command, console, out
 from tempopt.study.artifacts import attach_file
+from tempopt.study.siblings import require_search
 from tempopt.study.storage import DEFAULT_STORAGE, redact_url
 
 StorageOption = Annotated[str, typer.Option("--storage", envvar="TEMPOPT_STORAGE", help=STORAGE_HELP)]
@@ -45,9 +46,14 @@ def report(
     seed: Annotated[
         int, typer.Option("--seed", min=0, max=2**31 - 1, help="Seed of the importance forests and resampling.")
     ] = 0,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into a folder that holds files other than an earlier report's.")
+    ] = False,
 ) -> None:
     """Write an offline HTML report, a Markdown summary and the importances of a study."""
+    check_report_folder(out_dir, force)
     loaded = read_study(study, storage)
+    require_search(loaded.study_name, loaded.user_attrs, "report on")
     with _progress() as bar:
         tasks: dict[str, TaskID] = {}
 
@@ -57,7 +63,13 @@ def report(
             bar.update(tasks[stage], completed=done)
 
         files = write_report(
-            loaded, out_dir, storage=redact_url(storage), n_bootstrap=bootstrap, seed=seed, progress=advance
+            loaded,
+            out_dir,
+            storage=redact_url(storage),
+            n_bootstrap=bootstrap,
+            seed=seed,
+            progress=advance,
+            force=force,
         )
     if artifacts is not None:
         artifact_id = attach_file(loaded, files.html, artifacts)

@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from tempopt.errors import TempoptError
 
@@ -34,7 +35,7 @@ def fail(error: TempoptError) -> None:
 
 def print_error(error: TempoptError) -> None:
     """The error's sentence after a red ``error:``, then its details (e.g. the user's frames) verbatim."""
-    console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     for line in error.details:
         console.print(line, highlight=False, markup=False, soft_wrap=True)
 

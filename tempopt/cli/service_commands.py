@@ -9,15 +9,18 @@ import signal
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from tempopt.analysis import best_config, compute_verdict
 from tempopt.cli.app import command, out
 from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, apply_thread_limit, storage_url
 from tempopt.cli.study_output import warn_few_baselines
+from tempopt.distill.device import resolve_device
 from tempopt.study import load_spec, redact_url
 from tempopt.study.creation import create_or_resume
 from tempopt.study.liveness import retrying
+from tempopt.study.outputs import ensure_file
 from tempopt.study.pool import WorkerOptions, serve
 from tempopt.study.preflight import preflight
 from tempopt.study.service import (
@@ -59,7 +62,7 @@ def submit_command(
     study = retrying(lambda: create_or_resume(spec, open_storage(url)), "creating the study")
     retrying(lambda: submit(study, spec.trials, priority), "opening the study for workers")
     out.print(
-        f"submitted study [bold]{spec.name}[/] to {redact_url(url)}: {spec.trials} trials, priority "
+        f"submitted study [bold]{escape(spec.name)}[/] to {redact_url(url)}: {spec.trials} trials, priority "
         f"{priority}; `tempopt worker --storage URL` serves it.",
         highlight=False,
     )
@@ -97,14 +100,14 @@ def studies_command(storage: str | None = StorageOption) -> None:
             problems.append(f"{p.name}: a worker on {host} cannot serve it: {text}")
     out.print(table)
     for line in problems:
-        out.print(f"[yellow]note:[/] {line}", highlight=False, soft_wrap=True)
+        out.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 def _change(name: str, storage: str | None, to: str, verb: str) -> None:
     url = storage_url(storage)
     study = load_study(name, url)
     before = retrying(lambda: request_state(study, to, verb), f"changing the study's state ({verb})")
-    out.print(f"study [bold]{name}[/]: {before} → {to}", highlight=False)
+    out.print(f"study [bold]{escape(name)}[/]: {before} → {to}", highlight=False)
 
 
 @command("pause")
@@ -154,6 +157,10 @@ def worker_command(
 ) -> None:
     """Serve every submitted study of the database until stopped: the one that most needs a worker
     first, one trial (or batch) at a time; idle with a back-off when there is nothing to do."""
+    if device is not None:
+        resolve_device(device)  # no such device here: one sentence before any study is touched
+    if alive_file is not None:
+        ensure_file(alive_file, "--alive-file")
     if gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus
     apply_thread_limit(None)

@@ -9,6 +9,7 @@ from pathlib import Path
 import optuna
 import typer
 from optuna.trial import TrialState
+from rich.markup import escape
 from rich.table import Table
 
 from tempopt.analysis import BestConfig, best_config
@@ -34,14 +35,14 @@ from tempopt.study import (
     write_export,
 )
 from tempopt.study.dimensions import SEED_LIMIT
-from tempopt.study.export import export_pareto
+from tempopt.study.export import check_export_path, export_pareto
 from tempopt.study.preparation import prepare_study
 from tempopt.study.retrain import check_retrain, retrain
 from tempopt.study.runner import run_worker
 from tempopt.study.service import budget
 from tempopt.study.siblings import grouped, is_verification
 from tempopt.study.spec import MAX_TRIALS, StudySpec
-from tempopt.study.storage import load_study, open_existing_storage
+from tempopt.study.storage import check_still_there, load_study, open_existing_storage, sqlite_identity
 from tempopt.study.verify import load_verification, pending
 
 EXIT_SIGNAL: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -85,7 +86,10 @@ def run_command(
     spec = spec.model_copy(update=updates)
     apply_thread_limit(spec.cpu_threads)
     url = storage_url(storage, spec)
-    console.print(f"study [bold]{spec.name}[/] · task {spec.task} · storage {redact_url(url)}", highlight=False)
+    console.print(
+        f"study [bold]{escape(spec.name)}[/] · task {escape(spec.task)} · storage {escape(redact_url(url))}",
+        highlight=False,
+    )
     warn_few_baselines(spec)
     with StopFlag().installed() as stop, progress_bars(quiet) as progress:
         teacher_bar = progress.add_task("teacher", total=None, visible=False)
@@ -102,6 +106,7 @@ def run_command(
 
         on_bank = bank_progress(progress)
         prepared = prepare_study(spec, url, worker_index, on_teacher_epoch, stop, on_bank)
+        database = sqlite_identity(url)
         progress.update(teacher_bar, visible=False)
         teacher = prepared.teacher
         if teacher is not None:
@@ -116,6 +121,7 @@ def run_command(
             stop,
             progress_hooks(progress, prepared.study, spec),
         )
+    check_still_there(url, database)
     print_summary(prepared.study, summary)
     if summary.stopped_by:
         raise typer.Exit(code=EXIT_SIGNAL.get(stop.signum or signal.SIGTERM, 1))
@@ -141,7 +147,9 @@ def status_command(
     counts = state_counts(s)
     total = budget(s)  # the record's, as `tempopt studies` shows it: --trials of submit, run and launch
     out.print(
-        f"study [bold]{s.study_name}[/] in {redact_url(url)} · task {s.user_attrs.get('task', '?')}", highlight=False
+        f"study [bold]{escape(s.study_name)}[/] in {escape(redact_url(url))} · task "
+        f"{escape(str(s.user_attrs.get('task', '?')))}",
+        highlight=False,
     )
     table = Table(show_header=True)
     for state in ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING"):
@@ -209,28 +217,32 @@ def export_command(
         help="Multi-objective study: write every Pareto front member "
         "as --out DIR/trial-N.yaml (--out is then a folder).",
     ),
+    force: bool = typer.Option(False, "--force", help="Overwrite a file that is not an earlier export."),
 ) -> None:
     """Write the best configuration (params, value, task, epochs, seed, teacher, versions)."""
     url = storage_url(storage)
     if pareto:
-        _export_front(load_study(study, url), url, out_path, fmt)
+        _export_front(load_study(study, url), url, out_path, fmt, force)
         return
+    check_export_path(out_path, force)  # before the study is read: nothing shown for a refused path
     data = export_best(load_study(study, url), url, top_k=top_k)
     existed = out_path.is_file()
-    path = write_export(data, out_path, fmt)
+    path = write_export(data, out_path, fmt, force)
     verb = "overwrote" if existed else "wrote"
     out.print(f"{verb} {path}: {BestConfig.from_json(data['best']).describe()}", highlight=False, soft_wrap=True)
     verdict = data["verdict"]
     out.print(f"verdict: {verdict['verdict']} — {verdict['summary']}", highlight=False, soft_wrap=True)
 
 
-def _export_front(study: optuna.Study, url: str, folder: Path, fmt: str | None) -> None:
-    members = export_pareto(study, url)
+def _export_front(study: optuna.Study, url: str, folder: Path, fmt: str | None, force: bool) -> None:
     if folder.exists() and not folder.is_dir():
         raise SpecError(f"--out {str(folder)!r} is a file; with --pareto give a folder for the front's files.")
+    members = export_pareto(study, url)
     suffix = "." + (fmt or "yaml")
+    for stem in members:
+        check_export_path(folder / f"{stem}{suffix}", force)  # every file before the first is written
     for stem, data in members.items():
-        path = write_export(data, folder / f"{stem}{suffix}", fmt)
+        path = write_export(data, folder / f"{stem}{suffix}", fmt, force)
         values = ", ".join(f"{k} {v:.4g}" for k, v in data["values"].items())
         out.print(f"wrote {path}: {values} · verdict {data['verdict']['verdict']}", highlight=False)
 
@@ -247,9 +259,12 @@ def train_command(
         max=SEED_LIMIT - 1,
         help="Student seed (default: the export's; a verification seed reproduces that replicate).",
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Write into a folder that holds files other than an earlier train's."
+    ),
 ) -> None:
     """Retrain the student from an exported config and save its state_dict and metrics."""
-    check_retrain(config, out_dir)  # a bad export or --out: one sentence before any progress bar
+    check_retrain(config, out_dir, force)  # a bad export or --out: one sentence before any progress bar
     with progress_bars(False) as progress:
         bar = progress.add_task("retraining", total=None)
 
@@ -257,7 +272,7 @@ def train_command(
             progress.update(bar, completed=epoch, description=f"retraining  val {accuracy:.3f}")
             return False
 
-        result = retrain(config, out_dir, device=device, on_epoch=on_epoch, seed=seed)
+        result = retrain(config, out_dir, device=device, on_epoch=on_epoch, seed=seed, force=force)
     r = result.result
     out.print(
         f"val accuracy {r.final_accuracy:.4f}, {r.test_split} accuracy {r.test_accuracy:.4f} after "

@@ -103,7 +103,7 @@ def progress_hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> 
         progress.update(epoch_bar, visible=True, description=message, completed=0)
 
     def on_note(message: str) -> None:
-        progress.console.print(f"[yellow]note:[/] {message}", highlight=False, soft_wrap=True)
+        progress.console.print(f"[yellow]note:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
     return RunHooks(on_trial_start, on_epoch, on_trial_end, on_wait, on_note)
 
@@ -111,7 +111,7 @@ def progress_hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> 
 def print_summary(study: optuna.Study, summary: WorkerSummary) -> None:
     c = summary.counts
     out.print(
-        f"study [bold]{summary.study_name}[/]: {summary.finished}/{summary.total} finished "
+        f"study [bold]{escape(summary.study_name)}[/]: {summary.finished}/{summary.total} finished "
         f"({c.get('COMPLETE', 0)} complete, {c.get('PRUNED', 0)} pruned, {c.get('FAIL', 0)} failed, "
         f"{c.get('RUNNING', 0)} running); this worker ran {summary.ran}.",
         highlight=False,
@@ -148,7 +148,9 @@ def print_best(study: optuna.Study) -> None:
         test = study.user_attrs.get("teacher_test_accuracy")
         out.print(f"teacher: val {teacher:.4f}" + (f", test {test:.4f}" if test is not None else ""), highlight=False)
     colour = {"helped": "green", "hurt": "red"}.get(verdict.verdict, "yellow")
-    out.print(f"verdict: [bold {colour}]{verdict.verdict}[/] — {verdict.summary}", highlight=False, soft_wrap=True)
+    out.print(
+        f"verdict: [bold {colour}]{verdict.verdict}[/] — {escape(verdict.summary)}", highlight=False, soft_wrap=True
+    )
 
 
 def print_front(study: optuna.Study) -> None:

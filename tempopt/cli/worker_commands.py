@@ -6,6 +6,7 @@ import signal
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tempopt.cli.app import command, console, out
@@ -13,6 +14,7 @@ from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, storage_url
 from tempopt.cli.study_output import print_best, warn_few_baselines
 from tempopt.errors import SpecError
 from tempopt.study import load_spec, redact_url
+from tempopt.study.outputs import ensure_folder
 from tempopt.study.preparation import Prepared, prepare_study
 from tempopt.study.spec import MAX_TRIALS
 from tempopt.study.stopping import StopFlag
@@ -45,17 +47,20 @@ def launch_command(
     if gpus is not None and not gpu_list:
         raise SpecError(f"--gpus {gpus!r} names no GPU; give ids such as --gpus 0,1.")
     url = storage_url(storage, spec)
+    logs = ensure_folder(log_dir or Path(".tempopt-logs") / spec.name, "--log-dir")  # before the study is made
     if is_sqlite(url) and workers > 1:
         console.print(
             "[yellow]note:[/] SQLite serialises writes (WAL, 120 s busy timeout): fine for a few workers on "
             "one host; use PostgreSQL or MariaDB for more workers or several hosts.",
             highlight=False,
         )
-    console.print(f"study [bold]{spec.name}[/] · {workers} workers · storage {redact_url(url)}", highlight=False)
+    console.print(
+        f"study [bold]{escape(spec.name)}[/] · {workers} workers · storage {escape(redact_url(url))}", highlight=False
+    )
     warn_few_baselines(spec)
     with StopFlag().installed() as stop:
         prepared = prepare_study(spec, url, stop=stop)  # a signal in the teacher's training: exit 130/143
-        result, logs = _launch(prepared, study_file, url, workers, gpu_list, device, log_dir, stop, batch_trials)
+        result = _launch(prepared, study_file, url, workers, gpu_list, device, logs, stop, batch_trials)
     _report(prepared, result, logs)
 
 
@@ -66,15 +71,14 @@ def _launch(
     workers: int,
     gpus: list[str] | None,
     device: str | None,
-    log_dir: Path | None,
+    logs: Path,
     stop: StopFlag,
     batch_trials: int | None = None,
-) -> tuple[LaunchResult, Path]:
+) -> LaunchResult:
     """Run the workers with a progress bar until the study is done or ``stop`` is set."""
     spec = prepared.spec
     if prepared.teacher is not None:
         console.print(f"teacher: val accuracy {prepared.teacher.accuracy:.4f} ({prepared.teacher.source})")
-    logs = log_dir or Path(".tempopt-logs") / spec.name
     launcher = Launcher(
         prepared.study, study_file.resolve(), url, spec.trials, plan_workers(workers, gpus), logs, device, batch_trials
     )
@@ -91,7 +95,7 @@ def _launch(
                 description=f"trials  running {counts['RUNNING']}  failed {counts['FAIL']}",
             )
 
-        return launcher.run(on_poll=on_poll, stop=stop), logs
+        return launcher.run(on_poll=on_poll, stop=stop)
 
 
 def _report(prepared: Prepared, result: LaunchResult, logs: Path) -> None:
@@ -99,7 +103,7 @@ def _report(prepared: Prepared, result: LaunchResult, logs: Path) -> None:
     spec = prepared.spec
     c = result.counts
     out.print(
-        f"study [bold]{spec.name}[/]: {result.finished}/{spec.trials} finished ({c['COMPLETE']} complete, "
+        f"study [bold]{escape(spec.name)}[/]: {result.finished}/{spec.trials} finished ({c['COMPLETE']} complete, "
         f"{c['PRUNED']} pruned, {c['FAIL']} failed, {c['RUNNING']} running); worker logs in {logs}",
         highlight=False,
     )

@@ -16,19 +16,19 @@ import torch
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from torch import nn
 
-from tempopt.errors import TempoptError
+from tempopt.errors import HostError
 
 
 def artifact_store(artifact_dir: Path) -> FileSystemArtifactStore:
     """A file-system artifact store in ``artifact_dir``, created if missing.
 
     Raises:
-        TempoptError: the folder cannot be created.
+        HostError: the folder cannot be created.
     """
     try:
         artifact_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise TempoptError(
+        raise HostError(
             f"cannot create the artifact folder {artifact_dir} ({e.strerror}); use a writable folder."
         ) from e
     return FileSystemArtifactStore(str(artifact_dir))
@@ -38,15 +38,15 @@ def attach_file(target: optuna.Study | optuna.Trial, path: Path, artifact_dir: P
     """Upload ``path`` as an artifact of a study or a trial; returns the artifact id.
 
     Raises:
-        TempoptError: the file or the artifact folder cannot be read or written.
+        HostError: the file or the artifact folder cannot be read or written.
     """
     if not path.is_file():
-        raise TempoptError(f"cannot attach {path}: there is no such file.")
+        raise HostError(f"cannot attach {path}: there is no such file.")
     store = artifact_store(artifact_dir)
     try:
         return upload_artifact(artifact_store=store, file_path=str(path), study_or_trial=target)
     except OSError as e:
-        raise TempoptError(f"cannot attach {path} ({e.strerror}); check that the artifact folder is writable.") from e
+        raise HostError(f"cannot attach {path} ({e.strerror}); check that the artifact folder is writable.") from e
 
 
 def attach_checkpoint(trial: optuna.Trial, model: nn.Module, artifact_dir: Path) -> str:

@@ -13,10 +13,12 @@ import yaml
 from optuna.trial import FrozenTrial, TrialState
 
 import tempopt
-from tempopt.errors import SpecError, StorageError, TempoptError
+from tempopt.errors import SpecError, StorageError
 from tempopt.study.baseline_study import baseline_trials, student_alone
 from tempopt.study.objectives import accuracy_of, complete_with_accuracy, is_multi, pareto_front
 from tempopt.study.optuna_compat import storage_of
+from tempopt.study.outputs import check_output_file, write_text_atomically
+from tempopt.study.siblings import require_search
 from tempopt.study.spec import StudySpec, parse_spec
 from tempopt.study.storage import redact_url
 
@@ -64,11 +66,11 @@ def export_best(study: optuna.Study, storage_url: str, top_k: int = 1) -> dict[s
         top_k: also list the k best trials under ``top``.
 
     Raises:
-        StorageError: the study has no completed trial, or was not made by tempopt.
+        StateError: the study is a sibling, or was not made by tempopt.
+        StorageError: the study has no completed trial.
     """
-    spec = study.user_attrs.get("spec")
-    if spec is None:
-        raise StorageError(f"study {study.study_name!r} was not made by tempopt; it has no 'spec' attribute.")
+    require_search(study.study_name, study.user_attrs, "export")
+    spec = study.user_attrs["spec"]
     ranked = ranked_trials(study)
     if not ranked:
         raise StorageError(
@@ -93,11 +95,11 @@ def export_pareto(study: optuna.Study, storage_url: str) -> dict[str, dict[str, 
     ``verdict`` is its own, against the student alone of the same size.
 
     Raises:
-        StorageError: not a tempopt study, not multi-objective, or nothing on the front yet.
+        StateError: a sibling, or not a tempopt study.
+        StorageError: not multi-objective, or nothing on the front yet.
     """
-    spec = study.user_attrs.get("spec")
-    if spec is None:
-        raise StorageError(f"study {study.study_name!r} was not made by tempopt; it has no 'spec' attribute.")
+    require_search(study.study_name, study.user_attrs, "export")
+    spec = study.user_attrs["spec"]
     if not is_multi(study):
         raise StorageError(
             f"study {study.study_name!r} has one objective, so no Pareto front; "
@@ -172,25 +174,41 @@ def fixed_values(spec: dict[str, Any], trial: FrozenTrial) -> dict[str, Any]:
     return fixed
 
 
-def write_export(data: dict[str, Any], path: str | Path, fmt: str | None = None) -> Path:
-    """Write an export as YAML or JSON (chosen by ``fmt`` or the file suffix).
+def is_export(path: Path) -> bool:
+    """True if ``path`` is a file that tempopt export wrote (it has the ``tempopt_export`` key)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML too
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and "tempopt_export" in data
+
+
+def check_export_path(path: str | Path, force: bool = False) -> None:
+    """Refuse ``path`` as an export's file unless it is new, an earlier export, or ``force``d.
 
     Raises:
-        SpecError: ``path`` is a folder, or ``fmt`` is unknown.
-        TempoptError: the file cannot be written.
+        SpecError: ``path`` is a database, a folder or a file export did not write.
+    """
+    check_output_file(Path(path), is_export, "export", force)
+
+
+def write_export(data: dict[str, Any], path: str | Path, fmt: str | None = None, force: bool = False) -> Path:
+    """Write an export as YAML or JSON (chosen by ``fmt`` or the file suffix), atomically.
+
+    Args:
+        force: overwrite a file that is not an earlier export (never a database).
+
+    Raises:
+        SpecError: ``fmt`` is unknown, or ``path`` is refused (:func:`check_export_path`).
+        HostError: the file cannot be written.
     """
     path = Path(path)
     fmt = fmt or ("json" if path.suffix == ".json" else "yaml")
     if fmt not in ("yaml", "json"):
         raise SpecError(f"--format {fmt!r} is not known; use yaml or json.")
-    if path.is_dir():
-        raise SpecError(f"--out {str(path)!r} is a folder; give a file name, e.g. {str(path / 'best.yaml')!r}.")
+    check_export_path(path, force)
     text = json.dumps(data, indent=2) if fmt == "json" else yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as e:
-        raise TempoptError(f"cannot write {str(path)!r} ({e.strerror or e}); pass --out with a writable path.") from e
+    write_text_atomically(path, text)
     return path
 
 

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import optuna
 
-from tempopt.errors import StorageError, TempoptError
+from tempopt.errors import HostError, StorageError
 from tempopt.study.optuna_compat import add_storage_service
 from tempopt.study.storage import FailureHandling, open_storage, redact_url
 
@@ -157,7 +157,7 @@ def start_grpc_proxy(
 
     Raises:
         StorageError: grpcio missing, a grpc:// ``storage_url``, or the database unreachable.
-        TempoptError: ``host:port`` cannot be bound.
+        HostError: ``host:port`` cannot be bound.
     """
     if is_grpc_url(storage_url):
         raise StorageError(
@@ -180,7 +180,7 @@ def start_grpc_proxy(
     else:
         reason = "address in use or unknown host"
     if not bound:
-        raise TempoptError(f"cannot listen on {wanted.target} ({reason}); pass --port with a free port.")
+        raise HostError(f"cannot listen on {wanted.target} ({reason}); pass --port with a free port.")
     server.start()
     return GrpcProxy(server, ProxyAddress(host, bound), redact_url(storage_url))
 

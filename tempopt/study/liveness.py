@@ -7,7 +7,8 @@
   callback queues them again) and also trials of workers killed before their first heartbeat,
   which Optuna never fails; every waiting worker calls it, so the last worker standing does not
   leave a killed trial RUNNING.
-* :func:`retrying` runs a storage call again while the database is unreachable.
+* :func:`retrying` runs a storage call again while the database is unreachable (not when it is
+  full, read-only or forbids the call), until a stop signal.
 
 Optuna wraps the RDB storage of a study in a cache and turns most SQLAlchemy errors raised
 inside a session into ``StorageInternalError``; :func:`rdb_storage` and :func:`is_transient`
@@ -29,6 +30,7 @@ import sqlalchemy.exc
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.errors import StorageError
+from tempopt.study.db_faults import lasting_fault
 from tempopt.study.optuna_compat import (
     count_states,
     never_beaten,
@@ -37,6 +39,7 @@ from tempopt.study.optuna_compat import (
     study_id_of,
     trial_id_of,
 )
+from tempopt.study.stopping import Interrupted, pause
 from tempopt.study.storage import describe_error
 from tempopt.timestamps import seconds_since
 
@@ -68,6 +71,8 @@ def is_transient(error: BaseException) -> bool:
     lost connection often surfaces as a later SQLAlchemy error (``PendingRollbackError``) raised
     while handling it: the chain of causes is searched through such wrappers.
     """
+    if lasting_fault(error) is not None:  # a full disk or a missing privilege stays so
+        return False
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, TRANSIENT) or getattr(seen, "connection_invalidated", False):
@@ -172,13 +177,18 @@ def _grace(storage: optuna.storages.RDBStorage) -> float:
 def retrying(call: Callable[[], T], what: str, patience: float = 180.0) -> T:
     """Run a storage call, again and again while the database is unreachable.
 
+    Only what a retry can fix is retried (a lost connection, a locked database); a fault that
+    stays (:func:`~tempopt.study.db_faults.lasting_fault`: a full disk, a read-only database, a
+    missing privilege or missing tables) is reported at once. A stop signal ends the wait.
+
     Args:
         call: the storage operation.
         what: what it does, for the log and the error ("telling trial 3").
         patience: seconds to keep trying before giving up.
 
     Raises:
-        StorageError: the database stayed unreachable for ``patience`` seconds.
+        StorageError: a lasting fault, or the database stayed unreachable for ``patience`` seconds.
+        Interrupted: SIGINT or SIGTERM arrived while waiting for the database.
     """
     deadline = time.monotonic() + patience
     delay = 0.5
@@ -186,6 +196,9 @@ def retrying(call: Callable[[], T], what: str, patience: float = 180.0) -> T:
         try:
             return call()
         except (*TRANSIENT, optuna.exceptions.StorageInternalError) as e:
+            fault = lasting_fault(e)
+            if fault is not None:
+                raise StorageError(f"{fault.cause} while {what} ({describe_error(e)}); {fault.fix}.") from e
             if not is_transient(e):
                 raise
             _note_outage()
@@ -195,5 +208,7 @@ def retrying(call: Callable[[], T], what: str, patience: float = 180.0) -> T:
                     f"({describe_error(e)}); restart it and run the same command again to resume."
                 ) from e
             log.warning("database unreachable while %s (%s); retrying in %.1f s", what, describe_error(e), delay)
-            time.sleep(delay)
+            signum = pause(delay)
+            if signum is not None:
+                raise Interrupted(signum, f"while {what} (the database was unreachable)") from e
             delay = min(delay * 2, 10.0)

@@ -59,12 +59,14 @@ def prepare_study(
         storage_url: SQLAlchemy URL of the storage.
         worker_index: this worker's index among the host's workers (varies the sampler seed).
         teacher_progress: progress callback of the teacher's training epochs.
-        stop: a stop flag; a signal interrupts the teacher's training (nothing is written).
+        stop: a stop flag; a signal interrupts the task's loading, the storage's opening, the
+            teacher's training and the building of its view bank at once (nothing is written
+            before they end).
         bank_progress: progress callback of building the teacher's view bank
             (``done, total, bytes``).
 
     Raises:
-        Interrupted: a signal stopped the teacher's training (exit code 130 or 143).
+        Interrupted: a signal stopped it before the study was written (exit code 130 or 143).
         SpecError, TaskError: the pre-flight failed (:mod:`tempopt.study.preflight`), or the study
             exists with another search or task.
         StorageError: the storage is unreachable.
@@ -75,13 +77,13 @@ def prepare_study(
     from tempopt.study.spec_task import cache_dir
     from tempopt.study.storage import FailureHandling, open_storage
 
-    task = preflight(spec).task  # a task, device or cache folder that cannot be used: nothing is written
-    cache = ensure_cache_dir(cache_dir(spec))
     failure = FailureHandling(spec.failure.heartbeat_interval, spec.failure.grace_period, spec.failure.max_retry)
-    storage = open_storage(storage_url, failure=failure)
-    exists = retrying(lambda: check_compatible(storage, spec), "reading the study")
     try:
-        with (stop or StopFlag()).interruptible():
+        with (stop or StopFlag()).interruptible():  # nothing is written yet: a signal ends it at once
+            task = preflight(spec).task  # a task, device or cache folder that cannot be used: nothing is written
+            cache = ensure_cache_dir(cache_dir(spec))
+            storage = open_storage(storage_url, failure=failure)
+            exists = retrying(lambda: check_compatible(storage, spec), "reading the study")
             teacher = prepare_teacher(
                 task,
                 cache,

@@ -12,12 +12,14 @@ import torch
 
 from tempopt.distill import JobResult, prepare_teacher, run_job
 from tempopt.distill.device import limit_cpu_threads
-from tempopt.errors import SpecError, TempoptError
 from tempopt.study.export import read_export, versions
 from tempopt.study.objective import job_config
+from tempopt.study.outputs import check_output_folder, write_atomically, write_text_atomically
 from tempopt.study.spec import StudySpec
 from tempopt.study.spec_task import cache_dir, load_spec_task
 from tempopt.study.task_search import trial_task_args
+
+TRAIN_FILES = ("student.pt", "metrics.json", "config.yaml")
 
 
 @dataclass
@@ -49,17 +51,29 @@ def expected_value(data: dict[str, Any], seed: int) -> float | None:
     return None
 
 
-def check_retrain(export_path: str | Path, out_dir: str | Path) -> tuple[dict[str, Any], StudySpec]:
+def check_retrain(
+    export_path: str | Path, out_dir: str | Path, force: bool = False
+) -> tuple[dict[str, Any], StudySpec]:
     """The export read and checked, and ``out_dir`` usable: before any training starts.
 
+    Args:
+        force: write into a folder that holds files other than an earlier train's.
+
     Raises:
-        SpecError: a bad export, or ``out_dir`` is a file.
+        SpecError: a bad export; ``out_dir`` is a file, or holds files train did not write.
     """
     data, spec = read_export(export_path)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise SpecError(f"--out {str(out)!r} is a file; give a folder for student.pt and metrics.json.")
+    check_output_folder(Path(out_dir), TRAIN_FILES, is_train_output, "train", force)
     return data, spec
+
+
+def is_train_output(folder: Path) -> bool:
+    """True if ``folder`` holds what tempopt train wrote: a ``metrics.json`` with the trained ``params``."""
+    try:
+        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(metrics, dict) and isinstance(metrics.get("params"), dict)
 
 
 def retrain(
@@ -68,6 +82,7 @@ def retrain(
     device: str | None = None,
     on_epoch: Callable[[int, float], bool] | None = None,
     seed: int | None = None,
+    force: bool = False,
 ) -> RetrainResult:
     """Train the student again with the exported params, and save it.
 
@@ -78,7 +93,7 @@ def retrain(
     Writes ``student.pt`` (the state_dict), ``metrics.json`` (with ``val_accuracy`` and
     ``test_accuracy``) and ``config.yaml`` to ``out_dir``.
     """
-    data, spec = check_retrain(export_path, out_dir)
+    data, spec = check_retrain(export_path, out_dir, force)
     out = Path(out_dir)
     limit_cpu_threads(spec.cpu_threads)  # the same threads as the study: the same rounding, the same student
     if device is not None:
@@ -93,12 +108,9 @@ def retrain(
             task, cache_dir(spec), device=config.device, seed=spec.teacher.seed, views=spec.teacher_views
         )
     result = run_job(task, config, teacher, on_epoch=on_epoch, measure_test=True)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise TempoptError(f"cannot create {str(out)!r} ({e.strerror or e}); pass --out with a writable folder.") from e
     assert result.model is not None
-    torch.save({k: v.detach().cpu() for k, v in result.model.state_dict().items()}, out / "student.pt")
+    state = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}
+    write_atomically(out / "student.pt", lambda tmp: torch.save(state, tmp))
     metrics: dict[str, Any] = {
         "seed": seed,
         "val_accuracy": result.final_accuracy,
@@ -120,6 +132,6 @@ def retrain(
         "teacher_accuracy": None if teacher is None else teacher.accuracy,
         "versions": versions(),
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    (out / "config.yaml").write_text(Path(export_path).read_text())
+    write_text_atomically(out / "config.yaml", Path(export_path).read_text(encoding="utf-8"))
+    write_text_atomically(out / "metrics.json", json.dumps(metrics, indent=2))  # last: the folder's marker
     return RetrainResult(result, metrics["exported_value"], out, metrics["teacher_accuracy"])

@@ -18,7 +18,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from tempopt.errors import StateError, StorageError, TempoptError
+from tempopt.errors import StateError, StorageError
 
 SERVICE = "service"
 PROBLEMS = "worker_problems"
@@ -134,13 +134,11 @@ def change_state(study: optuna.Study, to: str, reason: str | None = None) -> str
     """Pause, resume (``open``), cancel or fail a submitted study; returns its previous state.
 
     Raises:
-        TempoptError: the study was never submitted (it has no service record).
+        StateError: the study was never submitted (it has no service record).
     """
     old = record(study)
     if old is None:
-        raise TempoptError(
-            f"study {study.study_name!r} was not submitted; submit it first (tempopt submit STUDY.yaml)."
-        )
+        raise StateError(f"study {study.study_name!r} was not submitted; submit it first (tempopt submit STUDY.yaml).")
     study.set_user_attr(SERVICE, {**old, "state": to, **({"reason": reason} if reason else {})})
     return str(old.get("state", OPEN))
 
@@ -150,8 +148,7 @@ def request_state(study: optuna.Study, to: str, verb: str) -> str:
     finished, which none of them would change; returns its previous state.
 
     Raises:
-        TempoptError: the study was never submitted.
-        StateError: the study is finished (its budget spent, its verification done).
+        StateError: the study was never submitted, or it is finished (its budget spent, its verification done).
     """
     if record(study) is not None:
         p = progress_of(study)

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
+from tempopt.errors import StateError
+
 SIBLING = re.compile(r"(?P<study>.+):(?P<kind>verify-\d+|baseline)")
 OWNER_ATTR = "search_study"
 """The user attr of a sibling that names its study."""
@@ -27,6 +29,29 @@ def owner_of(name: str, attrs: Mapping[str, Any], names: Collection[str]) -> str
         return owner
     match = SIBLING.fullmatch(name)
     return match["study"] if match is not None and match["study"] in names else None
+
+
+def require_search(name: str, attrs: Mapping[str, Any], command: str) -> None:
+    """Refuse a study that is not a tempopt search: a sibling, or a study tempopt did not make.
+
+    Raises:
+        StateError: ``name`` (with user attrs ``attrs``) is a sibling or has no tempopt ``spec``.
+    """
+    ours = isinstance(attrs.get("spec"), dict)
+    owner = attrs.get(OWNER_ATTR)
+    if not isinstance(owner, str):
+        match = SIBLING.fullmatch(name)
+        owner = match["study"] if match is not None and not ours else None
+    if owner is not None:
+        raise StateError(
+            f"study {name!r} is a sibling of study {owner!r} (its verification or its student alone), "
+            f"not a search; {command} study {owner!r} instead."
+        )
+    if not ours:
+        raise StateError(
+            f"study {name!r} was not made by tempopt (it has no 'spec' attribute), so it has no verdict or "
+            f"config to {command}; pass the name of a study that tempopt ran (tempopt status lists them)."
+        )
 
 
 def is_verification(name: str) -> bool:

@@ -13,6 +13,7 @@ import contextlib
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from types import FrameType
 
@@ -31,16 +32,30 @@ class WorkerStopped(BaseException):
 
 
 class Interrupted(TempoptError):
-    """A signal stopped the command before its first trial (nothing to fail or queue again).
+    """A signal stopped the command where no trial could be failed or queued again: before the
+    first trial, or while it waited for the database.
 
     Its exit code is the shell's for the signal: 130 for SIGINT, 143 for SIGTERM.
     """
 
-    def __init__(self, signum: int) -> None:
-        super().__init__(
-            f"stopped by {signal.Signals(signum).name} before the first trial; run the same command again to resume."
-        )
+    def __init__(self, signum: int, when: str = "before the first trial") -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name} {when}; run the same command again to resume.")
+        self.signum = signum
         self.exit_code = 128 + signum
+
+
+_installed: list[StopFlag] = []  # the flags that SIGINT and SIGTERM set now (signals are per process)
+
+
+def pause(seconds: float) -> int | None:
+    """Sleep ``seconds``, less if SIGINT or SIGTERM asks the process to stop: then its number."""
+    if not _installed:
+        time.sleep(seconds)
+        return None
+    flag = _installed[-1]
+    if flag.wait(seconds):
+        return flag.signum or signal.SIGTERM
+    return None
 
 
 class StopFlag:
@@ -110,9 +125,11 @@ class StopFlag:
             return
         previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
         self._previous_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
+        _installed.append(self)
         try:
             yield self
         finally:
+            _installed.remove(self)
             sys.unraisablehook = self._previous_hook
             for s, handler in previous.items():
                 signal.signal(s, handler)

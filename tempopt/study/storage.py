@@ -26,7 +26,10 @@ import sqlalchemy.exc
 from sqlalchemy.engine import URL, make_url
 
 from tempopt.errors import StorageError
+from tempopt.study.db_faults import NO_TABLES, lasting_fault
 from tempopt.study.sql_setup import TempoptStorage, is_in_memory
+from tempopt.study.stopping import Interrupted, pause
+from tempopt.study.userinfo import check_userinfo, redact_secrets, remember_secrets
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +76,16 @@ class FailureHandling:
 
 
 def normalise_url(url: str) -> str:
-    """Map ``postgresql://``, ``mysql://`` and ``mariadb://`` to the drivers tempopt ships."""
+    """Map ``postgresql://``, ``mysql://`` and ``mariadb://`` to the drivers tempopt ships.
+
+    Raises:
+        SpecError: the user name or password holds a raw ``@``, ``/``, ``?`` or ``#``.
+        StorageError: not a database URL, or a backend tempopt does not support.
+    """
     if url.lower().startswith("grpc://"):  # Optuna's gRPC storage proxy, see tempopt.study.grpc
         return url
+    check_userinfo(url, redact_url(url))  # before anything reads the URL
+    remember_secrets(url)
     try:
         parsed = make_url(url)
         parsed.port  # noqa: B018 - a port that is not a number raises only when read
@@ -224,11 +234,13 @@ def _with_retries(
             return make()
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as e:
             # another process created the same table, type or row at the same moment
+            _raise_lasting(e, shown)
             if attempt == attempts:
                 raise StorageError(
                     f"the tables of {shown} could not be created ({describe_error(e)}); run the same command again."
                 ) from e
         except sqlalchemy.exc.OperationalError as e:  # refused, timed out, or a MySQL DDL race
+            _raise_lasting(e, shown)
             if attempt == attempts or time.monotonic() >= deadline:
                 raise StorageError(
                     f"cannot reach the storage {shown} ({describe_error(e)}); "
@@ -241,14 +253,24 @@ def _with_retries(
                     f"`optuna storage upgrade --storage URL` first."
                 ) from e
             raise
-        time.sleep(delay * (1 + random.random()))
+        signum = pause(delay * (1 + random.random()))
+        if signum is not None:
+            raise Interrupted(signum, f"while opening the storage {shown}")
         delay = min(delay * 2, 2.0)
         log.info("retrying storage %s (attempt %d/%d)", shown, attempt + 1, attempts)
     raise AssertionError("unreachable")
 
 
+def _raise_lasting(e: BaseException, shown: str) -> None:
+    """Raise at once for a fault no retry fixes (missing tables excepted: they are being created here)."""
+    fault = lasting_fault(e)
+    if fault is not None and fault is not NO_TABLES:
+        raise StorageError(f"cannot open the storage {shown}: {fault.cause} ({describe_error(e)}); {fault.fix}.") from e
+
+
 def describe_error(e: BaseException) -> str:
-    """The first line of a database error's own message (Optuna's and SQLAlchemy's wrappers removed)."""
+    """The first line of a database error's own message (Optuna's and SQLAlchemy's wrappers removed),
+    with every password of a storage this process opened masked."""
     if isinstance(e, optuna.exceptions.StorageInternalError) and e.__cause__ is not None:
         e = e.__cause__
     orig = getattr(e, "orig", None) or e
@@ -258,7 +280,7 @@ def describe_error(e: BaseException) -> str:
     else:
         text = str(orig)
     lines = text.strip().splitlines()
-    return lines[0] if lines else type(orig).__name__
+    return redact_secrets(lines[0]) if lines else type(orig).__name__
 
 
 def require_existing(url: str) -> None:
@@ -278,6 +300,32 @@ def require_existing(url: str) -> None:
     if not parsed.database or not Path(parsed.database).is_file():
         raise StorageError(
             f"there is no study database at {redact_url(url)}; pass --storage with the URL the study was run with."
+        )
+
+
+def sqlite_identity(url: str) -> tuple[int, int] | None:
+    """The device and inode of a SQLite storage's file (None for a server database or no file)."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite" or is_in_memory(parsed) or not parsed.database:
+        return None
+    try:
+        st = Path(parsed.database).stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def check_still_there(url: str, identity: tuple[int, int] | None) -> None:
+    """Refuse to report success when the SQLite file a command wrote to was deleted or replaced
+    meanwhile (SQLite goes on writing to a deleted file: every result went nowhere).
+
+    Raises:
+        StorageError: the file is gone or another file stands at its path.
+    """
+    if identity is not None and sqlite_identity(url) != identity:
+        raise StorageError(
+            f"the SQLite database {redact_url(url)} was deleted or replaced while the command ran, so what it "
+            "wrote is lost; keep the file in place and run the same command again."
         )
 
 

@@ -28,8 +28,8 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from tempopt.distill import Teacher
-from tempopt.errors import TempoptError
-from tempopt.study.baseline_study import SEARCH_STUDY_ATTR, load_baseline
+from tempopt.errors import SpecError, StorageError
+from tempopt.study.baseline_study import SEARCH_ID_ATTR, SEARCH_STUDY_ATTR, load_baseline
 from tempopt.study.liveness import fail_dead_trials, retrying
 from tempopt.study.objectives import (
     ACCURACY,
@@ -66,7 +66,14 @@ def load_verification(search: optuna.Study) -> optuna.Study | None:
 
 
 def open_verification(search: optuna.Study, spec: StudySpec, wait: float = PLAN_WAIT) -> optuna.Study:
-    """The verification study of the finished search, planned by whichever worker creates it."""
+    """The verification study of the finished search, planned by whichever worker creates it.
+
+    A study of its name that tempopt made for an older study of the same name (deleted since) is
+    replaced; one tempopt did not make is never used or deleted.
+
+    Raises:
+        SpecError: a study of the verification's name exists that tempopt did not make.
+    """
     storage = storage_of(search)
     sibling = load_baseline(search)
     baselines = sibling.get_trials(deepcopy=False) if sibling is not None else None
@@ -75,18 +82,28 @@ def open_verification(search: optuna.Study, spec: StudySpec, wait: float = PLAN_
     name = verification_name(spec.name, finished)
     for _ in range(3):
         try:
-            storage.create_new_study([StudyDirection.MAXIMIZE], name)
+            study_id = storage.create_new_study([StudyDirection.MAXIMIZE], name)
         except optuna.exceptions.DuplicatedStudyError:
             study = optuna.load_study(study_name=name, storage=storage)
-            if _wait_for_plan(study, wait):
+            owner = _wait_for_owner(study, search, wait)
+            if owner == "ours" and _wait_for_plan(study, wait):
                 name_metrics(study, [ACCURACY])  # planned by a tempopt that did not name them
                 return study
-            log.warning("verification study %s has no plan (its planner died); planning it again", name)
+            if owner == "ours":
+                log.warning("verification study %s has no plan (its planner died); planning it again", name)
+            elif owner == "older":
+                log.warning("replacing the verification study %r of an older study named %r", name, spec.name)
+            else:
+                raise SpecError(
+                    f"study {name!r} already exists and is not the verification tempopt made for study "
+                    f"{spec.name!r}; rename it, or give the study another name."
+                ) from None
             try:
                 optuna.delete_study(study_name=name, storage=storage)
             except KeyError:
                 pass  # another worker removed it first
             continue
+        storage.set_study_user_attr(study_id, SEARCH_ID_ATTR, study_id_of(search))  # first: it is ours
         study = optuna.load_study(study_name=name, storage=storage)
         name_metrics(study, [ACCURACY])
         plan = plan_replicates(trials, spec, baselines)
@@ -96,7 +113,7 @@ def open_verification(search: optuna.Study, spec: StudySpec, wait: float = PLAN_
         study.set_user_attr("plan", [r.key for r in plan])  # last: the other workers wait for it
         search.set_user_attr(VERIFY_ATTR, name)
         return study
-    raise TempoptError(f"could not plan the verification study {name!r}; run again to resume.")
+    raise StorageError(f"could not plan the verification study {name!r}; run again to resume.")
 
 
 def _wait_for_plan(study: optuna.Study, wait: float) -> bool:
@@ -106,6 +123,29 @@ def _wait_for_plan(study: optuna.Study, wait: float) -> bool:
             return True
         time.sleep(0.2)
     return bool(study.get_trials(deepcopy=False))  # trials but no plan yet: a slow planner
+
+
+def _wait_for_owner(study: optuna.Study, search: optuna.Study, wait: float) -> str:
+    """Whose the existing verification study is: ``ours`` (this search's), ``older`` (tempopt's, for
+    an older study of the same name) or ``foreign`` (not tempopt's). A study just created by another
+    worker gets ``wait`` seconds to name its search; one still empty then is ``ours``, left by a
+    planner that died (replanning it loses nothing)."""
+    search_id = study_id_of(search)
+    storage = storage_of(study)
+    deadline = time.monotonic() + wait
+    while True:
+        attrs = storage.get_study_user_attrs(study_id_of(study))
+        owner = attrs.get(SEARCH_ID_ATTR)
+        if owner is not None:
+            return "ours" if owner == search_id else "older"
+        if attrs or storage.get_all_trials(study_id_of(study), deepcopy=False):
+            if "plan" in attrs and attrs.get(SEARCH_STUDY_ATTR) == search.study_name:  # a tempopt before ids
+                named = storage.get_study_user_attrs(search_id).get(VERIFY_ATTR) == study.study_name
+                return "ours" if named else "older"
+            return "foreign"
+        if time.monotonic() >= deadline:
+            return "ours"
+        time.sleep(0.2)
 
 
 @dataclass

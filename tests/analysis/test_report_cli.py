@@ -153,5 +153,5 @@ def test_an_out_path_that_is_a_file_is_one_error(stored, tmp_path):
     target = tmp_path / "taken"
     target.write_text("")
     result = runner.invoke(app, ["report", "--study", "kd", "--storage", url, "--out", str(target), "--bootstrap", "0"])
-    assert result.exit_code == 1
-    assert f"cannot write the report into {target}" in result.output
+    assert result.exit_code == 2
+    assert f"--out '{target}' is a file; give a folder for report's files." in result.output

@@ -14,7 +14,7 @@ from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, storage_url
 from tempopt.cli.study_output import print_best, warn_few_baselines
 from tempopt.errors import SpecError
 from tempopt.study import load_spec, redact_url
-from tempopt.study.outputs import ensure_folder
+from tempopt.study.outputs import check_folder, ensure_folder
 from tempopt.study.preparation import Prepared, prepare_study
 from tempopt.study.spec import MAX_TRIALS
 from tempopt.study.stopping import StopFlag
@@ -47,7 +47,7 @@ def launch_command(
     if gpus is not None and not gpu_list:
         raise SpecError(f"--gpus {gpus!r} names no GPU; give ids such as --gpus 0,1.")
     url = storage_url(storage, spec)
-    logs = ensure_folder(log_dir or Path(".tempopt-logs") / spec.name, "--log-dir")  # before the study is made
+    logs = check_folder(log_dir or Path(".tempopt-logs") / spec.name, "--log-dir")  # before the study is made
     if is_sqlite(url) and workers > 1:
         console.print(
             "[yellow]note:[/] SQLite serialises writes (WAL, 120 s busy timeout): fine for a few workers on "
@@ -60,6 +60,7 @@ def launch_command(
     warn_few_baselines(spec)
     with StopFlag().installed() as stop:
         prepared = prepare_study(spec, url, stop=stop)  # a signal in the teacher's training: exit 130/143
+        ensure_folder(logs, "--log-dir")
         result = _launch(prepared, study_file, url, workers, gpu_list, device, logs, stop, batch_trials)
     _report(prepared, result, logs)
 

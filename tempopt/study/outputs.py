@@ -82,6 +82,28 @@ def check_output_folder(
         )
 
 
+def check_folder(folder: Path, option: str) -> Path:
+    """Check, creating nothing, that the folder an option names could be made and written (a
+    command's logs): before the pre-flight, which must leave nothing behind when it refuses.
+
+    Raises:
+        SpecError: ``folder``, or a folder above it, is a file.
+        HostError: the nearest existing folder above it cannot be written.
+    """
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == folder and not folder.is_dir():
+        raise SpecError(f"{option} {str(folder)!r} is a file; give a folder.")
+    if not existing.is_dir():
+        raise SpecError(f"{option} {str(folder)!r} lies under the file {str(existing)!r}; give a folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise HostError(
+            f"cannot write into {option} {str(folder)!r} ({str(existing)!r} is read-only); give a writable folder."
+        )
+    return folder
+
+
 def ensure_folder(folder: Path, option: str) -> Path:
     """Create the folder an option names (a command's logs), before anything else is done.
 

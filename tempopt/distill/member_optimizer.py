@@ -1,4 +1,5 @@
-"""The optimizer step of K stacked members: AdamW or SGD-Nesterov, vectorised over the members.
+"""The optimizer step of K stacked members and their lr schedule: AdamW or SGD-Nesterov,
+vectorised over the members (a lone job is a batch of one).
 
 Each member has its own learning rate (a ``(K,)`` tensor, scaled by the schedule's factor) and
 its own optimizer state, and the step does what ``torch.optim.AdamW`` / ``SGD(momentum=0.9,
@@ -14,12 +15,25 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from tempopt.distill.job import JobConfig
+from tempopt.distill.config import JobConfig
 from tempopt.errors import SpecError
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 SGD_MOMENTUM = 0.9
+
+
+def lr_factor(base: JobConfig, epoch: int) -> float:
+    """The lr factor of ``epoch`` (0-based): cosine annealing to zero over the epochs, or 1.
+
+    Raises:
+        SpecError: the schedule is not known.
+    """
+    if base.schedule == "constant":
+        return 1.0
+    if base.schedule != "cosine":
+        raise SpecError(f"schedule {base.schedule!r} is not known; use cosine or constant.")
+    return (1 + math.cos(math.pi * epoch / max(base.epochs, 1))) / 2
 
 
 class OptimizerState(Protocol):

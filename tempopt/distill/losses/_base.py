@@ -217,7 +217,7 @@ def mix(
         picked = labelled.gather(-1, targets.view(1, -1, 1).expand(k, -1, 1)).squeeze(-1)  # (K, B)
         loss = (1 - kd_weight) * (labelled.logsumexp(-1) - picked).mean(1)  # (K,): cross-entropy
     if teacher is not None:
-        distilled = kd_weight * soft(teacher.detach().float())  # (K,)
+        distilled = kd_weight * soft(teacher.detach().float()).reshape(len(kd_weight))  # (K,): a variant may keep dims
         loss = distilled if loss is None else loss + distilled
     assert loss is not None, "a loss needs targets or a teacher"
     return loss

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from tempopt.distill.losses import DistillLoss, all_targets, make_loss
+from tempopt.distill.losses._base import mix
 
 
 class MemberLoss:
@@ -41,26 +42,19 @@ class MemberLoss:
         self.needs_targets = any(v.needs_targets for v, _ in self.groups)
 
     def __call__(self, logits: Tensor, teacher: Tensor | None, targets: Tensor | None, progress: float) -> Tensor:
-        """``(K,)`` losses; ``logits`` ``(K, N, C)`` float32, the first ``len(targets)`` rows labelled."""
-        k = logits.shape[0]
-        hard = torch.zeros(k, device=logits.device)
-        if targets is not None:
-            labelled = logits[:, : len(targets)]  # (K, B, C)
-            picked = labelled.gather(-1, targets.view(1, -1, 1).expand(k, -1, 1)).squeeze(-1)  # (K, B)
-            hard = (labelled.logsumexp(-1) - picked).mean(1)  # (K,): cross-entropy
-        if teacher is None:
-            return (1 - self.kd_weight) * hard
-        teacher = teacher.detach().float()
-        classes = all_targets(targets, teacher) if self.needs_targets else None
-        if len(self.groups) == 1:
-            soft = self.groups[0][0].soft(logits, teacher, classes, self.temperature, progress)
-        else:
+        """``(K,)`` losses (:func:`mix`); ``logits`` ``(K, N, C)`` float32, the first ``len(targets)`` rows labelled."""
+
+        def soft(teacher: Tensor) -> Tensor:  # (N, C) -> (K,)
+            classes = all_targets(targets, teacher) if self.needs_targets else None
+            if len(self.groups) == 1:
+                return self.groups[0][0].soft(logits, teacher, classes, self.temperature, progress)
             parts = [
                 v.soft(logits.index_select(0, rows), teacher, classes, self.temperature.index_select(0, rows), progress)
                 for v, rows in self.groups
             ]
-            soft = torch.cat(parts).index_select(0, self._order)  # back to stack order
-        return (1 - self.kd_weight) * hard + self.kd_weight * soft
+            return torch.cat(parts).index_select(0, self._order)  # back to stack order
+
+        return mix(logits, teacher, targets, self.kd_weight, soft)
 
     def state(self) -> dict[str, Tensor]:
         """Every variant's trainable state (``(K_variant, ...)``), by ``variant.name``."""

@@ -1,4 +1,5 @@
-"""The optimizer step of K stacked members: AdamW or SGD-Nesterov, vectorised over the members.
+"""The optimizer step of K stacked members and their lr schedule: AdamW or SGD-Nesterov,
+vectorised over the members (a lone job is a batch of one).
 
 Each member has its own learning rate (a ``(K,)`` tensor, scaled by the schedule's factor) and
 its own optimizer state, and the step does what ``torch.optim.AdamW`` / ``SGD(momentum=0.9,
@@ -9,17 +10,31 @@ only its variant's members and takes no weight decay.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Protocol
 
 import torch
 from torch import Tensor
 
-from tempopt.distill.job import JobConfig
+from tempopt.distill.config import JobConfig
 from tempopt.errors import SpecError
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 SGD_MOMENTUM = 0.9
+
+
+def lr_factor(base: JobConfig, epoch: int) -> float:
+    """The lr factor of ``epoch`` (0-based): cosine annealing to zero over the epochs, or 1.
+
+    Raises:
+        SpecError: the schedule is not known.
+    """
+    if base.schedule == "constant":
+        return 1.0
+    if base.schedule != "cosine":
+        raise SpecError(f"schedule {base.schedule!r} is not known; use cosine or constant.")
+    return (1 + math.cos(math.pi * epoch / max(base.epochs, 1))) / 2
 
 
 class OptimizerState(Protocol):
@@ -43,42 +58,87 @@ class StackedOptimizer:
 
     @torch.no_grad()
     def step(self, state: OptimizerState, grads: tuple[Tensor | None, ...], factor: float) -> None:
+        """One step of every member: the stacked params in one vectorised update (their rows are
+        the members, they decay), then each variant's state over its members' rows (no decay)."""
         state.step += 1
         lr = state.lr * factor  # (K,) float64, as torch's schedulers keep lr as a Python float
+        stacked: list[tuple[str, Tensor, Tensor]] = []
         for (name, p, rows), g in zip(state.named(), grads, strict=True):
-            if g is None:
+            if g is None:  # a variant's state that no member used this step
                 continue
-            shape = (-1,) + (1,) * (p.dim() - 1)
-            decay, lr_p = (self.weight_decay, lr) if rows is None else (0.0, lr.index_select(0, rows))
-            if self.kind == "adamw":
-                self._adamw(state, name, p, g, lr_p, shape, decay)
+            if rows is None:
+                stacked.append((name, p, g))
             else:
-                self._sgd(state, name, p, g, lr_p, shape, decay)
+                self._update(state, [(name, p, g)], lr.index_select(0, rows), 0.0)
+        if stacked:
+            self._update(state, stacked, lr, self.weight_decay)
+
+    def _update(self, state: OptimizerState, items: list[tuple[str, Tensor, Tensor]], lr: Tensor, decay: float) -> None:
+        """Update ``(name, param (K, ...), grad)`` with the members' ``lr`` ``(K,)`` (foreach ops)."""
+        names = [name for name, _, _ in items]
+        params = [p for _, p, _ in items]
+        grads = [g for _, _, g in items]
+
+        def per_member(values: Tensor) -> list[Tensor]:  # (K,) -> one view per param, (K, 1, ...)
+            values = values.to(params[0].dtype)
+            return [values.view((-1,) + (1,) * (p.dim() - 1)) for p in params]
+
+        if self.kind == "adamw":
+            self._adamw(state, names, params, grads, lr, decay, per_member)
+        else:
+            self._sgd(state, names, params, grads, lr, decay, per_member)
 
     def _adamw(
-        self, state: OptimizerState, name: str, p: Tensor, g: Tensor, lr: Tensor, shape: tuple[int, ...], decay: float
+        self,
+        state: OptimizerState,
+        names: list[str],
+        params: list[Tensor],
+        grads: list[Tensor],
+        lr: Tensor,
+        decay: float,
+        per_member: Callable[[Tensor], list[Tensor]],
     ) -> None:
         beta1, beta2 = ADAM_BETAS
-        slots = state.slots.setdefault(name, {"m": torch.zeros_like(p), "v": torch.zeros_like(p)})
+        slots = [
+            state.slots.setdefault(n, {"m": torch.zeros_like(p), "v": torch.zeros_like(p)})
+            for n, p in zip(names, params, strict=True)
+        ]
+        m, v = [s["m"] for s in slots], [s["v"] for s in slots]
         if decay:
-            p.mul_((1 - lr * decay).to(p.dtype).view(shape))
-        slots["m"].lerp_(g, 1 - beta1)
-        slots["v"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            torch._foreach_mul_(params, per_member(1 - lr * decay))
+        torch._foreach_lerp_(m, grads, 1 - beta1)
+        torch._foreach_mul_(v, beta2)
+        torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
         bias1 = 1 - beta1**state.step
         bias2_sqrt = math.sqrt(1 - beta2**state.step)
-        step_size = (lr / bias1).to(p.dtype).view(shape)
-        denom = (slots["v"].sqrt() / bias2_sqrt).add_(ADAM_EPS)
-        p.sub_(step_size * (slots["m"] / denom))
+        denom = torch._foreach_sqrt(v)
+        torch._foreach_div_(denom, bias2_sqrt)
+        torch._foreach_add_(denom, ADAM_EPS)
+        update = torch._foreach_div(m, denom)
+        torch._foreach_mul_(update, per_member(lr / bias1))
+        torch._foreach_sub_(params, update)
 
     def _sgd(
-        self, state: OptimizerState, name: str, p: Tensor, g: Tensor, lr: Tensor, shape: tuple[int, ...], decay: float
+        self,
+        state: OptimizerState,
+        names: list[str],
+        params: list[Tensor],
+        grads: list[Tensor],
+        lr: Tensor,
+        decay: float,
+        per_member: Callable[[Tensor], list[Tensor]],
     ) -> None:
         if decay:
-            g = g.add(p, alpha=decay)
-        slots = state.slots.get(name)
-        if slots is None:
-            slots = state.slots[name] = {"buf": g.detach().clone()}
-        else:
-            slots["buf"].mul_(SGD_MOMENTUM).add_(g)
-        update = g.add(slots["buf"], alpha=SGD_MOMENTUM)  # Nesterov
-        p.sub_(lr.to(p.dtype).view(shape) * update)
+            grads = list(torch._foreach_add(grads, params, alpha=decay))
+        new = [n for n in names if n not in state.slots]
+        for name, g in zip(names, grads, strict=True):  # the first step: the momentum is the gradient
+            if name in new:
+                state.slots[name] = {"buf": g.detach().clone()}
+        old = [(state.slots[n]["buf"], g) for n, g in zip(names, grads, strict=True) if n not in new]
+        if old:
+            bufs = [b for b, _ in old]
+            torch._foreach_mul_(bufs, SGD_MOMENTUM)
+            torch._foreach_add_(bufs, [g for _, g in old])
+        update = torch._foreach_add(grads, [state.slots[n]["buf"] for n in names], alpha=SGD_MOMENTUM)  # Nesterov
+        torch._foreach_mul_(update, per_member(lr))
+        torch._foreach_sub_(params, update)

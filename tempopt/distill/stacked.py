@@ -1,9 +1,17 @@
-"""The forward pass of K stacked students: ``(params with a leading K dim, x) -> (K, B, C)``.
+"""K students of one architecture as stacked tensors: ``(K, ...)`` params and buffers, one forward.
 
-Any student runs through ``vmap`` over ``functional_call``. A student that is a plain chain of
-``Flatten``, ``Linear`` and element-wise activations (the built-in MLPs) runs as batched matrix
-products instead: the same arithmetic without ``functional_call``'s per-call module
-re-parametrisation, which costs more than the products themselves for students this small.
+The students' params and buffers (BatchNorm's running statistics) are stacked along a leading
+member dim (``torch.func.stack_module_state``) and the K students run as one: through ``vmap``
+over ``functional_call``, each member with its own params and its own buffers, so a BatchNorm
+member normalises with its own batch statistics in training, updates its own running
+statistics, and uses them in evaluation, exactly as it would alone. A batch of one calls the
+student with ``functional_call`` and no ``vmap``, so any module trains as a batch of one.
+
+A student that is a plain chain of ``Flatten``, ``Linear`` and element-wise activations (the
+built-in MLPs) runs as batched matrix products instead: the same arithmetic without
+``functional_call``'s per-call module re-parametrisation, which costs more than the products
+themselves for students this small. Dropout masks come from the job's generator
+(:mod:`tempopt.distill.dropout`).
 """
 
 from __future__ import annotations
@@ -12,8 +20,9 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, vmap
+from torch.func import functional_call, stack_module_state, vmap
 
+from tempopt.distill.dropout import DropoutMasks
 from tempopt.tasks.models import MLP
 
 StackedForward = Callable[[dict[str, Tensor], Tensor], Tensor]
@@ -28,8 +37,96 @@ _ACTIVATIONS: dict[type[nn.Module], Callable[[Tensor], Tensor]] = {
 }
 
 
+class StudentStack:
+    """The running members' students: stacked params and buffers, a training and an eval forward.
+
+    Args:
+        students: one student per member, of one architecture, on the job's device; the first
+            is the template the stack calls, with its ``nn.Dropout`` layers replaced until
+            :meth:`close`.
+        seed: the job seed (the dropout masks' generator).
+    """
+
+    def __init__(self, students: list[nn.Module], seed: int) -> None:
+        params, buffers = stack_module_state(students)  # {name: (K, ...)}
+        self.params: dict[str, Tensor] = {k: v.detach().requires_grad_(True) for k, v in params.items()}
+        self.buffers: dict[str, Tensor] = {k: v.detach() for k, v in buffers.items()}
+        self.template = students[0].train()  # the architecture: called with the stack's tensors
+        device = next(iter(self.params.values())).device
+        self.dropout = DropoutMasks(self.template, seed, device)
+        self._chain = _linear_chain(self.template)
+        self._vmapped = vmap(self._call, in_dims=(0, 0, None))
+
+    def __len__(self) -> int:
+        return next(iter(self.params.values())).shape[0]
+
+    def forward(self, x: Tensor, transfer: bool = False, update: Tensor | None = None) -> Tensor:
+        """``(B, ...)`` -> ``(K, B, C)`` in training mode: batch statistics, dropout masks.
+
+        Args:
+            x: a labelled batch, or a transfer batch (``transfer``: its own dropout stream).
+            update: ``(K,)`` bool, the members whose running statistics this forward updates
+                (None: every member); the others' stay as they were.
+        """
+        self.dropout.draw(x, self._record, stream=int(transfer))
+        if update is None or not self.buffers:
+            return self._run(x)
+        before = {k: v.clone() for k, v in self.buffers.items()}
+        logits = self._run(x)
+        for k, v in self.buffers.items():  # new tensors: the forward's own may be saved for backward
+            self.buffers[k] = torch.where(update.view(-1, *[1] * (v.dim() - 1)), v, before[k])
+        return logits
+
+    def evaluate(self, x: Tensor) -> Tensor:
+        """``(B, ...)`` -> ``(K, B, C)`` in eval mode: running statistics, no dropout."""
+        self.template.eval()
+        try:
+            return self._run(x)
+        finally:
+            self.template.train()
+
+    def keep(self, rows: list[int]) -> None:
+        """Keep only the members at ``rows`` (positions in the current stack)."""
+        index = torch.tensor(rows, dtype=torch.long, device=next(iter(self.params.values())).device)
+        self.params = {k: v.detach().index_select(0, index).requires_grad_(True) for k, v in self.params.items()}
+        self.buffers = {k: v.index_select(0, index) for k, v in self.buffers.items()}
+
+    @torch.no_grad()
+    def write(self, row: int, student: nn.Module) -> None:
+        """Copy the member at ``row`` into ``student`` (of the same architecture)."""
+        for name, tensor in [*student.named_parameters(), *student.named_buffers()]:
+            tensor.copy_(self.params[name][row] if name in self.params else self.buffers[name][row])
+
+    def close(self) -> None:
+        """Give the template (the first student) its own dropout layers back."""
+        self.dropout.restore()
+
+    def _run(self, x: Tensor) -> Tensor:
+        if self._chain is not None:
+            return _run_chain(self._chain, self.params, x)
+        if len(self) == 1:
+            return self._call(self._row(self.params), self._row(self.buffers), x).unsqueeze(0)
+        return self._vmapped(self.params, self.buffers, x)
+
+    def _call(self, params: dict[str, Tensor], buffers: dict[str, Tensor], x: Tensor) -> Tensor:
+        return functional_call(self.template, (params, buffers), (x,))
+
+    def _record(self, x: Tensor) -> None:
+        """An eval-mode forward of the first member (what the dropout layers need is recorded)."""
+        self.template.eval()
+        try:
+            self._call(self._row(self.params), self._row(self.buffers), x)
+        finally:
+            self.template.train()
+
+    @staticmethod
+    def _row(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {k: v[0] for k, v in tensors.items()}  # views: in-place updates reach the stack
+
+
 def stacked_forward(template: nn.Module) -> StackedForward:
-    """The K-member forward of students shaped like ``template`` (whose own params are unused)."""
+    """The K-member forward of students shaped like ``template`` without buffers (whose own
+    params are unused): batched matrix products for a plain chain, ``vmap`` for anything else."""
     chain = _linear_chain(template)
     if chain is None:
         return vmap(lambda p, x: functional_call(template, p, (x,)), in_dims=(0, None))

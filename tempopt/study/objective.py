@@ -13,10 +13,11 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from tempopt.distill import JobConfig, JobResult, Teacher, cache_key, prepare_teacher, run_job
+from tempopt.distill import JobConfig, JobResult, Teacher, cache_key, prepare_teacher
+from tempopt.distill.config import member_of
 from tempopt.distill.cost import parameter_count
 from tempopt.distill.data import chance_accuracy
-from tempopt.distill.members import Member, can_batch, fit_members
+from tempopt.distill.members import can_batch, fit_members
 from tempopt.errors import TrainingError
 from tempopt.study.artifacts import attach_checkpoint
 from tempopt.study.baseline import suggest_baseline
@@ -33,6 +34,9 @@ from tempopt.study.variants import batch_refusal, loss_settings
 from tempopt.tasks import Task
 
 EpochHook = Callable[[optuna.Trial, int, float], None]
+Outcome = float | tuple[float, float] | BaseException
+"""How a trial of a batch ended: its value (accuracy, and the cost of a multi-objective study) or
+the exception that ended it."""
 TASK_CACHE = 16
 """Tasks (with searched task args) a worker keeps built: each distinct student width once."""
 CHANCE_MARGIN = 0.01
@@ -72,7 +76,8 @@ def job_config(spec: StudySpec, params: dict[str, Any]) -> JobConfig:
 
 
 class Objective:
-    """Callable for ``study.optimize``-style loops: suggest, run the job, report, prune.
+    """Callable for ``study.optimize``-style loops: suggest, run the job, report, prune; one
+    trial (``objective(trial)``) is a batch of one (:meth:`batch`).
 
     The validation accuracy after every epoch is reported with ``trial.report`` and the trial
     is pruned when the study's pruner says so; the pruner compares baseline trials
@@ -147,14 +152,6 @@ class Objective:
             self._tasks[key] = (task, teacher)
         return self._tasks[key]
 
-    def report_members(self, reports: EpochReports, epoch: int, running: list[int], accuracies: list[float]) -> None:
-        """Report each running member's val accuracy of ``epoch`` (``running`` indexes ``reports.trials``)."""
-        for index, accuracy in zip(running, accuracies, strict=True):
-            trial = reports.trials[index]
-            reports.report(trial, epoch, accuracy)
-            if self.on_epoch is not None:
-                self.on_epoch(trial, epoch, accuracy)
-
     def may_prune(self, epoch: int) -> bool:
         """Whether the pruner could stop a trial after ``epoch``: not during the warm-up, whose
         epochs it never prunes (no storage read is spent asking), nor after the last epoch."""
@@ -167,26 +164,57 @@ class Objective:
         return accuracy <= self._chance + max(CHANCE_MARGIN, 2 / max(len(self.task.val), 1))  # type: ignore[arg-type]
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
-        params, config = self.configure(trial)
-        task, teacher = self.task_for(params)
-        multi = self.spec.multi_objective
+        """One trial: a batch of one (:meth:`batch`); how it ended is raised."""
+        outcome = self.batch([trial])[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
-        with self.reports([trial]) as reports:
+    def batch(self, trials: list[optuna.Trial]) -> list[Outcome]:
+        """K ≥ 1 trials of one student trained together (:func:`tempopt.distill.members.fit_members`).
 
-            def report(epoch: int, accuracy: float) -> bool:
-                if self.on_epoch is not None:
-                    self.on_epoch(trial, epoch, accuracy)
-                if multi:  # Optuna takes no intermediate values (nor pruning) in multi-objective studies
-                    return False
-                reports.report(trial, epoch, accuracy)
-                return self.may_prune(epoch) and reports.should_prune([trial])[0]
+        Every member reports its validation accuracy each epoch and is pruned on its own; a
+        pruned member leaves the stack. Returns, per trial, its value (accuracy, and the cost in
+        a multi-objective study) or the exception that ended it (``TrialPruned``, a
+        ``TrainingError`` for a member whose loss exploded). Trials of a batch share their task
+        args (:func:`batch_fallback`).
+        """
+        asked = [self.configure(trial) for trial in trials]
+        configs = [config for _, config in asked]
+        task, teacher = self.task_for(asked[0][0])
+        members = [member_of(c) for c in configs]
+        if len(trials) > 1:
+            numbers = [t.number for t in trials]
+            for trial in trials:
+                retrying(functools.partial(trial.set_user_attr, "batch", numbers), f"starting trial {trial.number}")
+        teacher = teacher if any(m.kd_weight > 0 for m in members) else None
+        multi = self.spec.multi_objective  # Optuna takes no intermediate values (nor pruning) there
+        with self.reports(trials) as reports:
 
-            result = run_job(task, config, teacher, on_epoch=report)
-            reports.attach(trial, job_attrs(result, self.at_chance(result.best_accuracy), config.seed))
+            def on_epoch(epoch: int, running: list[int], accuracies: list[float]) -> set[int]:
+                for index, accuracy in zip(running, accuracies, strict=True):
+                    if self.on_epoch is not None:
+                        self.on_epoch(trials[index], epoch, accuracy)
+                    if not multi:
+                        reports.report(trials[index], epoch, accuracy)
+                if multi or not self.may_prune(epoch):
+                    return set()
+                prune = reports.should_prune([trials[i] for i in running])  # one read for every member
+                return {i for i, p in zip(running, prune, strict=True) if p}
+
+            results = fit_members(task, configs[0], members, teacher, on_epoch)
+            for trial, result, config in zip(trials, results, configs, strict=True):
+                reports.attach(trial, job_attrs(result, self.at_chance(result.best_accuracy), config.seed))
+        return [self._outcome(trial, result, task) for trial, result in zip(trials, results, strict=True)]
+
+    def _outcome(self, trial: optuna.Trial, result: JobResult, task: Task) -> Outcome:
+        """How a trial ended, what it keeps (the cost of its student, a checkpoint) recorded."""
+        if result.error is not None:
+            return TrainingError(result.error)
         if result.stopped_early:
-            raise optuna.TrialPruned(f"pruned after epoch {result.epochs_run} at {result.final_accuracy:.4f}")
-        if multi:
-            assert result.model is not None
+            return optuna.TrialPruned(f"pruned after epoch {result.epochs_run} at {result.final_accuracy:.4f}")
+        assert result.model is not None
+        if self.spec.multi_objective:
             cost = student_cost(self.spec.objectives[1], result.model, task)
             attrs = {
                 "val_per_epoch": result.history,
@@ -197,7 +225,7 @@ class Objective:
                 retrying(functools.partial(trial.set_user_attr, k, v), f"recording trial {trial.number}")
             return result.final_accuracy, cost
         folder = artifacts_dir(self.spec)
-        if folder is not None and result.model is not None and _beats_best(trial, result.final_accuracy):
+        if folder is not None and _beats_best(trial, result.final_accuracy):
             attach_checkpoint(trial, result.model, folder)
         return result.final_accuracy
 
@@ -234,44 +262,6 @@ def job_attrs(result: JobResult, at_chance: bool, seed: int) -> dict[str, Any]:
         attrs[name] = values[-1]
         attrs[f"{name}_per_epoch"] = [round(v, 5) for v in values]
     return attrs
-
-
-class BatchObjective(Objective):
-    """K trials of one student trained together (:func:`tempopt.distill.members.fit_members`).
-
-    Every member reports its validation accuracy each epoch and is pruned on its own; a pruned
-    member leaves the stack. Returns, per trial, its final accuracy or the exception that
-    ended it (``TrialPruned``, a ``TrainingError`` for a member whose loss exploded).
-    """
-
-    def batch(self, trials: list[optuna.Trial]) -> list[float | BaseException]:
-        configs = [self.configure(trial)[1] for trial in trials]
-        members = [Member(c.temperature, c.kd_weight, c.lr, c.loss, c.loss_args) for c in configs]
-        numbers = [t.number for t in trials]
-        for trial in trials:
-            retrying(functools.partial(trial.set_user_attr, "batch", numbers), f"starting trial {trial.number}")
-        teacher = self.teacher if any(m.kd_weight > 0 for m in members) else None
-        with self.reports(trials) as reports:
-
-            def on_epoch(epoch: int, running: list[int], accuracies: list[float]) -> set[int]:
-                self.report_members(reports, epoch, running, accuracies)
-                if not self.may_prune(epoch):
-                    return set()
-                prune = reports.should_prune([trials[i] for i in running])  # one read for every member
-                return {i for i, p in zip(running, prune, strict=True) if p}
-
-            results = fit_members(self.task, configs[0], members, teacher, on_epoch)
-            for trial, result, config in zip(trials, results, configs, strict=True):
-                reports.attach(trial, job_attrs(result, self.at_chance(result.best_accuracy), config.seed))
-        outcomes: list[float | BaseException] = []
-        for result in results:
-            if result.error is not None:
-                outcomes.append(TrainingError(result.error))
-            elif result.stopped_early:
-                outcomes.append(optuna.TrialPruned(f"pruned after epoch {result.epochs_run}"))
-            else:
-                outcomes.append(result.final_accuracy)
-        return outcomes
 
 
 def batch_fallback(spec: StudySpec, task: Task) -> str | None:

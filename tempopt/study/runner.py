@@ -27,7 +27,7 @@ from tempopt.study.baseline import baseline_count
 from tempopt.study.baseline_study import load_baseline
 from tempopt.study.creation import open_baseline, refresh_note
 from tempopt.study.liveness import fail_dead_trials, retrying
-from tempopt.study.objective import BatchObjective, batch_fallback
+from tempopt.study.objective import Objective, batch_fallback
 from tempopt.study.objectives import NO_PRUNING_NOTE
 from tempopt.study.optuna_compat import count_states, return_to_queue, start_new_trial
 from tempopt.study.spec import StudySpec
@@ -141,11 +141,11 @@ class SearchWorker:
         self.batch = _batch_size(spec, task, hooks)
         self.failures = FailureStreak("trials")
         self.spec = spec
-        self._search = _Phase(study, BatchObjective(spec, task, teacher, on_epoch=hooks.on_epoch))
+        self._search = _Phase(study, Objective(spec, task, teacher, on_epoch=hooks.on_epoch))
         sibling = retrying(lambda: open_baseline(study, spec), "reading the baseline study")
         self._baseline = None
         if sibling is not None:
-            self._baseline = _Phase(sibling, BatchObjective(spec, task, teacher, hooks.on_epoch, baseline=True))
+            self._baseline = _Phase(sibling, Objective(spec, task, teacher, hooks.on_epoch, baseline=True))
 
     @property
     def studies(self) -> list[optuna.Study]:
@@ -177,7 +177,7 @@ class _Phase:
     """One study whose trials a worker runs toward a budget: the search study, or its baseline sibling."""
 
     study: optuna.Study
-    objective: BatchObjective
+    objective: Objective
     ran: int = 0
     finished: int = 0  # the most finished trials a count saw: finished trials never unfinish
 

@@ -44,21 +44,6 @@ class RunHooks:
     on_note: Callable[[str], None] | None = None
 
 
-def run_trial(
-    study: optuna.Study,
-    trial: optuna.Trial,
-    objective: Callable[[optuna.Trial], float],
-    stop: StopFlag,
-    hooks: RunHooks,
-) -> FrozenTrial:
-    """Run ``objective`` on a started trial and tell Optuna how it ended."""
-
-    def one(trials: list[optuna.Trial]) -> list[float | BaseException]:
-        return [objective(trials[0])]
-
-    return run_trials(study, [trial], one, stop, hooks)[0]
-
-
 def run_trials(
     study: optuna.Study,
     trials: list[optuna.Trial],
@@ -191,7 +176,5 @@ class FailureStreak:
 def run_one_or_batch(
     study: optuna.Study, trials: list[optuna.Trial], objective: Any, stop: StopFlag, hooks: RunHooks
 ) -> list[FrozenTrial]:
-    """One trial through ``objective(trial)``, several trained together through ``objective.batch``."""
-    if len(trials) == 1:
-        return [run_trial(study, trials[0], objective, stop, hooks)]
+    """Started trials, one or several trained together, through ``objective.batch``."""
     return run_trials(study, trials, objective.batch, stop, hooks)

@@ -10,9 +10,9 @@ import copy
 
 import pytest
 import torch
-from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from tempopt.distill import JobConfig, prepare_teacher, run_job
+from tempopt.distill.member_optimizer import StackedOptimizer
 from tempopt.tasks import load_task
 
 QUICKSTART = {"labelled": 200}  # studies/quickstart.yaml's task
@@ -25,18 +25,22 @@ def _config(**kw) -> JobConfig:
 
 
 class _Steps:
-    """Counts optimizer steps of every optimizer while it is active."""
+    """Counts the training loop's optimizer steps while it is active."""
 
     def __enter__(self):
         self.count = 0
-        self._handle = register_optimizer_step_post_hook(self._hook)
+        self._step = StackedOptimizer.step
+        steps = self
+
+        def counted(optimizer, *args, **kwargs):
+            steps.count += 1
+            return steps._step(optimizer, *args, **kwargs)
+
+        StackedOptimizer.step = counted  # type: ignore[method-assign]
         return self
 
-    def _hook(self, *_):
-        self.count += 1
-
     def __exit__(self, *exc):
-        self._handle.remove()
+        StackedOptimizer.step = self._step  # type: ignore[method-assign]
 
 
 @pytest.mark.parametrize("kd_weight", [0.0, 1e-6, 0.5, 1.0])

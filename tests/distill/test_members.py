@@ -99,12 +99,20 @@ def test_member_losses_are_the_kd_loss_per_member():
 
 
 def test_students_that_cannot_share_a_pass_are_refused_with_the_reason(digits):
+    """BatchNorm and nn.Dropout share a pass; other dropouts and augmentation do not (yet)."""
     task, teacher = digits
     base = JobConfig(temperature=1.0, kd_weight=0.0, lr=0.01, epochs=1, device="cpu")
-    for layer, why in ((nn.BatchNorm1d(10), "BatchNorm"), (nn.Dropout(0.1), "Dropout")):
-        odd = load_task("digits", {"labelled": 200})
-        odd.student = lambda layer=layer: nn.Sequential(nn.Linear(64, 10), layer)
-        assert why in can_batch(odd)
-        with pytest.raises(SpecError, match=why):
-            fit_members(odd, base, MEMBERS[:2], teacher)
+    for layer in (nn.BatchNorm1d(10), nn.Dropout(0.1)):
+        plain = load_task("digits", {"labelled": 200})
+        plain.student = lambda layer=layer: nn.Sequential(nn.Linear(64, 10), layer)
+        assert can_batch(plain) is None
+    odd = load_task("digits", {"labelled": 200})
+    odd.student = lambda: nn.Sequential(nn.Linear(64, 10), nn.AlphaDropout(0.1))
+    assert "AlphaDropout" in can_batch(odd)
+    with pytest.raises(SpecError, match="AlphaDropout"):
+        fit_members(odd, base, MEMBERS[:2], teacher)
+    assert fit_members(odd, base, MEMBERS[:1], teacher)[0].epochs_run == 1  # a batch of one is never refused
+    augmenting = load_task("digits", {"labelled": 200})
+    augmenting.augment = lambda x: x + 0.01 * torch.randn_like(x)
+    assert "augments" in can_batch(augmenting)
     assert can_batch(task) is None

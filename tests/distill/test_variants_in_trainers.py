@@ -93,8 +93,11 @@ def test_a_variant_that_cannot_share_a_pass_is_refused_by_name(make_task, teache
 
     try:
         task = make_task()
+        lonely = Member(2.0, 0.5, 0.01, "lonely-test")
         with pytest.raises(SpecError, match="it keeps a per-batch cache"):
-            fit_members(task, _base(), [Member(2.0, 0.5, 0.01, "lonely-test")], teacher_for(task))
+            fit_members(task, _base(), [lonely, Member(1.0, 0.0, 0.02)], teacher_for(task))
+        alone = fit_members(task, _base(), [lonely], teacher_for(task))  # a batch of one is never refused
+        assert alone[0].epochs_run == 4
         assert loss_class("lonely-test") is Lonely
     finally:
         from tempopt.distill import losses

@@ -15,12 +15,11 @@ study file is read, never per batch.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from tempopt.errors import SpecError
@@ -166,7 +165,8 @@ class DistillLoss:
         kd_weight: float,
         progress: float = 0.0,
     ) -> Tensor:
-        """One job's loss ``(1 - λ)·CE + λ·soft`` (a scalar), from ``(B, C)`` logits.
+        """One job's loss ``(1 - λ)·CE + λ·soft`` (a scalar), from ``(B, C)`` logits: :func:`mix`
+        over a batch of one.
 
         When ``student_logits`` has more rows than ``targets`` (a labelled batch followed by a
         transfer batch), CE averages over the first ``len(targets)`` rows, the soft term over all.
@@ -175,25 +175,52 @@ class DistillLoss:
             ValueError: a term that has weight is missing its input, or T/λ are out of range.
         """
         check_mix(temperature, kd_weight)
-        student_logits = student_logits.float()  # (B, C); cast once (bf16 under autocast), not per term
-        hard: Tensor | None = None  # (1 - λ) · CE
-        soft: Tensor | None = None  # λ · soft
-        if kd_weight < 1.0:
-            if targets is None:
-                raise ValueError(f"targets are required when kd_weight={kd_weight} < 1")
-            labelled = student_logits if len(targets) == len(student_logits) else student_logits[: len(targets)]
-            hard = (1.0 - kd_weight) * F.cross_entropy(labelled, targets)
-        if kd_weight > 0.0:
-            if teacher_logits is None:
-                raise ValueError(f"teacher_logits are required when kd_weight={kd_weight} > 0")
-            teacher_logits = teacher_logits.detach().float()
-            rows = all_targets(targets, teacher_logits) if self.needs_targets else None
-            t = torch.full((1,), float(temperature), device=student_logits.device)
-            soft = kd_weight * self.soft(student_logits.unsqueeze(0), teacher_logits, rows, t, progress)[0]
-        # Summed without a zero tensor to start from: on the hot path every op is a kernel launch.
-        if hard is None or soft is None:
-            return hard if soft is None else soft  # type: ignore[return-value]
-        return hard + soft
+        if kd_weight < 1.0 and targets is None:
+            raise ValueError(f"targets are required when kd_weight={kd_weight} < 1")
+        if kd_weight > 0.0 and teacher_logits is None:
+            raise ValueError(f"teacher_logits are required when kd_weight={kd_weight} > 0")
+        logits = student_logits.float().unsqueeze(0)  # (1, B, C); cast once (bf16 under autocast), not per term
+        t = torch.full((1,), float(temperature), device=logits.device)
+        weight = torch.full((1,), float(kd_weight), device=logits.device)
+
+        def soft(teacher: Tensor) -> Tensor:
+            rows = all_targets(targets, teacher) if self.needs_targets else None
+            return self.soft(logits, teacher, rows, t, progress)
+
+        used_teacher = teacher_logits if kd_weight > 0.0 else None
+        return mix(logits, used_teacher, targets if kd_weight < 1.0 else None, weight, soft)[0]
+
+
+def mix(
+    logits: Tensor,
+    teacher: Tensor | None,
+    targets: Tensor | None,
+    kd_weight: Tensor,
+    soft: Callable[[Tensor], Tensor],
+) -> Tensor:
+    """Every member's ``(1 - λ)·CE + λ·soft``: the one loss mix, of a batch or of a lone job.
+
+    Args:
+        logits: ``(K, N, C)`` float32 student logits, the first ``len(targets)`` rows labelled.
+        teacher: ``(N, C)`` teacher logits, or None: no soft term (every λ is 0).
+        targets: ``(B,)`` labels of the first B rows, or None: no hard term (every λ is 1).
+        kd_weight: ``(K,)`` every member's λ.
+        soft: ``(N, C)`` float32 teacher logits -> ``(K,)`` soft terms (a variant's).
+
+    Returns:
+        ``(K,)`` losses.
+    """
+    loss: Tensor | None = None
+    if targets is not None:
+        k = logits.shape[0]
+        labelled = logits[:, : len(targets)]  # (K, B, C)
+        picked = labelled.gather(-1, targets.view(1, -1, 1).expand(k, -1, 1)).squeeze(-1)  # (K, B)
+        loss = (1 - kd_weight) * (labelled.logsumexp(-1) - picked).mean(1)  # (K,): cross-entropy
+    if teacher is not None:
+        distilled = kd_weight * soft(teacher.detach().float()).reshape(len(kd_weight))  # (K,): a variant may keep dims
+        loss = distilled if loss is None else loss + distilled
+    assert loss is not None, "a loss needs targets or a teacher"
+    return loss
 
 
 def all_targets(targets: Tensor | None, teacher: Tensor) -> Tensor:

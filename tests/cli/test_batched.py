@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import optuna
+import pytest
+import yaml
 from optuna.trial import TrialState
 
 from tempopt.distill import prepare_teacher, run_job
@@ -68,3 +70,33 @@ def test_trials_that_cannot_share_a_pass_run_one_at_a_time_and_say_why_once(tmp_
     text = " ".join(result.output.split())
     assert text.count("batch_trials: 4 falls back to one trial at a time: search.batch_size is searched") == 1
     assert not any("batch" in t.user_attrs for t in _study(tmp_path).trials)
+
+
+def test_a_batchnorm_resnet_on_augmented_images_batches_and_each_trial_is_the_lone_one(tmp_path, cli):
+    """mnist made tiny: a resnet8 student (BatchNorm), random crops and the view bank, batch_trials 8."""
+    spec = write_spec(
+        tmp_path,
+        task="mnist",
+        task_args={"labelled": 64, "val": 100, "transfer": 64, "teacher_arch": "resnet8", "student_arch": "resnet8"},
+        teacher={"epochs": 1},
+        augment={"crop": 1},
+        epochs=2,
+        trials=10,
+        batch_size=32,
+        verify={"seeds": 0},
+        batch_trials=8,
+    )
+    result = cli("run", spec, "--storage", _url(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "falls back" not in result.output and "teacher view bank: 2 views" in result.output
+    search = _study(tmp_path).trials
+    baselines = optuna.load_study(study_name="tiny:baseline", storage=_url(tmp_path)).trials
+    assert all(len(t.user_attrs["batch"]) > 1 for t in search + baselines)  # trained together
+    parsed = parse_spec(yaml.safe_load(spec.read_text()))
+    task = load_spec_task(parsed)
+    teacher = prepare_teacher(task, parsed.cache_dir, device="cpu", views=parsed.teacher_views)
+    assert teacher.bank is not None and teacher.bank.source == "cache"
+    for t in baselines + search:  # each re-run alone gives the value the batch gave it
+        config = job_config(parsed, {"kd_weight": 0.0, **t.params})
+        alone = run_job(task, config, teacher if config.kd_weight > 0 else None)
+        assert alone.history == pytest.approx([t.intermediate_values[e] for e in sorted(t.intermediate_values)])

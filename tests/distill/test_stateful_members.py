@@ -7,14 +7,16 @@ and the weights they reach alone, and a member that stops or fails leaves the ot
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import nn
 
 from tempopt.distill import JobConfig, prepare_teacher, run_job
-from tempopt.distill.members import Member, fit_members, member_config
+from tempopt.distill.members import Member, can_batch, fit_members, member_config
 from tempopt.distill.stacked import StudentStack
-from tempopt.tasks import load_task
+from tempopt.tasks import Shift, load_task
 from tempopt.tasks.models import MLP, ConvNet2d
 
 VARIED = [  # (T, λ, lr, variant, args): lr is scaled per optimizer
@@ -89,10 +91,10 @@ def _alone(task, teacher, base, member):
     return run_job(task, member_config(base, member), teacher if member.kd_weight > 0 else None)
 
 
-def _assert_same_student(a: nn.Module, b: nn.Module) -> None:
+def _assert_same_student(a: nn.Module, b: nn.Module, atol: float = 1e-4) -> None:
     """The same weights and running statistics, up to the rounding of batched products."""
     for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
-        assert torch.allclose(x.float(), y.float(), atol=1e-4), name
+        assert torch.allclose(x.float(), y.float(), atol=atol), name
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -170,3 +172,31 @@ def test_a_transfer_batch_leaves_the_statistics_of_members_without_distillation(
     for name, value in stack.buffers.items():
         assert torch.equal(value[0], before[name][0])
         assert not torch.equal(value[1], before[name][1])
+
+
+@pytest.mark.parametrize("views", [5, 0], ids=["view bank", "live teacher"])
+def test_an_augmenting_task_batched_trains_each_member_as_alone_on_the_same_views(views, cache):
+    """K = 8 members share the job seed's augmented views: read from the bank, or with the
+    teacher run once per batch for all of them on fresh parameters from the job's seed."""
+    task = load_task("digits", {"labelled": 200})
+    task.student = conv_student
+    task.augment = Shift(1)
+    teacher = prepare_teacher(task, cache, device="cpu", views=views)
+    assert (teacher.bank is not None) == (views > 0)
+    base = replace(_base("sgd"), views=views)
+    members = _members(0.5)  # half the lrs of the table: at 5x, rounding grows chaotically at the largest
+    assert can_batch(task) is None
+    together = fit_members(task, base, members, teacher)
+    one_example = 1 / len(task.val)
+    for member, result in zip(members, together, strict=True):
+        alone = _alone(task, teacher, base, member)
+        assert result.error is None
+        assert max(abs(a - b) for a, b in zip(result.history, alone.history, strict=True)) <= one_example
+        _assert_same_student(result.model, alone.model, atol=1e-3)  # 25 SGD steps of rounding, grown
+    assert max(r.final_accuracy for r in together) > 0.2  # above chance (0.1): they learn
+
+
+def test_a_plain_augmentation_function_still_trains_one_trial_at_a_time(cache):
+    task = load_task("digits", {"labelled": 200})
+    task.augment = lambda x: x + 0.01 * torch.randn_like(x)
+    assert "plain function" in can_batch(task) and "tempopt.Augmentation" in can_batch(task)

@@ -10,7 +10,10 @@ student with ``functional_call`` and no ``vmap``, so any module trains as a batc
 A student that is a plain chain of ``Flatten``, ``Linear`` and element-wise activations (the
 built-in MLPs) runs as batched matrix products instead: the same arithmetic without
 ``functional_call``'s per-call module re-parametrisation, which costs more than the products
-themselves for students this small. Dropout masks come from the job's generator
+themselves for students this small. A convolutional student on the CPU runs its members one
+after the other (each with its own rows of the stacked tensors): ``vmap`` turns K convolutions
+into one grouped convolution, whose backward on the CPU took 1.6× the time of the K one by one
+(a resnet8 on 28×28 digits, K = 16, one thread). Dropout masks come from the job's generator
 (:mod:`tempopt.distill.dropout`).
 """
 
@@ -56,6 +59,8 @@ class StudentStack:
         self.dropout = DropoutMasks(self.template, seed, device)
         self._chain = _linear_chain(self.template)
         self._vmapped = vmap(self._call, in_dims=(0, 0, None))
+        convolutional = any(isinstance(m, nn.modules.conv._ConvNd) for m in self.template.modules())
+        self._one_by_one = convolutional and device.type == "cpu"
 
     def __len__(self) -> int:
         return next(iter(self.params.values())).shape[0]
@@ -106,7 +111,21 @@ class StudentStack:
             return _run_chain(self._chain, self.params, x)
         if len(self) == 1:
             return self._call(self._row(self.params), self._row(self.buffers), x).unsqueeze(0)
+        if self._one_by_one:
+            return self._each(x)
         return self._vmapped(self.params, self.buffers, x)
+
+    def _each(self, x: Tensor) -> Tensor:
+        """``(K, B, C)``: the members called one after the other, each on the same dropout masks."""
+        masks = [list(layer.masks) for layer in self.dropout.layers]  # drawn once for all members
+        params = {k: v.unbind(0) for k, v in self.params.items()}  # one backward copy, not one per member
+        out = []
+        for row in range(len(self)):
+            for layer, drawn in zip(self.dropout.layers, masks, strict=True):
+                layer.masks = list(drawn)
+            mine = {k: v[row] for k, v in params.items()}
+            out.append(self._call(mine, self._row(self.buffers, row), x))  # (B, C)
+        return torch.stack(out)
 
     def _call(self, params: dict[str, Tensor], buffers: dict[str, Tensor], x: Tensor) -> Tensor:
         return functional_call(self.template, (params, buffers), (x,))
@@ -120,8 +139,8 @@ class StudentStack:
             self.template.train()
 
     @staticmethod
-    def _row(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
-        return {k: v[0] for k, v in tensors.items()}  # views: in-place updates reach the stack
+    def _row(tensors: dict[str, Tensor], row: int = 0) -> dict[str, Tensor]:
+        return {k: v[row] for k, v in tensors.items()}  # views: in-place updates reach the stack
 
 
 def stacked_forward(template: nn.Module) -> StackedForward:

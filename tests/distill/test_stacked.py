@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
@@ -61,3 +63,24 @@ def test_students_on_the_vmap_path_train_as_they_would_alone(make_task, tmp_path
     for member, result in zip(members, fit_members(task, base, members, teacher), strict=True):
         alone = run_job(task, member_config(base, member), teacher if member.kd_weight > 0 else None)
         assert max(abs(a - b) for a, b in zip(result.history, alone.history, strict=True)) <= 1 / len(task.val)
+
+
+def test_conv_members_on_the_cpu_run_one_by_one_as_vmap_would_run_them():
+    """The CPU path of a conv student (members one after the other) computes what vmap computes."""
+    from tempopt.distill.stacked import StudentStack
+    from tempopt.tasks.models import ConvNet2d
+
+    torch.manual_seed(0)
+    students = [ConvNet2d(1, 10, width=4, depth=2) for _ in range(3)]
+    x = torch.randn(8, 1, 8, 8)
+    one_by_one = StudentStack([copy.deepcopy(s) for s in students], seed=0)
+    vmapped = StudentStack([copy.deepcopy(s) for s in students], seed=0)
+    assert one_by_one._one_by_one
+    vmapped._one_by_one = False
+    a, b = one_by_one.forward(x), vmapped.forward(x)
+    assert a.shape == (3, 8, 10) and torch.allclose(a, b, atol=1e-5)
+    for name in one_by_one.buffers:  # each member's running statistics, updated the same way
+        assert torch.allclose(one_by_one.buffers[name].float(), vmapped.buffers[name].float(), atol=1e-6), name
+    ga = torch.autograd.grad(a.square().sum(), list(one_by_one.params.values()))
+    gb = torch.autograd.grad(b.square().sum(), list(vmapped.params.values()))
+    assert all(torch.allclose(p, q, atol=1e-4) for p, q in zip(ga, gb, strict=True))

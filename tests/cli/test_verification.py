@@ -147,9 +147,11 @@ def test_verification_off_and_a_study_too_small_for_both_sides_still_run_export_
         out = tmp_path / name
         assert cli("export", "--study", name, "--storage", _url(tmp_path), "--out", out / "best.yaml").exit_code == 0
         assert yaml.safe_load((out / "best.yaml").read_text())["verdict"]["verdict"] == "no evidence"
-        report = cli("report", "--study", name, "--storage", _url(tmp_path), "--out", out, "--bootstrap", "0")
-        assert report.exit_code == 0, report.output
-        verdict = json.loads((out / "verdict.json").read_text())
+        report = cli(
+            "report", "--study", name, "--storage", _url(tmp_path), "--out", out / "report", "--bootstrap", "0"
+        )
+        assert report.exit_code == 0, report.output  # its own folder: report writes nowhere it did not write before
+        verdict = json.loads((out / "report" / "verdict.json").read_text())
         assert verdict["verdict"] == "no evidence" and verdict["gain"] is None and missing in verdict["summary"]
         if name == "off":
             assert not [s for s in optuna.get_all_study_names(_url(tmp_path)) if s.startswith("off:verify")]

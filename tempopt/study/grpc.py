@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import optuna
 
 from tempopt.errors import HostError, StorageError
+from tempopt.study.defaults import DEFAULT_PORT, DEFAULT_THREADS
 from tempopt.study.optuna_compat import add_storage_service
 from tempopt.study.storage import FailureHandling, open_storage, redact_url
 
@@ -38,9 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SCHEME = "grpc"
-DEFAULT_PORT = 13000
 DEFAULT_CONNECT_TIMEOUT = 30.0
-DEFAULT_THREADS = 10
 
 
 @dataclass(frozen=True)

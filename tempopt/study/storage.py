@@ -27,13 +27,13 @@ from sqlalchemy.engine import URL, make_url
 
 from tempopt.errors import StorageError
 from tempopt.study.db_faults import NO_TABLES, lasting_fault
+from tempopt.study.defaults import DEFAULT_STORAGE
 from tempopt.study.sql_setup import TempoptStorage, is_in_memory
 from tempopt.study.stopping import Interrupted, pause
 from tempopt.study.userinfo import check_userinfo, redact_secrets, remember_secrets
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STORAGE = "sqlite:///tempopt.db"
 DEFAULT_HEARTBEAT_INTERVAL = 60
 DEFAULT_GRACE_PERIOD = 300
 DEFAULT_MAX_RETRY = 3

@@ -22,7 +22,7 @@ def grpc_proxy_command(
 ) -> None:
     """Serve the study storage over gRPC to workers run with --storage grpc://HOST:PORT."""
     from tempopt.analysis import is_exposed
-    from tempopt.study.grpc import start_grpc_proxy
+    from tempopt.study.grpc_server import start_grpc_proxy
     from tempopt.study.stopping import StopFlag
 
     url = storage_url(storage)

@@ -288,9 +288,9 @@ def parse_spec(data: Any, source: str = "study file") -> StudySpec:
     except TaskError as e:
         raise SpecError(f"{source}: key 'task': {e}", e.details) from None
     from tempopt.study.task_search import check_task_search
+    from tempopt.study.variants import check_losses  # the loss registry, with torch: only to check a spec
 
     check_task_search(spec, source)
-    from tempopt.study.variants import check_losses
 
     try:
         check_losses(spec)

@@ -30,6 +30,7 @@ CPU_BENCHMARKS = {  # name: script and its arguments (besides --quick and --json
     "vs_optuna_script": ["vs_optuna_script.py"],
     "pruning": ["pruning.py"],
     "augmented": ["augmented.py"],
+    "startup": ["startup.py"],
 }
 GPU_BENCHMARKS = {
     "batched_gpu": ["batched.py", "--device", "cuda", "-k", "16", "64", "--precision", "fp32", "bf16", "--no-study"],

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import optuna_dashboard
 
 from tempopt.analysis._best import best_config
 from tempopt.analysis._verdict import compute_verdict
@@ -50,6 +49,8 @@ def serve_dashboard(
         StorageError: the storage is missing or unreachable.
         HostError: the port cannot be bound.
     """
+    import optuna_dashboard  # scikit-learn with it: imported only to serve
+
     storage = open_existing_storage(storage_url)
     store = artifact_store(artifact_dir) if artifact_dir is not None else None
     try:

@@ -29,8 +29,8 @@ from tempopt.analysis._rival import baseline_search, under_tuned
 from tempopt.study.baseline_study import baseline_trials, is_baseline
 from tempopt.study.objectives import accuracy_of, complete_with_accuracy, distils
 from tempopt.study.per_example import decode_correct
-from tempopt.study.verify import load_verification
 from tempopt.study.verify_plan import BASELINE, DISTILLED
+from tempopt.study.verify_record import load_verification
 
 HELPED, NO_EVIDENCE, HURT = "helped", "no evidence", "hurt"
 

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
-from tempopt.analysis import check_report_folder, is_exposed, read_study, serve_dashboard, write_report
 from tempopt.cli.app import STORAGE_HELP, command, console, out
-from tempopt.study.artifacts import attach_file
-from tempopt.study.siblings import require_search
-from tempopt.study.storage import DEFAULT_STORAGE, redact_url
+from tempopt.study.defaults import DEFAULT_STORAGE
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 StorageOption = Annotated[str, typer.Option("--storage", envvar="TEMPOPT_STORAGE", help=STORAGE_HELP)]
 ArtifactsOption = Annotated[
@@ -51,6 +43,13 @@ def report(
     ] = False,
 ) -> None:
     """Write an offline HTML report, a Markdown summary and the importances of a study."""
+    from rich.progress import TaskID
+
+    from tempopt.analysis import check_report_folder, read_study, write_report
+    from tempopt.study.artifacts import attach_file
+    from tempopt.study.siblings import require_search
+    from tempopt.study.storage import redact_url
+
     check_report_folder(out_dir, force)
     loaded = read_study(study, storage)
     require_search(loaded.study_name, loaded.user_attrs, "report on")
@@ -89,6 +88,9 @@ def dashboard(
     artifacts: ArtifactsOption = None,
 ) -> None:
     """Serve optuna-dashboard on the study storage (Ctrl-C to stop)."""
+    from tempopt.analysis import is_exposed, serve_dashboard
+    from tempopt.study.storage import redact_url
+
     if is_exposed(host):
         console.print(
             f"[bold yellow]warning:[/] binding {host} lets anyone who reaches port {port} read "
@@ -106,6 +108,8 @@ def dashboard(
 
 
 def _progress() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description:<12}"),
         BarColumn(),

@@ -56,12 +56,18 @@ def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callabl
     return deco
 
 
+@app.callback()
+def quiet_optuna() -> None:
+    """Before any command (never for ``tempopt --help``, which imports no optuna): optuna logs
+    warnings only, as tempopt prints its own progress."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
 def main() -> None:
     """Entry point of the ``tempopt`` command."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # tempopt prints its own progress
     try:
         app()
     except TempoptError as e:  # raised outside a command's own handling

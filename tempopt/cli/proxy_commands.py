@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from tempopt.analysis import is_exposed
 from tempopt.cli.app import command, console, out
 from tempopt.cli.study_commands import StorageOption, storage_url
-from tempopt.study.grpc import DEFAULT_PORT, DEFAULT_THREADS, start_grpc_proxy
-from tempopt.study.stopping import StopFlag
+from tempopt.study.defaults import DEFAULT_PORT, DEFAULT_THREADS
 
 WILDCARDS = ("0.0.0.0", "::", "[::]")
 
@@ -23,6 +21,10 @@ def grpc_proxy_command(
     threads: int = typer.Option(DEFAULT_THREADS, "--threads", min=1, help="Storage calls served at once."),
 ) -> None:
     """Serve the study storage over gRPC to workers run with --storage grpc://HOST:PORT."""
+    from tempopt.analysis import is_exposed
+    from tempopt.study.grpc_server import start_grpc_proxy
+    from tempopt.study.stopping import StopFlag
+
     url = storage_url(storage)
     if is_exposed(host):
         console.print(

@@ -10,32 +10,10 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from tempopt.analysis import best_config, compute_verdict
 from tempopt.cli.app import command, out
 from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, apply_thread_limit, storage_url
-from tempopt.cli.study_output import warn_few_baselines
-from tempopt.distill.device import resolve_device
-from tempopt.study import load_spec, redact_url
-from tempopt.study.creation import create_or_resume
-from tempopt.study.liveness import retrying
-from tempopt.study.outputs import ensure_file
-from tempopt.study.pool import WorkerOptions, serve
-from tempopt.study.preflight import preflight
-from tempopt.study.service import (
-    CANCELLED,
-    OPEN,
-    PAUSED,
-    progress_of,
-    request_state,
-    submit,
-    submitted_studies,
-)
-from tempopt.study.spec import MAX_TRIALS
-from tempopt.study.stopping import StopFlag
-from tempopt.study.storage import load_study, open_existing_storage, open_storage
-from tempopt.study.trial_run import RunHooks
+from tempopt.study.defaults import MAX_TRIALS
 
 log = logging.getLogger("tempopt.worker")
 
@@ -53,6 +31,14 @@ def submit_command(
 ) -> None:
     """Validate a study file, create the study (or check it against the stored one) and open it for
     workers; returns at once. Workers (tempopt worker) do the training."""
+    from tempopt.cli.study_output import warn_few_baselines
+    from tempopt.study.creation import create_or_resume
+    from tempopt.study.liveness import retrying
+    from tempopt.study.preflight import preflight
+    from tempopt.study.service import submit
+    from tempopt.study.spec import load_spec
+    from tempopt.study.storage import open_storage, redact_url
+
     spec = load_spec(study_file)
     if trials is not None:
         spec = spec.model_copy(update={"trials": trials})
@@ -71,6 +57,13 @@ def submit_command(
 @command("studies")
 def studies_command(storage: str | None = StorageOption) -> None:
     """Every submitted study: state, progress, best value, verdict and the workers on it."""
+    from rich.table import Table
+
+    from tempopt.analysis import best_config, compute_verdict
+    from tempopt.study.liveness import retrying
+    from tempopt.study.service import progress_of, submitted_studies
+    from tempopt.study.storage import open_existing_storage, redact_url
+
     url = storage_url(storage)
     studies = retrying(lambda: submitted_studies(open_existing_storage(url)), "listing the studies")
     if not studies:
@@ -104,6 +97,10 @@ def studies_command(storage: str | None = StorageOption) -> None:
 
 
 def _change(name: str, storage: str | None, to: str, verb: str) -> None:
+    from tempopt.study.liveness import retrying
+    from tempopt.study.service import request_state
+    from tempopt.study.storage import load_study
+
     url = storage_url(storage)
     study = load_study(name, url)
     before = retrying(lambda: request_state(study, to, verb), f"changing the study's state ({verb})")
@@ -113,18 +110,24 @@ def _change(name: str, storage: str | None, to: str, verb: str) -> None:
 @command("pause")
 def pause_command(name: str = typer.Argument(..., help="Study name."), storage: str | None = StorageOption) -> None:
     """Stop handing out the study's trials; running ones finish."""
+    from tempopt.study.service import PAUSED
+
     _change(name, storage, PAUSED, "pause")
 
 
 @command("resume")
 def resume_command(name: str = typer.Argument(..., help="Study name."), storage: str | None = StorageOption) -> None:
     """Open a paused (or cancelled) study for workers again."""
+    from tempopt.study.service import OPEN
+
     _change(name, storage, OPEN, "resume")
 
 
 @command("cancel")
 def cancel_command(name: str = typer.Argument(..., help="Study name."), storage: str | None = StorageOption) -> None:
     """Stop the study: no new trials, and its running trials end (failed, with the reason) within an epoch."""
+    from tempopt.study.service import CANCELLED
+
     _change(name, storage, CANCELLED, "cancel")
 
 
@@ -157,6 +160,15 @@ def worker_command(
 ) -> None:
     """Serve every submitted study of the database until stopped: the one that most needs a worker
     first, one trial (or batch) at a time; idle with a back-off when there is nothing to do."""
+    from tempopt.distill.device import resolve_device
+    from tempopt.study.liveness import retrying
+    from tempopt.study.outputs import ensure_file
+    from tempopt.study.pool import WorkerOptions, serve
+    from tempopt.study.service import progress_of
+    from tempopt.study.stopping import StopFlag
+    from tempopt.study.storage import load_study, redact_url
+    from tempopt.study.trial_run import RunHooks
+
     if device is not None:
         resolve_device(device)  # no such device here: one sentence before any study is touched
     if alive_file is not None:

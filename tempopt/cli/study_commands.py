@@ -1,49 +1,27 @@
-"""``tempopt run``, ``status``, ``export`` and ``train``."""
+"""``tempopt run``, ``status``, ``export`` and ``train``.
+
+Each command imports the library when it runs: ``tempopt --help`` imports none of it, and
+``status`` and ``export`` do not import torch (``tests/cli/test_startup.py``).
+"""
 
 from __future__ import annotations
 
 import os
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import optuna
 import typer
-from optuna.trial import TrialState
 from rich.markup import escape
-from rich.table import Table
 
-from tempopt.analysis import BestConfig, best_config
 from tempopt.cli.app import STORAGE_HELP, command, console, out
-from tempopt.cli.study_output import (
-    bank_progress,
-    print_bank,
-    print_best,
-    print_summary,
-    progress_bars,
-    progress_hooks,
-    warn_few_baselines,
-)
-from tempopt.distill.device import limit_cpu_threads
 from tempopt.errors import SpecError
-from tempopt.study import (
-    DEFAULT_STORAGE,
-    StopFlag,
-    export_best,
-    load_spec,
-    redact_url,
-    state_counts,
-    write_export,
-)
-from tempopt.study.dimensions import SEED_LIMIT
-from tempopt.study.export import check_export_path, export_pareto
-from tempopt.study.preparation import prepare_study
-from tempopt.study.retrain import check_retrain, retrain
-from tempopt.study.runner import run_worker
-from tempopt.study.service import budget
-from tempopt.study.siblings import grouped, is_verification
-from tempopt.study.spec import MAX_TRIALS, StudySpec
-from tempopt.study.storage import check_still_there, load_study, open_existing_storage, sqlite_identity
-from tempopt.study.verify import load_verification, pending
+from tempopt.study.defaults import DEFAULT_STORAGE, MAX_TRIALS, SEED_LIMIT
+
+if TYPE_CHECKING:
+    import optuna
+
+    from tempopt.study.spec import StudySpec
 
 EXIT_SIGNAL: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -79,6 +57,20 @@ def run_command(
     ),
 ) -> None:
     """Create or resume a study and run trials until it has its total of finished trials."""
+    from tempopt.cli.study_output import (
+        bank_progress,
+        print_bank,
+        print_summary,
+        progress_bars,
+        progress_hooks,
+        warn_few_baselines,
+    )
+    from tempopt.study.preparation import prepare_study
+    from tempopt.study.runner import run_worker
+    from tempopt.study.spec import load_spec
+    from tempopt.study.stopping import StopFlag
+    from tempopt.study.storage import check_still_there, redact_url, sqlite_identity
+
     spec = load_spec(study_file)
     updates = {
         k: v for k, v in {"trials": trials, "device": device, "batch_trials": batch_trials}.items() if v is not None
@@ -130,6 +122,8 @@ def run_command(
 def apply_thread_limit(cpu_threads: int | None) -> None:
     """Limit torch's CPU threads to the study's ``cpu_threads`` and to ``$TEMPOPT_NUM_THREADS``
     (this worker's share, set by ``tempopt launch``), whichever is smaller."""
+    from tempopt.distill.device import limit_cpu_threads
+
     limit_cpu_threads(cpu_threads, int(os.environ.get("TEMPOPT_NUM_THREADS") or 0))
 
 
@@ -139,6 +133,15 @@ def status_command(
     study: str | None = typer.Option(None, "--study", help="Study name (default: list every study)."),
 ) -> None:
     """Trials by state and the best so far, for one study or every study in the storage."""
+    from optuna.trial import TrialState
+    from rich.table import Table
+
+    from tempopt.cli.study_output import print_best
+    from tempopt.study.baseline_study import state_counts
+    from tempopt.study.service import budget
+    from tempopt.study.storage import load_study, redact_url
+    from tempopt.study.verify_record import load_verification, pending
+
     url = storage_url(storage)
     if study is None:
         _list_studies(url)
@@ -174,6 +177,12 @@ def status_command(
 
 def _list_studies(url: str) -> None:
     """Every study of the storage once, its siblings (verification, the student alone) under it."""
+    import optuna
+    from rich.table import Table
+
+    from tempopt.study.siblings import grouped
+    from tempopt.study.storage import open_existing_storage, redact_url
+
     storage = open_existing_storage(url)
     summaries = optuna.get_all_study_summaries(storage=storage, include_best_trial=True)
     if not summaries:
@@ -195,6 +204,11 @@ def _list_row(
     """A study's name, trials and best: a tempopt search's best config (the verdict's once
     verified), the student alone's best value; a verification study's replicates have no best
     (each retrains a config of the search with its own seed: their maximum means nothing)."""
+    import optuna
+
+    from tempopt.analysis import best_config
+    from tempopt.study.siblings import is_verification
+
     if is_verification(s.study_name):
         return indent + s.study_name, f"{s.n_trials} replicate{'' if s.n_trials == 1 else 's'}", "-"
     if isinstance(s.user_attrs.get("spec"), dict):
@@ -220,6 +234,10 @@ def export_command(
     force: bool = typer.Option(False, "--force", help="Overwrite a file that is not an earlier export."),
 ) -> None:
     """Write the best configuration (params, value, task, epochs, seed, teacher, versions)."""
+    from tempopt.analysis import BestConfig
+    from tempopt.study.export import check_export_path, export_best, write_export
+    from tempopt.study.storage import load_study
+
     url = storage_url(storage)
     if pareto:
         _export_front(load_study(study, url), url, out_path, fmt, force)
@@ -235,6 +253,8 @@ def export_command(
 
 
 def _export_front(study: optuna.Study, url: str, folder: Path, fmt: str | None, force: bool) -> None:
+    from tempopt.study.export import check_export_path, export_pareto, write_export
+
     if folder.exists() and not folder.is_dir():
         raise SpecError(f"--out {str(folder)!r} is a file; with --pareto give a folder for the front's files.")
     members = export_pareto(study, url)
@@ -264,6 +284,9 @@ def train_command(
     ),
 ) -> None:
     """Retrain the student from an exported config and save its state_dict and metrics."""
+    from tempopt.cli.study_output import progress_bars
+    from tempopt.study.retrain import check_retrain, retrain
+
     check_retrain(config, out_dir, force)  # a bad export or --out: one sentence before any progress bar
     with progress_bars(False) as progress:
         bar = progress.add_task("retraining", total=None)

@@ -4,6 +4,7 @@ the Pareto front and the verdict."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -13,13 +14,15 @@ from rich.table import Table
 
 from tempopt.analysis import best_config, compute_verdict
 from tempopt.cli.app import console, out
-from tempopt.distill import Teacher
-from tempopt.study import RunHooks, WorkerSummary, state_counts
-from tempopt.study.baseline import few_baselines
 from tempopt.study.baseline_study import is_baseline
 from tempopt.study.liveness import retrying
 from tempopt.study.objectives import accuracy_of, is_multi, pareto_front
-from tempopt.study.spec import StudySpec
+
+if TYPE_CHECKING:
+    from tempopt.distill import Teacher
+    from tempopt.study.runner import WorkerSummary
+    from tempopt.study.spec import StudySpec
+    from tempopt.study.trial_run import RunHooks
 
 
 def progress_bars(quiet: bool) -> Progress:
@@ -64,6 +67,9 @@ def size_text(nbytes: int) -> str:
 
 
 def progress_hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> RunHooks:
+    from tempopt.study.baseline_study import state_counts
+    from tempopt.study.trial_run import RunHooks
+
     counts = state_counts(study)
     trials_bar = progress.add_task(
         "trials", total=spec.trials, completed=min(counts["COMPLETE"] + counts["PRUNED"], spec.trials)
@@ -168,6 +174,8 @@ def print_front(study: optuna.Study) -> None:
 
 def warn_few_baselines(spec: StudySpec) -> None:
     """Warn, before the first trial, when the study's ``trials`` cannot give a fair verdict."""
+    from tempopt.study.baseline import few_baselines
+
     warning = few_baselines(spec)
     if warning is not None:
         console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)

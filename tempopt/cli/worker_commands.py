@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tempopt.cli.app import command, console, out
 from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, storage_url
-from tempopt.cli.study_output import print_best, warn_few_baselines
 from tempopt.errors import SpecError
-from tempopt.study import load_spec, redact_url
-from tempopt.study.outputs import check_folder, ensure_folder
-from tempopt.study.preparation import Prepared, prepare_study
-from tempopt.study.spec import MAX_TRIALS
-from tempopt.study.stopping import StopFlag
-from tempopt.study.storage import is_sqlite
-from tempopt.workers import Launcher, LaunchResult, plan_workers
+from tempopt.study.defaults import MAX_TRIALS
+
+if TYPE_CHECKING:
+    from tempopt.study.preparation import Prepared
+    from tempopt.study.stopping import StopFlag
+    from tempopt.workers import LaunchResult
 
 
 @command("launch")
@@ -38,6 +36,13 @@ def launch_command(
     ),
 ) -> None:
     """Run N workers on this host for one study, with live progress; Ctrl-C stops them cleanly."""
+    from tempopt.cli.study_output import warn_few_baselines
+    from tempopt.study.outputs import check_folder, ensure_folder
+    from tempopt.study.preparation import prepare_study
+    from tempopt.study.spec import load_spec
+    from tempopt.study.stopping import StopFlag
+    from tempopt.study.storage import is_sqlite, redact_url
+
     spec = load_spec(study_file)
     updates = {
         k: v for k, v in {"trials": trials, "device": device, "batch_trials": batch_trials}.items() if v is not None
@@ -77,6 +82,10 @@ def _launch(
     batch_trials: int | None = None,
 ) -> LaunchResult:
     """Run the workers with a progress bar until the study is done or ``stop`` is set."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from tempopt.workers import Launcher, plan_workers
+
     spec = prepared.spec
     if prepared.teacher is not None:
         console.print(f"teacher: val accuracy {prepared.teacher.accuracy:.4f} ({prepared.teacher.source})")
@@ -101,6 +110,8 @@ def _launch(
 
 def _report(prepared: Prepared, result: LaunchResult, logs: Path) -> None:
     """Print how the launch ended; exit 130/143 after a signal, 1 if the study is not complete."""
+    from tempopt.cli.study_output import print_best
+
     spec = prepared.spec
     c = result.counts
     out.print(

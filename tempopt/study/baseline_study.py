@@ -13,10 +13,12 @@ among its own trials and resumes as it is: every reader here handles both layout
 
 from __future__ import annotations
 
+import weakref
+
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from tempopt.study.optuna_compat import storage_of
+from tempopt.study.optuna_compat import count_states, storage_of
 
 BASELINE_STUDY_ATTR = "baseline_study"
 """On the search study: the name of its baseline sibling."""
@@ -77,3 +79,30 @@ def all_trials(search: optuna.Study) -> list[FrozenTrial]:
     trials = search.get_trials(deepcopy=False)
     sibling = load_baseline(search)
     return trials + sibling.get_trials(deepcopy=False) if sibling is not None else trials
+
+
+def study_counts(study: optuna.Study) -> dict[str, int]:
+    """Number of the study's own trials in each state, by state name."""
+    return {state.name: n for state, n in count_states(study).items()}
+
+
+_SIBLINGS: weakref.WeakKeyDictionary[optuna.Study, optuna.Study | None] = weakref.WeakKeyDictionary()
+
+
+def _baseline_of(study: optuna.Study) -> optuna.Study | None:
+    """The baseline sibling of ``study``, read once per study object (it is made with the study,
+    before any worker loads it, and never changes)."""
+    if study not in _SIBLINGS:
+        _SIBLINGS[study] = load_baseline(study)
+    return _SIBLINGS[study]
+
+
+def state_counts(study: optuna.Study) -> dict[str, int]:
+    """Number of trials in each state, by state name, over every trial that counts toward the
+    study's ``trials``: its own and its baseline sibling's."""
+    counts = study_counts(study)
+    sibling = _baseline_of(study)
+    if sibling is not None:
+        for state, n in study_counts(sibling).items():
+            counts[state] += n
+    return counts

@@ -25,8 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-SEED_LIMIT = 2**62
-"""Seeds stay below this so that the per-trial and per-worker seeds derived from them fit in int64."""
+from tempopt.study.defaults import SEED_LIMIT
 
 
 def _no_bool(value: Any) -> Any:

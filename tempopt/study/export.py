@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import platform
 from pathlib import Path
@@ -26,14 +27,14 @@ EXPORT_FORMAT = 1
 
 
 def versions() -> dict[str, str]:
-    """Versions of the packages a result depends on."""
+    """Versions of the packages a result depends on (torch's read from its metadata: exporting
+    a study does not import it)."""
     import numpy
-    import torch
 
     return {
         "tempopt": tempopt.__version__,
         "optuna": str(optuna.__version__),
-        "torch": str(torch.__version__),
+        "torch": importlib.metadata.version("torch"),
         "numpy": str(numpy.__version__),
         "python": platform.python_version(),
     }

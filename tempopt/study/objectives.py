@@ -12,14 +12,16 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
-from torch import nn
 
-from tempopt.distill.cost import cpu_latency_ms, parameter_count
-from tempopt.tasks import Task
+if TYPE_CHECKING:
+    from torch import nn
+
+    from tempopt.tasks import Task
 
 ACCURACY, PARAMS, LATENCY = "accuracy", "params", "latency"
 COSTS = (PARAMS, LATENCY)
@@ -74,6 +76,8 @@ def distils(trial: FrozenTrial) -> bool:
 
 def student_cost(objective: str, model: nn.Module, task: Task) -> float:
     """The cost ``objective`` names, of a trained student of ``task``."""
+    from tempopt.distill.cost import cpu_latency_ms, parameter_count  # torch: not for readers of a study
+
     if objective == PARAMS:
         return float(parameter_count(model))
     example = task.val[0][0] if task.val is not None else task.train[0][0]  # type: ignore[index]

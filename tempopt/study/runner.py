@@ -16,7 +16,6 @@ import functools
 import logging
 import signal
 import warnings
-import weakref
 from dataclasses import dataclass, field
 
 import optuna
@@ -24,7 +23,7 @@ from optuna.trial import TrialState
 
 from tempopt.distill import Teacher
 from tempopt.study.baseline import baseline_count
-from tempopt.study.baseline_study import load_baseline
+from tempopt.study.baseline_study import state_counts, study_counts
 from tempopt.study.creation import open_baseline, refresh_note
 from tempopt.study.liveness import fail_dead_trials, retrying
 from tempopt.study.objective import Objective, batch_fallback
@@ -55,33 +54,6 @@ class WorkerSummary:
     @property
     def finished(self) -> int:
         return self.counts.get("COMPLETE", 0) + self.counts.get("PRUNED", 0)
-
-
-def study_counts(study: optuna.Study) -> dict[str, int]:
-    """Number of the study's own trials in each state, by state name."""
-    return {state.name: n for state, n in count_states(study).items()}
-
-
-_SIBLINGS: weakref.WeakKeyDictionary[optuna.Study, optuna.Study | None] = weakref.WeakKeyDictionary()
-
-
-def _baseline_of(study: optuna.Study) -> optuna.Study | None:
-    """The baseline sibling of ``study``, read once per study object (it is made with the study,
-    before any worker loads it, and never changes)."""
-    if study not in _SIBLINGS:
-        _SIBLINGS[study] = load_baseline(study)
-    return _SIBLINGS[study]
-
-
-def state_counts(study: optuna.Study) -> dict[str, int]:
-    """Number of trials in each state, by state name, over every trial that counts toward the
-    study's ``trials``: its own and its baseline sibling's."""
-    counts = study_counts(study)
-    sibling = _baseline_of(study)
-    if sibling is not None:
-        for state, n in study_counts(sibling).items():
-            counts[state] += n
-    return counts
 
 
 def run_worker(

@@ -168,7 +168,7 @@ def clear_problems(study: optuna.Study) -> None:
 def progress_of(study: optuna.Study) -> Progress:
     """The study's record and the counts behind its state (several reads: not for the hot path)."""
     from tempopt.study.baseline_study import all_trials
-    from tempopt.study.verify import load_verification, pending
+    from tempopt.study.verify_record import load_verification, pending
 
     attrs = study.user_attrs  # one read
     rec = dict(attrs[SERVICE]) if isinstance(attrs.get(SERVICE), dict) else {"state": OPEN, "priority": 0, "total": 0}

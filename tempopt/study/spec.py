@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from tempopt.errors import SpecError, TaskError
+from tempopt.study.defaults import MAX_TRIALS
 from tempopt.study.dimensions import Dimension, Float, Int, Search, Seed, _Strict
 from tempopt.study.spec_errors import describe
 from tempopt.study.spec_file import read_study_file
@@ -27,9 +28,6 @@ from tempopt.tasks._registry import check_task_args
 
 SPEC_JSON_LIMIT = 60_000
 """The spec is a study user attribute; MariaDB keeps those in a 64 KB TEXT column."""
-MAX_TRIALS = 1_000_000
-"""The most trials a study may ask for (a study of more would never end; queuing its baseline
-trials alone would exhaust memory)."""
 
 Objective = Literal["accuracy", "params", "latency"]
 STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -290,9 +288,9 @@ def parse_spec(data: Any, source: str = "study file") -> StudySpec:
     except TaskError as e:
         raise SpecError(f"{source}: key 'task': {e}", e.details) from None
     from tempopt.study.task_search import check_task_search
+    from tempopt.study.variants import check_losses  # the loss registry, with torch: only to check a spec
 
     check_task_search(spec, source)
-    from tempopt.study.variants import check_losses
 
     try:
         check_losses(spec)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import sqlite3
 import time
 import warnings
@@ -19,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus
 
 import optuna
 import sqlalchemy.exc
@@ -27,28 +25,17 @@ from sqlalchemy.engine import URL, make_url
 
 from tempopt.errors import StorageError
 from tempopt.study.db_faults import NO_TABLES, lasting_fault
+from tempopt.study.defaults import DEFAULT_STORAGE
 from tempopt.study.sql_setup import TempoptStorage, is_in_memory
 from tempopt.study.stopping import Interrupted, pause
-from tempopt.study.userinfo import check_userinfo, redact_secrets, remember_secrets
+from tempopt.study.userinfo import check_userinfo, redact_secrets, redact_url, remember_secrets
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STORAGE = "sqlite:///tempopt.db"
 DEFAULT_HEARTBEAT_INTERVAL = 60
 DEFAULT_GRACE_PERIOD = 300
 DEFAULT_MAX_RETRY = 3
 CONNECT_PATIENCE = 5.0
-_PASSWORD = re.compile(r"(//[^:/@?#]*:).*@", re.DOTALL)  # "//user:" up to the last "@"
-_BARE_PASSWORD = re.compile(r"(^[^:/@?#]*:).*@", re.DOTALL)  # the same without a scheme
-# One ``key=value`` of a query: the value runs to the next ``&key=`` (or ``;key=``), so a raw
-# ``&`` or ``;`` inside a value that is not followed by another key stays part of it.
-_QUERY_PAIR = re.compile(r"([?&;])([^?&;=]*)=(.*?)(?=[&;][^&;=]*=|\Z)", re.DOTALL)
-# Query keys whose values are credentials (password, passwd, pwd, sslpassword, sslkey, token,
-# secret, api_key, access_token, client_secret, credentials, auth...): matched anywhere in the
-# key, case-insensitively, after percent-decoding it (``pass%77ord`` is ``password`` to SQLAlchemy).
-_SECRET_KEY = re.compile(r"pass|pwd|secret|token|key|credential|auth", re.IGNORECASE)
-MASK = "***"
-_PORT = re.compile(r"\d*(?:[/?]|\Z)")  # "5432/" after "//db:": a port, so no user and no password
 _DRIVERS = {
     "postgres": "postgresql+psycopg",
     "postgresql": "postgresql+psycopg",
@@ -128,44 +115,6 @@ def _check_driver(parsed: URL, backend: str) -> None:
         ) from e
 
 
-def redact_url(url: str) -> str:
-    """The URL as given with every credential masked, for logs, reports and exports.
-
-    Masks the password of the ``user:password@`` part and the value of every query parameter
-    whose key names a credential (``?password=``, ``sslpassword``, ``sslkey``, ``token``,
-    ``secret``, ``api_key``, ...; the key is kept, the value becomes ``***``). Host, port,
-    database and harmless parameters such as ``sslmode`` stay as they are.
-
-    Works on the text, not on a parse: a malformed URL, or a password with an unescaped ``@``,
-    is masked all the same (everything from the user's ``:`` to the last ``@``). Ambiguous text
-    is masked rather than shown: a non-secret query value with an ``@`` after a ``user:password``
-    part may hide the host too.
-    """
-    password = _PASSWORD if "//" in url else _BARE_PASSWORD
-    cut = url.find("?")
-    masked = url if cut < 0 else url[:cut] + _redact_query(url[cut:])
-    if password.search(masked):
-        return password.sub(rf"\1{MASK}@", masked, count=1)
-    user = password.search(url)
-    if user and not _PORT.match(url, user.end(1)):  # the password's "@" was in a masked value:
-        return url[: user.end(1)] + MASK  # it had a "?" in it, so what follows is no query
-    return masked
-
-
-def _redact_query(query: str) -> str:
-    """``query`` (from its ``?``) with the values of credential keys masked."""
-
-    def mask(match: re.Match[str]) -> str:
-        sep, key, value = match.groups()
-        if not value:
-            return match.group(0)
-        if _SECRET_KEY.search(unquote_plus(key)):
-            return f"{sep}{key}={MASK}"
-        return f"{sep}{key}={_redact_query(value)}"  # a value may hide "?password=..." itself
-
-    return _QUERY_PAIR.sub(mask, query)
-
-
 def is_sqlite(url: str) -> bool:
     """True for SQLite URLs."""
     return make_url(normalise_url(url)).get_backend_name() == "sqlite"
@@ -193,7 +142,7 @@ def open_storage(
         StorageError: unreachable database, unsupported or in-memory URL, or an old schema.
     """
     if url.lower().startswith("grpc://"):
-        from tempopt.study.grpc import open_grpc_storage  # it imports this module
+        from tempopt.study.grpc import open_grpc_storage  # optuna's gRPC client: for grpc:// only
 
         return open_grpc_storage(url)
     shown = redact_url(url)

@@ -10,14 +10,16 @@ arguments that change only the student never retrain it.
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
 from tempopt.errors import SpecError, TaskError
 from tempopt.study.dimensions import Dimension
-from tempopt.study.spec import StudySpec
 from tempopt.tasks._registry import check_task_args, resolve_factory
+
+if TYPE_CHECKING:  # parse_spec checks a spec with this module: StudySpec is only a type here
+    from tempopt.study.spec import StudySpec
 
 
 def task_arg_distributions(spec: StudySpec) -> dict[str, BaseDistribution]:

@@ -5,13 +5,14 @@ SQLAlchemy reads the password up to the first ``@`` after the user's ``:``, so a
 password puts its tail into the host, where a driver's "failed to resolve host" shows it; a raw
 ``/``, ``?`` or ``#`` makes the URL mean something else to any other reader of it. Such a URL is
 refused before any connection. The passwords of the URLs this process opened are remembered,
-as given and as parsed, and masked in every driver message (:func:`redact_secrets`).
+as given and as parsed, and masked in every driver message (:func:`redact_secrets`); a URL
+itself is shown with its credentials masked (:func:`redact_url`).
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
 import sqlalchemy.exc
 from sqlalchemy.engine import make_url
@@ -23,6 +24,16 @@ MASK = "***"
 _USERINFO = re.compile(r"[\w+]+://(?P<user>[^:/]*)(?::(?P<password>[^@]*))?@(?P<host>[^/?]*)", re.DOTALL)
 _RAW = ("@", "/", "?", "#")
 SHORT = 6
+_PASSWORD = re.compile(r"(//[^:/@?#]*:).*@", re.DOTALL)  # "//user:" up to the last "@"
+_BARE_PASSWORD = re.compile(r"(^[^:/@?#]*:).*@", re.DOTALL)  # the same without a scheme
+# One ``key=value`` of a query: the value runs to the next ``&key=`` (or ``;key=``), so a raw
+# ``&`` or ``;`` inside a value that is not followed by another key stays part of it.
+_QUERY_PAIR = re.compile(r"([?&;])([^?&;=]*)=(.*?)(?=[&;][^&;=]*=|\Z)", re.DOTALL)
+# Query keys whose values are credentials (password, passwd, pwd, sslpassword, sslkey, token,
+# secret, api_key, access_token, client_secret, credentials, auth...): matched anywhere in the
+# key, case-insensitively, after percent-decoding it (``pass%77ord`` is ``password`` to SQLAlchemy).
+_SECRET_KEY = re.compile(r"pass|pwd|secret|token|key|credential|auth", re.IGNORECASE)
+_PORT = re.compile(r"\d*(?:[/?]|\Z)")  # "5432/" after "//db:": a port, so no user and no password
 _secrets: set[str] = set()
 
 
@@ -75,3 +86,41 @@ def redact_secrets(text: str) -> str:
         else:
             text = re.sub(rf"(?<![^\W_]){re.escape(secret)}(?![^\W_])", MASK, text)
     return text
+
+
+def redact_url(url: str) -> str:
+    """The URL as given with every credential masked, for logs, reports and exports.
+
+    Masks the password of the ``user:password@`` part and the value of every query parameter
+    whose key names a credential (``?password=``, ``sslpassword``, ``sslkey``, ``token``,
+    ``secret``, ``api_key``, ...; the key is kept, the value becomes ``***``). Host, port,
+    database and harmless parameters such as ``sslmode`` stay as they are.
+
+    Works on the text, not on a parse: a malformed URL, or a password with an unescaped ``@``,
+    is masked all the same (everything from the user's ``:`` to the last ``@``). Ambiguous text
+    is masked rather than shown: a non-secret query value with an ``@`` after a ``user:password``
+    part may hide the host too.
+    """
+    password = _PASSWORD if "//" in url else _BARE_PASSWORD
+    cut = url.find("?")
+    masked = url if cut < 0 else url[:cut] + _redact_query(url[cut:])
+    if password.search(masked):
+        return password.sub(rf"\1{MASK}@", masked, count=1)
+    user = password.search(url)
+    if user and not _PORT.match(url, user.end(1)):  # the password's "@" was in a masked value:
+        return url[: user.end(1)] + MASK  # it had a "?" in it, so what follows is no query
+    return masked
+
+
+def _redact_query(query: str) -> str:
+    """``query`` (from its ``?``) with the values of credential keys masked."""
+
+    def mask(match: re.Match[str]) -> str:
+        sep, key, value = match.groups()
+        if not value:
+            return match.group(0)
+        if _SECRET_KEY.search(unquote_plus(key)):
+            return f"{sep}{key}={MASK}"
+        return f"{sep}{key}={_redact_query(value)}"  # a value may hide "?password=..." itself
+
+    return _QUERY_PAIR.sub(mask, query)

@@ -10,14 +10,16 @@ registers variants, or the ``package.module`` of ``package.module:Class``) is im
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
 
 from tempopt.distill.losses import DistillLoss, loss_class
 from tempopt.errors import SpecError
 from tempopt.study.dimensions import Dimension
-from tempopt.study.spec import StudySpec
+
+if TYPE_CHECKING:  # parse_spec checks a spec with this module: StudySpec is only a type here
+    from tempopt.study.spec import StudySpec
 
 LOSS = "loss"
 """The trial param that names a trial's variant when ``search.loss`` is given."""

@@ -41,28 +41,12 @@ from tempopt.study.spec import StudySpec
 from tempopt.study.stopping import StopFlag
 from tempopt.study.trial_run import FailureStreak, RunHooks, run_one_or_batch
 from tempopt.study.verify_plan import plan_replicates
+from tempopt.study.verify_record import VERIFY_ATTR, pending, verification_name
 from tempopt.tasks import Task
 
 log = logging.getLogger(__name__)
 
-VERIFY_ATTR = "verify_study"
 PLAN_WAIT = 30.0
-
-
-def verification_name(name: str, finished: int) -> str:
-    """The sibling study that verifies ``name`` as it stood with ``finished`` trials."""
-    return f"{name}:verify-{finished}"
-
-
-def load_verification(search: optuna.Study) -> optuna.Study | None:
-    """The current verification study of ``search``, or None if none was planned (read only)."""
-    name = search.user_attrs.get(VERIFY_ATTR)
-    if not isinstance(name, str):
-        return None
-    try:
-        return optuna.load_study(study_name=name, storage=storage_of(search))
-    except KeyError:
-        return None
 
 
 def open_verification(search: optuna.Study, spec: StudySpec, wait: float = PLAN_WAIT) -> optuna.Study:
@@ -160,15 +144,6 @@ class VerifySummary:
     @property
     def done(self) -> bool:
         return self.planned > 0 and self.complete >= self.planned
-
-
-def pending(study: optuna.Study) -> tuple[int, int, int]:
-    """Replicates of a verification study: (planned, complete, running or waiting)."""
-    plan = study.user_attrs.get("plan") or []
-    trials = study.get_trials(deepcopy=False)
-    complete = {t.user_attrs.get("replicate") for t in trials if t.state == TrialState.COMPLETE}
-    open_ = sum(1 for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING))
-    return len(plan), len(complete & set(plan)), open_
 
 
 def _claim(study: optuna.Study, n: int) -> list[optuna.Trial]:

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tempopt.errors import TaskError
 from tempopt.references import import_module_of
-from tempopt.tasks._task import Task
 from tempopt.tasks._user_code import USER_FAILURES, first_line, raised, user_frames
 
-TaskFactory = Callable[..., Task]
-_BUILTIN: dict[str, TaskFactory] = {}
+if TYPE_CHECKING:
+    from tempopt.tasks._task import Task
+
+TaskFactory = Callable[..., "Task"]
+
+# The built-in tasks, imported (with torch) only when one is resolved: a study file's task name
+# is checked against this table without importing any of them.
+_BUILTIN_REFS: dict[str, str] = {
+    "digits": "tempopt.tasks.digits:make_digits",
+    "image_folder": "tempopt.tasks.images:make_image_folder",
+    "mnist": "tempopt.tasks.mnist:make_mnist",
+    "mnist1d": "tempopt.tasks.mnist1d:make_mnist1d",
+    "torchvision": "tempopt.tasks.images:make_torchvision",
+}
+_BUILTIN: dict[str, TaskFactory] = {}  # registered with register_task, and built-ins once resolved
 
 
 def register_task(name: str) -> Callable[[TaskFactory], TaskFactory]:
@@ -26,8 +39,16 @@ def register_task(name: str) -> Callable[[TaskFactory], TaskFactory]:
 
 
 def builtin_tasks() -> list[str]:
-    """Names of the built-in tasks."""
-    return sorted(_BUILTIN)
+    """Names of the built-in tasks (and of those registered with :func:`register_task`)."""
+    return sorted(set(_BUILTIN) | set(_BUILTIN_REFS))
+
+
+def _builtin_factory(name: str) -> TaskFactory:
+    """The factory of a built-in task, its module imported the first time."""
+    if name not in _BUILTIN:
+        module, _, attr = _BUILTIN_REFS[name].partition(":")
+        _BUILTIN[name] = getattr(importlib.import_module(module), attr)
+    return _BUILTIN[name]
 
 
 def resolve_factory(ref: str) -> TaskFactory:
@@ -39,8 +60,8 @@ def resolve_factory(ref: str) -> TaskFactory:
     Raises:
         TaskError: one sentence saying what was not found and the expected form.
     """
-    if ref in _BUILTIN:
-        return _BUILTIN[ref]
+    if ref in _BUILTIN or ref in _BUILTIN_REFS:
+        return _builtin_factory(ref)
     if ":" not in ref:
         raise TaskError(
             f"task {ref!r} is neither a built-in task ({', '.join(builtin_tasks())}) nor of the "
@@ -99,6 +120,8 @@ def load_task(ref: str, args: dict[str, Any] | None = None) -> Task:
     """
     args = args or {}
     check_task_args(ref, args)
+    from tempopt.tasks._task import Task  # torch: imported when a task is built, not when names are read
+
     try:
         task = resolve_factory(ref)(**args)
     except TaskError:

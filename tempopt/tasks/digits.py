@@ -14,7 +14,6 @@ from torch import Tensor
 from torch.utils.data import TensorDataset
 
 from tempopt.errors import TaskError
-from tempopt.tasks._registry import register_task
 from tempopt.tasks._task import Task
 from tempopt.tasks.models import MLP, check_widths
 
@@ -48,7 +47,6 @@ def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) 
     return order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
 
 
-@register_task("digits")
 def make_digits(
     val_fraction: float = 0.2,
     test_fraction: float = 0.3,

@@ -22,7 +22,6 @@ from torch import Tensor
 from torch.utils.data import Dataset, TensorDataset
 
 from tempopt.errors import TaskError
-from tempopt.tasks._registry import register_task
 from tempopt.tasks._task import Task
 from tempopt.tasks.models import check_widths, image_model
 
@@ -133,7 +132,6 @@ def _image_task(
     )
 
 
-@register_task("image_folder")
 def make_image_folder(
     root: str,
     size: int = 32,
@@ -229,7 +227,6 @@ def _read_flat_or_nested(folder: Path, size: int) -> Tensor:
     return materialise(ds).tensors[0]
 
 
-@register_task("torchvision")
 def make_torchvision(
     dataset: str,
     root: str,

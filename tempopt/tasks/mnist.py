@@ -19,7 +19,6 @@ import torch
 from torch.utils.data import TensorDataset
 
 from tempopt.errors import TaskError
-from tempopt.tasks._registry import register_task
 from tempopt.tasks._task import Task
 from tempopt.tasks.images import standardise
 from tempopt.tasks.models import resnet_factory
@@ -74,7 +73,6 @@ def read_digits(path: str) -> tuple[np.ndarray, np.ndarray]:
     return pixels.astype(np.uint8), labels
 
 
-@register_task("mnist")
 def make_mnist(
     labelled: int = 500,
     val: int = 500,

@@ -15,7 +15,6 @@ import torch
 from torch.utils.data import TensorDataset
 
 from tempopt.errors import TaskError
-from tempopt.tasks._registry import register_task
 from tempopt.tasks._task import Task
 from tempopt.tasks.models import MLP, ConvNet1d, check_widths
 
@@ -39,7 +38,6 @@ def _generate(num_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return data["x"].astype(np.float32), data["y"].astype(np.int64)
 
 
-@register_task("mnist1d")
 def make_mnist1d(
     labelled: int = 4000,
     val: int = 1000,

@@ -25,12 +25,12 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from tempopt.study.baseline_study import state_counts
 from tempopt.study.liveness import retrying
 from tempopt.study.optuna_compat import storage_of, trial_id_of
-from tempopt.study.runner import state_counts
 from tempopt.study.stopping import StopFlag
 from tempopt.study.trial_run import FAIL_REASON, requeue
-from tempopt.study.verify import load_verification, pending
+from tempopt.study.verify_record import load_verification, pending
 
 STOP_TIMEOUT = 60.0
 MAX_RESTARTS = 3

@@ -193,7 +193,7 @@ def add_verification(
     """
     from tempopt.study.baseline_study import baseline_trials
     from tempopt.study.per_example import encode_correct
-    from tempopt.study.verify import VERIFY_ATTR, verification_name
+    from tempopt.study.verify_record import VERIFY_ATTR, verification_name
 
     rng = np.random.default_rng(rng_seed)
     done = sorted((t for t in study.trials if t.state == TrialState.COMPLETE), key=lambda t: -t.value)

@@ -9,8 +9,8 @@ import optuna_dashboard
 import pytest
 from typer.testing import CliRunner
 
+import tempopt.analysis as analysis
 import tempopt.cli  # noqa: F401  registers every command on the app
-import tempopt.cli.analysis_commands as commands
 from tempopt.analysis import is_exposed, serve_dashboard, spec_note
 from tempopt.cli.app import app
 from tempopt.errors import TempoptError
@@ -65,7 +65,7 @@ def test_only_loopback_hosts_are_private(host, exposed):
 
 def test_dashboard_command_warns_when_binding_every_interface(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(commands, "serve_dashboard", lambda url, **kw: calls.append((url, kw)))
+    monkeypatch.setattr(analysis, "serve_dashboard", lambda url, **kw: calls.append((url, kw)))
     url = f"sqlite:///{tmp_path / 'x.db'}"
     result = CliRunner().invoke(app, ["dashboard", "--storage", url, "--host", "0.0.0.0", "--port", "9999"])
     assert result.exit_code == 0, result.output
@@ -76,7 +76,7 @@ def test_dashboard_command_warns_when_binding_every_interface(monkeypatch, tmp_p
 def test_dashboard_command_is_quiet_and_loopback_by_default(monkeypatch):
     monkeypatch.delenv("TEMPOPT_STORAGE", raising=False)
     calls = []
-    monkeypatch.setattr(commands, "serve_dashboard", lambda url, **kw: calls.append((url, kw)))
+    monkeypatch.setattr(analysis, "serve_dashboard", lambda url, **kw: calls.append((url, kw)))
     result = CliRunner().invoke(app, ["dashboard"])
     assert result.exit_code == 0, result.output
     assert "warning" not in result.output
@@ -85,7 +85,7 @@ def test_dashboard_command_is_quiet_and_loopback_by_default(monkeypatch):
 
 def test_dashboard_storage_falls_back_to_the_environment(monkeypatch):
     calls = []
-    monkeypatch.setattr(commands, "serve_dashboard", lambda url, **kw: calls.append(url))
+    monkeypatch.setattr(analysis, "serve_dashboard", lambda url, **kw: calls.append(url))
     monkeypatch.setenv("TEMPOPT_STORAGE", "postgresql://u@db/tempopt")
     assert CliRunner().invoke(app, ["dashboard"]).exit_code == 0
     assert CliRunner().invoke(app, ["dashboard", "--storage", "sqlite:///a.db"]).exit_code == 0

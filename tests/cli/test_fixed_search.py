@@ -14,7 +14,7 @@ from tempopt.study.baseline_study import baseline_trials
 from tempopt.study.objectives import distils
 from tempopt.study.spec import parse_spec
 from tempopt.study.spec_task import load_spec_task
-from tempopt.study.verify import load_verification
+from tempopt.study.verify_record import load_verification
 from tests.cli.conftest import write_spec
 
 TEMPERATURE = {"low": 1.0, "high": 20.0, "log": True}

@@ -100,6 +100,6 @@ def test_a_variant_that_cannot_share_a_pass_is_refused_by_name(make_task, teache
         assert alone[0].epochs_run == 4
         assert loss_class("lonely-test") is Lonely
     finally:
-        from tempopt.distill import losses
+        from tempopt.distill.losses import _registry
 
-        losses._LOSSES.pop("lonely-test")
+        _registry._LOSSES.pop("lonely-test")

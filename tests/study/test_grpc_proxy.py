@@ -27,8 +27,8 @@ from tempopt.study.grpc import (
     is_unavailable,
     open_grpc_storage,
     parse_grpc_url,
-    start_grpc_proxy,
 )
+from tempopt.study.grpc_server import start_grpc_proxy
 from tempopt.study.liveness import fail_dead_trials, heartbeat
 from tempopt.study.storage import open_storage
 

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from tempopt.distill.losses import register_loss
 from tempopt.distill.losses._base import Arg, DistillLoss, all_targets, per_member
+from tempopt.distill.losses._registry import register_loss
 
 
 def _split(z: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:

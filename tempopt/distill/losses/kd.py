@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from tempopt.distill.losses._base import DistillLoss, kl_rows, log_softmax, per_member
+from tempopt.distill.losses._registry import register_loss
 
 
 def soft_kd_term(student_logits: Tensor, teacher_logits: Tensor, temperature: float) -> Tensor:
@@ -38,6 +39,7 @@ def kd_soft(student: Tensor, teacher: Tensor, temperature: Tensor) -> Tensor:
     return kl_rows(log_t, log_s).mean(-1) * temperature**2
 
 
+@register_loss
 class KDLoss(DistillLoss):
     """Hinton et al.'s soft term: ``T^2 * KL(softmax(t/T) || softmax(s/T))``."""
 

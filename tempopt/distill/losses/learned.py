@@ -18,8 +18,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from tempopt.distill.losses import register_loss
 from tempopt.distill.losses._base import Arg, DistillLoss
+from tempopt.distill.losses._registry import register_loss
 from tempopt.distill.losses.kd import kd_soft
 from tempopt.errors import SpecError
 

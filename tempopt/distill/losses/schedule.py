@@ -12,8 +12,8 @@ import math
 import torch
 from torch import Tensor
 
-from tempopt.distill.losses import register_loss
 from tempopt.distill.losses._base import Arg, DistillLoss
+from tempopt.distill.losses._registry import register_loss
 from tempopt.distill.losses.kd import kd_soft
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from tempopt.distill.losses import register_loss
 from tempopt.distill.losses._base import Arg, DistillLoss, kl_rows, log_softmax, per_member
+from tempopt.distill.losses._registry import register_loss
 
 EPS = 1e-7
 

@@ -235,7 +235,7 @@ def export_command(
 ) -> None:
     """Write the best configuration (params, value, task, epochs, seed, teacher, versions)."""
     from tempopt.analysis import BestConfig
-    from tempopt.study.export import check_export_path, export_best, write_export
+    from tempopt.export import check_export_path, export_best, write_export
     from tempopt.study.storage import load_study
 
     url = storage_url(storage)
@@ -253,7 +253,7 @@ def export_command(
 
 
 def _export_front(study: optuna.Study, url: str, folder: Path, fmt: str | None, force: bool) -> None:
-    from tempopt.study.export import check_export_path, export_pareto, write_export
+    from tempopt.export import check_export_path, export_pareto, write_export
 
     if folder.exists() and not folder.is_dir():
         raise SpecError(f"--out {str(folder)!r} is a file; with --pareto give a folder for the front's files.")
@@ -285,7 +285,7 @@ def train_command(
 ) -> None:
     """Retrain the student from an exported config and save its state_dict and metrics."""
     from tempopt.cli.study_output import progress_bars
-    from tempopt.study.retrain import check_retrain, retrain
+    from tempopt.export import check_retrain, retrain
 
     check_retrain(config, out_dir, force)  # a bad export or --out: one sentence before any progress bar
     with progress_bars(False) as progress:

@@ -1,4 +1,4 @@
-"""Studies: study files, the Optuna objective, the worker loop, storage, export.
+"""Studies: study files, the Optuna objective, the worker loop, storage (export is :mod:`tempopt.export`).
 
 Each name is imported when first read (:mod:`tempopt.lazy_exports`): importing a module of
 the package, as ``tempopt status`` does, does not import the trainer and torch.
@@ -11,7 +11,6 @@ from tempopt.lazy_exports import lazy_exports
 if TYPE_CHECKING:
     from tempopt.study.baseline_study import state_counts
     from tempopt.study.creation import check_compatible, create_or_resume, record_teacher
-    from tempopt.study.export import export_best, read_export, write_export
     from tempopt.study.objective import Objective, job_config
     from tempopt.study.runner import WorkerSummary, run_worker
     from tempopt.study.spec import StudySpec, load_spec, parse_spec
@@ -30,25 +29,21 @@ __all__ = [
     "WorkerSummary",
     "check_compatible",
     "create_or_resume",
-    "export_best",
     "job_config",
     "load_spec",
     "load_spec_task",
     "open_storage",
     "parse_spec",
-    "read_export",
     "record_teacher",
     "redact_url",
     "run_worker",
     "state_counts",
-    "write_export",
 ]
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         ".creation": ("check_compatible", "create_or_resume", "record_teacher"),
-        ".export": ("export_best", "read_export", "write_export"),
         ".objective": ("Objective", "job_config"),
         ".baseline_study": ("state_counts",),
         ".runner": ("WorkerSummary", "run_worker"),

@@ -139,7 +139,7 @@ def test_export_then_train_reproduces_the_exported_accuracy(tmp_path, cli):
 def test_export_json_and_never_the_password(tmp_path, cli):
     spec = write_spec(tmp_path, trials=2)
     assert cli("run", spec, "--storage", _url(tmp_path), "-q").exit_code == 0
-    from tempopt.study.export import export_best
+    from tempopt.export import export_best
 
     data = export_best(_load(tmp_path), "postgresql://alice:s3cret@db.example/tempopt")
     assert "s3cret" not in json.dumps(data)

@@ -6,7 +6,7 @@ import optuna
 import pytest
 
 from tempopt.errors import SpecError
-from tempopt.study.export import check_params
+from tempopt.export import check_params
 from tempopt.study.objective import job_config
 from tempopt.study.search import distributions, make_sampler, suggest
 from tempopt.study.spec import parse_spec

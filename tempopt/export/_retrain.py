@@ -12,7 +12,7 @@ import torch
 
 from tempopt.distill import JobResult, prepare_teacher, run_job
 from tempopt.distill.device import limit_cpu_threads
-from tempopt.study.export import read_export, versions
+from tempopt.export._export import read_export, versions
 from tempopt.study.objective import job_config
 from tempopt.study.outputs import check_output_folder, write_atomically, write_text_atomically
 from tempopt.study.spec import StudySpec

@@ -9,6 +9,7 @@ names the keys that differ (a few of each kind), not torch's whole list.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -18,6 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from tempopt.errors import TaskError
+
+log = logging.getLogger(__name__)
 
 SHOWN_KEYS = 5
 """Keys of each kind (missing, unexpected, of another shape) a misfit names."""
@@ -116,6 +119,22 @@ def _why_not_weights(error: Exception) -> str:
         return f"it holds code, {found.group(1)}, not only tensors"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def load_cache_entry(path: Path, key: str, what: str) -> dict | None:
+    """The dict saved at ``path`` under ``key`` (a cached teacher, a view bank), or None when the
+    file is missing, unreadable or another key's: such a file is rebuilt, never trusted."""
+    if not path.exists():
+        return None
+    try:
+        entry = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated or foreign file is rebuilt, not trusted
+        log.warning("ignoring unreadable %s %s (%s)", what, path, e)
+        return None
+    if not isinstance(entry, dict) or entry.get("key") != key:
+        log.warning("ignoring %s %s: its key does not match", what, path)
+        return None
+    return entry
 
 
 def save_atomically(entry: object, path: Path) -> None:

@@ -21,7 +21,7 @@ import torch
 from filelock import FileLock
 from torch import Tensor, nn
 
-from tempopt.distill.checkpoint import load_weights, read_state_dict, save_atomically
+from tempopt.distill.checkpoint import load_cache_entry, load_weights, read_state_dict, save_atomically
 from tempopt.distill.data import Batch, BatchSource
 from tempopt.distill.device import autocast, resolve_device
 from tempopt.distill.job import JobConfig, TeacherSignal, evaluate, fit
@@ -261,14 +261,4 @@ def _all_logits(model: nn.Module, dataset, device: torch.device, mixed_precision
 
 
 def _read_entry(path: Path, key: str) -> dict | None:
-    if not path.exists():
-        return None
-    try:
-        entry = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a truncated or foreign file is rebuilt, not trusted
-        log.warning("ignoring unreadable teacher cache %s (%s)", path, e)
-        return None
-    if not isinstance(entry, dict) or entry.get("key") != key:
-        log.warning("ignoring teacher cache %s: its key does not match", path)
-        return None
-    return entry
+    return load_cache_entry(path, key, "teacher cache")

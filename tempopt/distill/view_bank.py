@@ -27,7 +27,7 @@ import torch
 from filelock import FileLock
 from torch import Tensor, nn
 
-from tempopt.distill.checkpoint import save_atomically
+from tempopt.distill.checkpoint import load_cache_entry, save_atomically
 from tempopt.distill.data import BatchSource
 from tempopt.distill.device import autocast
 from tempopt.distill.source_hash import augmentation_code
@@ -181,15 +181,8 @@ def _entry(bank: ViewBank) -> dict:
 
 
 def _read(path: Path, key: str) -> ViewBank | None:
-    if not path.exists():
-        return None
-    try:
-        entry = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a truncated or foreign file is rebuilt, not trusted
-        log.warning("ignoring unreadable view bank %s (%s)", path, e)
-        return None
-    if not isinstance(entry, dict) or entry.get("key") != key or entry.get("format") != BANK_FORMAT:
-        log.warning("ignoring view bank %s: its key or format does not match", path)
+    entry = load_cache_entry(path, key, "view bank")  # the key covers the format
+    if entry is None:
         return None
     tables = {split: table["logits"] for split, table in entry["splits"].items() if split in SPLITS}
     nbytes = sum(t.numel() * t.element_size() for t in tables.values())

@@ -14,16 +14,7 @@ import pytest
 import sqlalchemy.exc
 
 from tests.cli.conftest import write_spec
-
-
-def _url(tmp_path):
-    return f"sqlite:///{tmp_path / 'studies.db'}"
-
-
-def _one_error(result, code: int, message: str) -> None:
-    assert result.exit_code == code, result.output
-    assert message in " ".join(result.output.split()), result.output
-    assert result.output.count("error:") == 1 and "Traceback" not in result.output
+from tests.cli.test_bad_commands import _one_error, _url
 
 
 def test_worker_with_a_device_that_is_no_device_exits_2_and_records_nothing(tmp_path, cli):

@@ -55,7 +55,9 @@ PARTS = (
 def run_timed(spec_path: Path, url: str, timings_path: Path) -> None:
     """(In the child process.) ``tempopt run`` with the sampler, suggest and user-attr calls timed."""
     from tempopt.cli.app import main as tempopt_main
-    from tempopt.study import baseline, epoch_reports, objective, trial_run
+    from tempopt.study.search import baseline, epoch_reports
+    from tempopt.study.trial import objective
+    from tempopt.study.trial import running as trial_run
 
     totals: dict[str, float] = defaultdict(float)
     depth = {"suggest": 0}
@@ -129,7 +131,7 @@ def measure(name: str, folder: Path, quick: bool) -> dict[str, float]:
     subprocess.run(child, check=True, capture_output=True, cwd=folder)
     totals = json.loads(timings.read_text())
     study = optuna.load_study(study_name=spec["name"], storage=url)
-    from tempopt.study.baseline_study import all_trials
+    from tempopt.study.stored import all_trials
 
     trials = all_trials(study)
     walls, computes, jobs, overheads = [], [], [], []

@@ -44,10 +44,10 @@ import yaml
 from optuna.trial import TrialState
 
 from tempopt.distill import prepare_teacher
+from tempopt.launch.launcher import available_cores
 from tempopt.study import load_spec
-from tempopt.study.spec_task import cache_dir, load_spec_task
-from tempopt.study.storage import normalise_url
-from tempopt.workers.launcher import available_cores
+from tempopt.study.spec.host import cache_dir, load_spec_task
+from tempopt.study.storage.opening import normalise_url
 
 
 def study_file(

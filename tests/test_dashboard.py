@@ -33,9 +33,9 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
 from tempopt.analysis import write_report
-from tempopt.study.artifacts import attach_file as attach_report
-from tempopt.study.creation import refresh_note as dashboard_note
-from tempopt.study.objectives import name_metrics
+from tempopt.export import refresh_note as dashboard_note
+from tempopt.study.search.metrics import name_metrics
+from tempopt.study.storage.artifacts import attach_file as attach_report
 
 pytestmark = pytest.mark.integration
 

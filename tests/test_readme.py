@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 import tempopt.cli  # noqa: F401
 from tempopt.cli.app import app
-from tempopt.study.baseline_study import all_trials
+from tempopt.study.stored import all_trials
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

@@ -1,7 +1,7 @@
 """Reading finished (or running) studies: the verdict, importances, the report and the dashboard.
 
 Nothing here writes to a study: the dashboard note (:func:`spec_note`) is saved by
-``tempopt.study.creation.refresh_note``, a report attached by ``tempopt.study.artifacts.attach_file``.
+``tempopt.study.workers.creation.refresh_note``, a report attached by ``tempopt.study.storage.artifacts.attach_file``.
 
 Each name is imported when first read (:mod:`tempopt.lazy_exports`): reading a verdict does
 not import optuna-dashboard and the importance evaluators.
@@ -49,8 +49,8 @@ if TYPE_CHECKING:
         member_verdicts,
         unverified_verdict,
     )
-    from tempopt.study.storage import load_study as read_study
-    from tempopt.study.storage import open_existing_storage as read_storage
+    from tempopt.study.storage.opening import load_study as read_study
+    from tempopt.study.storage.opening import open_existing_storage as read_storage
 
 __all__ = [
     "EVALUATORS",
@@ -134,6 +134,6 @@ __getattr__, __dir__ = lazy_exports(
             "member_verdicts",
             "unverified_verdict",
         ),
-        "tempopt.study.storage": ("load_study as read_study", "open_existing_storage as read_storage"),
+        "tempopt.study.storage.opening": ("load_study as read_study", "open_existing_storage as read_storage"),
     },
 )

@@ -17,7 +17,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from tempopt.analysis._verdict import Verdict, compute_verdict
-from tempopt.study.objectives import accuracy_of, complete_with_accuracy
+from tempopt.study.search.metrics import accuracy_of, complete_with_accuracy
 
 
 @dataclass(frozen=True)

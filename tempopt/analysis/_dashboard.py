@@ -12,8 +12,8 @@ import optuna
 from tempopt.analysis._best import best_config
 from tempopt.analysis._verdict import compute_verdict
 from tempopt.errors import HostError
-from tempopt.study.artifacts import artifact_store
-from tempopt.study.storage import open_existing_storage
+from tempopt.study.storage.artifacts import artifact_store
+from tempopt.study.storage.opening import open_existing_storage
 
 
 def is_exposed(host: str) -> bool:

@@ -21,7 +21,7 @@ from tempopt.analysis._front import accuracy_view
 from tempopt.analysis._importance import EVALUATOR_LABELS, ProgressCallback
 from tempopt.analysis._study_analysis import StudyAnalysis
 from tempopt.analysis._trials import KD_WEIGHT, TEMPERATURE
-from tempopt.study.objectives import is_multi
+from tempopt.study.search.metrics import is_multi
 from tempopt.timestamps import local_now
 
 STATE_COLOURS = {

@@ -15,8 +15,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.analysis._trials import _quiet_optuna
-from tempopt.study.objectives import is_multi, pareto_front
-from tempopt.study.optuna_compat import trial_id_of
+from tempopt.study.optuna_internals import trial_id_of
+from tempopt.study.search.metrics import is_multi, pareto_front
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from tempopt.analysis._importance import ProgressCallback
 from tempopt.analysis._json import importance_to_json
 from tempopt.analysis._markdown import render_markdown
 from tempopt.analysis._study_analysis import StudyAnalysis, analyse_study
-from tempopt.study.outputs import check_output_folder, write_text_atomically
+from tempopt.outputs import check_output_folder, write_text_atomically
 
 REPORT_FILES = ("report.html", "report.md", "importance.json", "verdict.json")
 

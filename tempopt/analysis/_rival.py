@@ -15,8 +15,8 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from tempopt.study.baseline_study import MIN_BASELINES
-from tempopt.study.objectives import accuracy_of, complete_with_accuracy
+from tempopt.study.search.metrics import accuracy_of, complete_with_accuracy
+from tempopt.study.stored import MIN_BASELINES
 
 MIN_BASELINE_TRIALS = MIN_BASELINES
 EDGE = 0.10

@@ -17,7 +17,7 @@ from tempopt.analysis._trial_summary import TrialSummary, summarise_trial
 from tempopt.analysis._trials import TrialCounts, complete_trials, count_trials, search_space
 from tempopt.analysis._variants import VariantRow, variant_comparison
 from tempopt.analysis._verdict import Verdict, compute_verdict
-from tempopt.study.baseline_study import baseline_trials, load_baseline
+from tempopt.study.stored import baseline_trials, load_baseline
 
 
 @dataclass(frozen=True)

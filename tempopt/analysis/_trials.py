@@ -23,7 +23,7 @@ from optuna.distributions import (
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from tempopt.study.objectives import distils
+from tempopt.study.search.metrics import distils
 
 TEMPERATURE = "temperature"
 KD_WEIGHT = "kd_weight"

@@ -15,9 +15,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.analysis._trials import is_distilled
-from tempopt.study.objectives import accuracy_of, complete_with_accuracy
-from tempopt.study.verify_plan import DISTILLED
-from tempopt.study.verify_record import load_verification
+from tempopt.study.search.metrics import accuracy_of, complete_with_accuracy
+from tempopt.study.stored import DISTILLED, load_verification
 
 LEARNED = "learned_temperature"
 

@@ -3,7 +3,7 @@
 The search selects on the validation split with one student seed, so its best value is
 optimistic (the winner's curse) and the epoch-to-epoch wobble of one run is far smaller than
 the spread between seeds. The verdict therefore rests on verification only
-(``tempopt.study.verify``): the distilled config with the best mean validation accuracy over
+(``tempopt.study.verification.worker``): the distilled config with the best mean validation accuracy over
 the fresh student seeds, against the best baseline config (the student alone, tuned by its own
 search), both retrained with the same seeds and measured on the held-out test split.
 
@@ -26,11 +26,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.analysis._interval import N_BOOTSTRAP, paired_interval
 from tempopt.analysis._rival import baseline_search, under_tuned
-from tempopt.study.baseline_study import baseline_trials, is_baseline
-from tempopt.study.objectives import accuracy_of, complete_with_accuracy, distils
-from tempopt.study.per_example import decode_correct
-from tempopt.study.verify_plan import BASELINE, DISTILLED
-from tempopt.study.verify_record import load_verification
+from tempopt.study.search.metrics import accuracy_of, complete_with_accuracy, distils
+from tempopt.study.stored import BASELINE, DISTILLED, baseline_trials, decode_correct, is_baseline, load_verification
 
 HELPED, NO_EVIDENCE, HURT = "helped", "no evidence", "hurt"
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tempopt.cli.app import STORAGE_HELP, command, console, out
-from tempopt.study.defaults import DEFAULT_STORAGE
+from tempopt.study.spec.defaults import DEFAULT_STORAGE
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -46,9 +46,9 @@ def report(
     from rich.progress import TaskID
 
     from tempopt.analysis import check_report_folder, read_study, write_report
-    from tempopt.study.artifacts import attach_file
     from tempopt.study.siblings import require_search
-    from tempopt.study.storage import redact_url
+    from tempopt.study.storage.artifacts import attach_file
+    from tempopt.study.storage.opening import redact_url
 
     check_report_folder(out_dir, force)
     loaded = read_study(study, storage)
@@ -89,7 +89,7 @@ def dashboard(
 ) -> None:
     """Serve optuna-dashboard on the study storage (Ctrl-C to stop)."""
     from tempopt.analysis import is_exposed, serve_dashboard
-    from tempopt.study.storage import redact_url
+    from tempopt.study.storage.opening import redact_url
 
     if is_exposed(host):
         console.print(

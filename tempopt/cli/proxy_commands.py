@@ -6,7 +6,7 @@ import typer
 
 from tempopt.cli.app import command, console, out
 from tempopt.cli.study_commands import StorageOption, storage_url
-from tempopt.study.defaults import DEFAULT_PORT, DEFAULT_THREADS
+from tempopt.study.spec.defaults import DEFAULT_PORT, DEFAULT_THREADS
 
 WILDCARDS = ("0.0.0.0", "::", "[::]")
 
@@ -22,8 +22,8 @@ def grpc_proxy_command(
 ) -> None:
     """Serve the study storage over gRPC to workers run with --storage grpc://HOST:PORT."""
     from tempopt.analysis import is_exposed
-    from tempopt.study.grpc_server import start_grpc_proxy
-    from tempopt.study.stopping import StopFlag
+    from tempopt.stopping import StopFlag
+    from tempopt.study.storage.grpc_server import start_grpc_proxy
 
     url = storage_url(storage)
     if is_exposed(host):

@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from tempopt.cli.app import command, out
 from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, apply_thread_limit, storage_url
-from tempopt.study.defaults import MAX_TRIALS
+from tempopt.study.spec.defaults import MAX_TRIALS
 
 log = logging.getLogger("tempopt.worker")
 
@@ -32,12 +32,12 @@ def submit_command(
     """Validate a study file, create the study (or check it against the stored one) and open it for
     workers; returns at once. Workers (tempopt worker) do the training."""
     from tempopt.cli.study_output import warn_few_baselines
-    from tempopt.study.creation import create_or_resume
-    from tempopt.study.liveness import retrying
     from tempopt.study.preflight import preflight
-    from tempopt.study.service import submit
-    from tempopt.study.spec import load_spec
-    from tempopt.study.storage import open_storage, redact_url
+    from tempopt.study.spec.model import load_spec
+    from tempopt.study.storage.opening import open_storage, redact_url
+    from tempopt.study.storage.retries import retrying
+    from tempopt.study.workers.creation import create_or_resume
+    from tempopt.study.workers.service import submit
 
     spec = load_spec(study_file)
     if trials is not None:
@@ -60,9 +60,9 @@ def studies_command(storage: str | None = StorageOption) -> None:
     from rich.table import Table
 
     from tempopt.analysis import best_config, compute_verdict
-    from tempopt.study.liveness import retrying
-    from tempopt.study.service import progress_of, submitted_studies
-    from tempopt.study.storage import open_existing_storage, redact_url
+    from tempopt.study.storage.opening import open_existing_storage, redact_url
+    from tempopt.study.storage.retries import retrying
+    from tempopt.study.workers.service import progress_of, submitted_studies
 
     url = storage_url(storage)
     studies = retrying(lambda: submitted_studies(open_existing_storage(url)), "listing the studies")
@@ -97,9 +97,9 @@ def studies_command(storage: str | None = StorageOption) -> None:
 
 
 def _change(name: str, storage: str | None, to: str, verb: str) -> None:
-    from tempopt.study.liveness import retrying
-    from tempopt.study.service import request_state
-    from tempopt.study.storage import load_study
+    from tempopt.study.storage.opening import load_study
+    from tempopt.study.storage.retries import retrying
+    from tempopt.study.workers.service import request_state
 
     url = storage_url(storage)
     study = load_study(name, url)
@@ -110,7 +110,7 @@ def _change(name: str, storage: str | None, to: str, verb: str) -> None:
 @command("pause")
 def pause_command(name: str = typer.Argument(..., help="Study name."), storage: str | None = StorageOption) -> None:
     """Stop handing out the study's trials; running ones finish."""
-    from tempopt.study.service import PAUSED
+    from tempopt.study.workers.service import PAUSED
 
     _change(name, storage, PAUSED, "pause")
 
@@ -118,7 +118,7 @@ def pause_command(name: str = typer.Argument(..., help="Study name."), storage: 
 @command("resume")
 def resume_command(name: str = typer.Argument(..., help="Study name."), storage: str | None = StorageOption) -> None:
     """Open a paused (or cancelled) study for workers again."""
-    from tempopt.study.service import OPEN
+    from tempopt.study.workers.service import OPEN
 
     _change(name, storage, OPEN, "resume")
 
@@ -126,7 +126,7 @@ def resume_command(name: str = typer.Argument(..., help="Study name."), storage:
 @command("cancel")
 def cancel_command(name: str = typer.Argument(..., help="Study name."), storage: str | None = StorageOption) -> None:
     """Stop the study: no new trials, and its running trials end (failed, with the reason) within an epoch."""
-    from tempopt.study.service import CANCELLED
+    from tempopt.study.workers.service import CANCELLED
 
     _change(name, storage, CANCELLED, "cancel")
 
@@ -161,13 +161,14 @@ def worker_command(
     """Serve every submitted study of the database until stopped: the one that most needs a worker
     first, one trial (or batch) at a time; idle with a back-off when there is nothing to do."""
     from tempopt.distill.device import resolve_device
-    from tempopt.study.liveness import retrying
-    from tempopt.study.outputs import ensure_file
-    from tempopt.study.pool import WorkerOptions, serve
-    from tempopt.study.service import progress_of
-    from tempopt.study.stopping import StopFlag
-    from tempopt.study.storage import load_study, redact_url
-    from tempopt.study.trial_run import RunHooks
+    from tempopt.export import refresh_note
+    from tempopt.outputs import ensure_file
+    from tempopt.stopping import StopFlag
+    from tempopt.study.storage.opening import load_study, redact_url
+    from tempopt.study.storage.retries import retrying
+    from tempopt.study.trial.running import RunHooks
+    from tempopt.study.workers.pool_worker import WorkerOptions, serve
+    from tempopt.study.workers.service import progress_of
 
     if device is not None:
         resolve_device(device)  # no such device here: one sentence before any study is touched
@@ -192,7 +193,7 @@ def worker_command(
             url,
             studies,
             stop,
-            RunHooks(on_trial_end=on_trial_end, on_note=on_note),
+            RunHooks(on_trial_end=on_trial_end, on_note=on_note, on_study_changed=refresh_note),
             max_idle=max_idle,
             alive_file=alive_file,
             options=options,

@@ -16,12 +16,12 @@ from rich.markup import escape
 
 from tempopt.cli.app import STORAGE_HELP, command, console, out
 from tempopt.errors import SpecError
-from tempopt.study.defaults import DEFAULT_STORAGE, MAX_TRIALS, SEED_LIMIT
+from tempopt.study.spec.defaults import DEFAULT_STORAGE, MAX_TRIALS, SEED_LIMIT
 
 if TYPE_CHECKING:
     import optuna
 
-    from tempopt.study.spec import StudySpec
+    from tempopt.study.spec.model import StudySpec
 
 EXIT_SIGNAL: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -65,11 +65,12 @@ def run_command(
         progress_hooks,
         warn_few_baselines,
     )
-    from tempopt.study.preparation import prepare_study
-    from tempopt.study.runner import run_worker
-    from tempopt.study.spec import load_spec
-    from tempopt.study.stopping import StopFlag
-    from tempopt.study.storage import check_still_there, redact_url, sqlite_identity
+    from tempopt.export import refresh_note
+    from tempopt.stopping import StopFlag
+    from tempopt.study.spec.model import load_spec
+    from tempopt.study.storage.opening import check_still_there, redact_url, sqlite_identity
+    from tempopt.study.workers.search_worker import run_worker
+    from tempopt.study.workers.setup import prepare_study
 
     spec = load_spec(study_file)
     updates = {
@@ -97,7 +98,7 @@ def run_command(
             return False
 
         on_bank = bank_progress(progress)
-        prepared = prepare_study(spec, url, worker_index, on_teacher_epoch, stop, on_bank)
+        prepared = prepare_study(spec, url, worker_index, on_teacher_epoch, stop, on_bank, refresh_note)
         database = sqlite_identity(url)
         progress.update(teacher_bar, visible=False)
         teacher = prepared.teacher
@@ -137,10 +138,9 @@ def status_command(
     from rich.table import Table
 
     from tempopt.cli.study_output import print_best
-    from tempopt.study.baseline_study import state_counts
-    from tempopt.study.service import budget
-    from tempopt.study.storage import load_study, redact_url
-    from tempopt.study.verify_record import load_verification, pending
+    from tempopt.study.storage.opening import load_study, redact_url
+    from tempopt.study.stored import load_verification, pending, state_counts
+    from tempopt.study.workers.service import budget
 
     url = storage_url(storage)
     if study is None:
@@ -181,7 +181,7 @@ def _list_studies(url: str) -> None:
     from rich.table import Table
 
     from tempopt.study.siblings import grouped
-    from tempopt.study.storage import open_existing_storage, redact_url
+    from tempopt.study.storage.opening import open_existing_storage, redact_url
 
     storage = open_existing_storage(url)
     summaries = optuna.get_all_study_summaries(storage=storage, include_best_trial=True)
@@ -236,7 +236,7 @@ def export_command(
     """Write the best configuration (params, value, task, epochs, seed, teacher, versions)."""
     from tempopt.analysis import BestConfig
     from tempopt.export import check_export_path, export_best, write_export
-    from tempopt.study.storage import load_study
+    from tempopt.study.storage.opening import load_study
 
     url = storage_url(storage)
     if pareto:

@@ -14,15 +14,15 @@ from rich.table import Table
 
 from tempopt.analysis import best_config, compute_verdict
 from tempopt.cli.app import console, out
-from tempopt.study.baseline_study import is_baseline
-from tempopt.study.liveness import retrying
-from tempopt.study.objectives import accuracy_of, is_multi, pareto_front
+from tempopt.study.search.metrics import accuracy_of, is_multi, pareto_front
+from tempopt.study.storage.retries import retrying
+from tempopt.study.stored import is_baseline
 
 if TYPE_CHECKING:
     from tempopt.distill import Teacher
-    from tempopt.study.runner import WorkerSummary
-    from tempopt.study.spec import StudySpec
-    from tempopt.study.trial_run import RunHooks
+    from tempopt.study.spec.model import StudySpec
+    from tempopt.study.trial.running import RunHooks
+    from tempopt.study.workers.search_worker import WorkerSummary
 
 
 def progress_bars(quiet: bool) -> Progress:
@@ -67,8 +67,9 @@ def size_text(nbytes: int) -> str:
 
 
 def progress_hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> RunHooks:
-    from tempopt.study.baseline_study import state_counts
-    from tempopt.study.trial_run import RunHooks
+    from tempopt.export import refresh_note
+    from tempopt.study.stored import state_counts
+    from tempopt.study.trial.running import RunHooks
 
     counts = state_counts(study)
     trials_bar = progress.add_task(
@@ -111,7 +112,7 @@ def progress_hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> 
     def on_note(message: str) -> None:
         progress.console.print(f"[yellow]note:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
-    return RunHooks(on_trial_start, on_epoch, on_trial_end, on_wait, on_note)
+    return RunHooks(on_trial_start, on_epoch, on_trial_end, on_wait, on_note, on_study_changed=refresh_note)
 
 
 def print_summary(study: optuna.Study, summary: WorkerSummary) -> None:
@@ -174,7 +175,7 @@ def print_front(study: optuna.Study) -> None:
 
 def warn_few_baselines(spec: StudySpec) -> None:
     """Warn, before the first trial, when the study's ``trials`` cannot give a fair verdict."""
-    from tempopt.study.baseline import few_baselines
+    from tempopt.study.search.baseline import few_baselines
 
     warning = few_baselines(spec)
     if warning is not None:

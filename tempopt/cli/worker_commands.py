@@ -12,12 +12,12 @@ from rich.markup import escape
 from tempopt.cli.app import command, console, out
 from tempopt.cli.study_commands import EXIT_SIGNAL, StorageOption, storage_url
 from tempopt.errors import SpecError
-from tempopt.study.defaults import MAX_TRIALS
+from tempopt.study.spec.defaults import MAX_TRIALS
 
 if TYPE_CHECKING:
-    from tempopt.study.preparation import Prepared
-    from tempopt.study.stopping import StopFlag
-    from tempopt.workers import LaunchResult
+    from tempopt.launch import LaunchResult
+    from tempopt.stopping import StopFlag
+    from tempopt.study.workers.setup import Prepared
 
 
 @command("launch")
@@ -37,11 +37,12 @@ def launch_command(
 ) -> None:
     """Run N workers on this host for one study, with live progress; Ctrl-C stops them cleanly."""
     from tempopt.cli.study_output import warn_few_baselines
-    from tempopt.study.outputs import check_folder, ensure_folder
-    from tempopt.study.preparation import prepare_study
-    from tempopt.study.spec import load_spec
-    from tempopt.study.stopping import StopFlag
-    from tempopt.study.storage import is_sqlite, redact_url
+    from tempopt.export import refresh_note
+    from tempopt.outputs import check_folder, ensure_folder
+    from tempopt.stopping import StopFlag
+    from tempopt.study.spec.model import load_spec
+    from tempopt.study.storage.opening import is_sqlite, redact_url
+    from tempopt.study.workers.setup import prepare_study
 
     spec = load_spec(study_file)
     updates = {
@@ -64,7 +65,9 @@ def launch_command(
     )
     warn_few_baselines(spec)
     with StopFlag().installed() as stop:
-        prepared = prepare_study(spec, url, stop=stop)  # a signal in the teacher's training: exit 130/143
+        prepared = prepare_study(
+            spec, url, stop=stop, on_study_changed=refresh_note
+        )  # a signal in the teacher's training: exit 130/143
         ensure_folder(logs, "--log-dir")
         result = _launch(prepared, study_file, url, workers, gpu_list, device, logs, stop, batch_trials)
     _report(prepared, result, logs)
@@ -84,7 +87,7 @@ def _launch(
     """Run the workers with a progress bar until the study is done or ``stop`` is set."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from tempopt.workers import Launcher, plan_workers
+    from tempopt.launch import Launcher, plan_workers
 
     spec = prepared.spec
     if prepared.teacher is not None:

@@ -1,5 +1,6 @@
-"""Export and retrain: a study's verdict and best config written for other tools, and a student
-retrained from one. Above :mod:`tempopt.analysis` (an export carries the verdict), below the CLI.
+"""Export and retrain: a study's verdict and best config written for other tools (an export file,
+the dashboard's note), and a student retrained from one. Above :mod:`tempopt.analysis` (an export
+carries the verdict), below the CLI.
 
 Each name is imported when first read (:mod:`tempopt.lazy_exports`): ``tempopt export`` does not
 import the trainer and torch.
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 from tempopt.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
+    from tempopt.export._dashboard_note import refresh_note
     from tempopt.export._export import (
         check_export_path,
         check_params,
@@ -28,6 +30,7 @@ __all__ = [
     "export_best",
     "export_pareto",
     "read_export",
+    "refresh_note",
     "retrain",
     "versions",
     "write_export",
@@ -45,6 +48,7 @@ __getattr__, __dir__ = lazy_exports(
             "versions",
             "write_export",
         ),
+        "._dashboard_note": ("refresh_note",),
         "._retrain": ("check_retrain", "retrain"),
     },
 )

@@ -15,13 +15,13 @@ from optuna.trial import FrozenTrial, TrialState
 
 import tempopt
 from tempopt.errors import SpecError, StorageError
-from tempopt.study.baseline_study import baseline_trials, student_alone
-from tempopt.study.objectives import accuracy_of, complete_with_accuracy, is_multi, pareto_front
-from tempopt.study.optuna_compat import storage_of
-from tempopt.study.outputs import check_output_file, write_text_atomically
+from tempopt.outputs import check_output_file, write_text_atomically
+from tempopt.study.optuna_internals import storage_of
+from tempopt.study.search.metrics import accuracy_of, complete_with_accuracy, is_multi, pareto_front
 from tempopt.study.siblings import require_search
-from tempopt.study.spec import StudySpec, parse_spec
-from tempopt.study.storage import redact_url
+from tempopt.study.spec.model import StudySpec, parse_spec
+from tempopt.study.storage.opening import redact_url
+from tempopt.study.stored import baseline_trials, student_alone
 
 EXPORT_FORMAT = 1
 
@@ -262,8 +262,8 @@ def check_params(params: dict[str, Any], spec: StudySpec, source: str, fixed: di
     Raises:
         SpecError: a missing, unknown, non-numeric or out-of-range parameter (one sentence).
     """
-    from tempopt.study.optuna_compat import contains
-    from tempopt.study.search import active_distributions
+    from tempopt.study.optuna_internals import contains
+    from tempopt.study.search.space import active_distributions
 
     space = {k: d for k, d in active_distributions(spec, params).items() if k in params or k not in (fixed or {})}
     for name in sorted(set(space) - set(params)):

@@ -13,11 +13,11 @@ import torch
 from tempopt.distill import JobResult, prepare_teacher, run_job
 from tempopt.distill.device import limit_cpu_threads
 from tempopt.export._export import read_export, versions
-from tempopt.study.objective import job_config
-from tempopt.study.outputs import check_output_folder, write_atomically, write_text_atomically
-from tempopt.study.spec import StudySpec
-from tempopt.study.spec_task import cache_dir, load_spec_task
-from tempopt.study.task_search import trial_task_args
+from tempopt.outputs import check_output_folder, write_atomically, write_text_atomically
+from tempopt.study.spec.host import cache_dir, load_spec_task
+from tempopt.study.spec.model import StudySpec
+from tempopt.study.spec.task_args import trial_task_args
+from tempopt.study.trial.objective import job_config
 
 TRAIN_FILES = ("student.pt", "metrics.json", "config.yaml")
 

@@ -1,5 +1,5 @@
-"""A study and its siblings: ``NAME:verify-N`` (its verification) and ``NAME:baseline`` (the
-student alone), studies of the storage that belong to the study ``NAME``.
+"""Listing a storage's studies with their siblings: ``NAME:verify-N`` (its verification) and
+``NAME:baseline`` (the student alone), studies of the storage that belong to the study ``NAME``.
 
 A sibling is known by its name (a study file's name holds no ``:``) or by its user attr
 ``search_study``, which names its study. Listings show a sibling under its study, never as a
@@ -13,10 +13,10 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 from tempopt.errors import StateError
+from tempopt.study.stored import SEARCH_STUDY_ATTR, SPEC_ATTR
 
 SIBLING = re.compile(r"(?P<study>.+):(?P<kind>verify-\d+|baseline)")
-OWNER_ATTR = "search_study"
-"""The user attr of a sibling that names its study."""
+OWNER_ATTR = SEARCH_STUDY_ATTR
 
 S = TypeVar("S")
 
@@ -37,7 +37,7 @@ def require_search(name: str, attrs: Mapping[str, Any], command: str) -> None:
     Raises:
         StateError: ``name`` (with user attrs ``attrs``) is a sibling or has no tempopt ``spec``.
     """
-    ours = isinstance(attrs.get("spec"), dict)
+    ours = isinstance(attrs.get(SPEC_ATTR), dict)
     owner = attrs.get(OWNER_ATTR)
     if not isinstance(owner, str):
         match = SIBLING.fullmatch(name)

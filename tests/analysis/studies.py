@@ -185,15 +185,13 @@ def add_verification(
     split: str = "test",
     rng_seed: int = 0,
 ) -> optuna.Study:
-    """A verification study beside ``study``, as ``tempopt.study.verify`` writes one.
+    """A verification study beside ``study``, as ``tempopt.study.verification.worker`` writes one.
 
     Each replicate gets right a random subset of ``examples`` held-out examples of its side's
     accuracy (``distilled`` may list one accuracy per distilled rank). The distilled configs
     are the best distilled trials of ``study``, the baseline its best baseline trial.
     """
-    from tempopt.study.baseline_study import baseline_trials
-    from tempopt.study.per_example import encode_correct
-    from tempopt.study.verify_record import VERIFY_ATTR, verification_name
+    from tempopt.study.stored import VERIFY_ATTR, baseline_trials, encode_correct, verification_name
 
     rng = np.random.default_rng(rng_seed)
     done = sorted((t for t in study.trials if t.state == TrialState.COMPLETE), key=lambda t: -t.value)

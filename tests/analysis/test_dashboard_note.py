@@ -14,7 +14,7 @@ import tempopt.cli  # noqa: F401  registers every command on the app
 from tempopt.analysis import is_exposed, serve_dashboard, spec_note
 from tempopt.cli.app import app
 from tempopt.errors import TempoptError
-from tempopt.study.creation import refresh_note as dashboard_note
+from tempopt.export import refresh_note as dashboard_note
 
 from .studies import add_verification, make_study, only_temperature
 

@@ -269,7 +269,7 @@ def test_bad_spec_leaves_an_existing_study_untouched(tmp_path, cli):
     assert cli("run", bad, "--storage", url).exit_code == 2
     import optuna
 
-    from tempopt.study.baseline_study import all_trials
+    from tempopt.study.stored import all_trials
 
     study = optuna.load_study(study_name="tiny", storage=url)
     assert len(all_trials(study)) == 2  # one baseline (in its sibling) and one distilled

@@ -8,9 +8,9 @@ import yaml
 from optuna.trial import TrialState
 
 from tempopt.distill import prepare_teacher, run_job
-from tempopt.study.objective import job_config
-from tempopt.study.spec import parse_spec
-from tempopt.study.spec_task import load_spec_task
+from tempopt.study.spec.host import load_spec_task
+from tempopt.study.spec.model import parse_spec
+from tempopt.study.trial.objective import job_config
 
 from .conftest import tiny_spec, write_spec
 

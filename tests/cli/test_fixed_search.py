@@ -10,11 +10,10 @@ from optuna.trial import TrialState
 
 from tempopt.analysis import compute_verdict
 from tempopt.distill import JobConfig, prepare_teacher, run_job
-from tempopt.study.baseline_study import baseline_trials
-from tempopt.study.objectives import distils
-from tempopt.study.spec import parse_spec
-from tempopt.study.spec_task import load_spec_task
-from tempopt.study.verify_record import load_verification
+from tempopt.study.search.metrics import distils
+from tempopt.study.spec.host import load_spec_task
+from tempopt.study.spec.model import parse_spec
+from tempopt.study.stored import baseline_trials, load_verification
 from tests.cli.conftest import write_spec
 
 TEMPERATURE = {"low": 1.0, "high": 20.0, "log": True}

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import tempopt.study.creation as creation
+import tempopt.study.workers.creation as creation
 from tempopt.cli.app import app
-from tempopt.study.service import submit
+from tempopt.study.workers.service import submit
 from tests.analysis.studies import add_verification, make_study, temperature_times_kd
 from tests.cli.conftest import write_spec
 

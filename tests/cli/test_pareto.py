@@ -8,8 +8,8 @@ import yaml
 from optuna.distributions import FloatDistribution, IntDistribution
 
 from tempopt.errors import SpecError
-from tempopt.study.search import distributions
-from tempopt.study.spec import parse_spec
+from tempopt.study.search.space import distributions
+from tempopt.study.spec.model import parse_spec
 
 from .conftest import tiny_spec, write_spec
 

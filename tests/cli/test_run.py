@@ -13,7 +13,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from tempopt.study.baseline_study import all_trials
+from tempopt.study.stored import all_trials
 from tests.cli.conftest import write_spec
 
 

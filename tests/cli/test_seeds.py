@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import optuna
 
-from tempopt.study import preparation
-from tempopt.study.preparation import sampler_seed
+from tempopt.study.workers import setup as preparation
+from tempopt.study.workers.setup import sampler_seed
 
 from .conftest import write_spec
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import tempopt.cli  # noqa: F401  (registers every command)
 from tempopt.cli.app import app
-from tempopt.study.service import PROBLEMS, record
+from tempopt.study.workers.service import PROBLEMS, record
 from tests.cli.conftest import write_spec
 
 TOTAL = 3  # --trials on submit: the file says 6

@@ -9,9 +9,9 @@ import pytest
 from optuna.trial import TrialState
 
 from tempopt.errors import SpecError
-from tempopt.study.baseline_study import SEARCH_ID_ATTR
-from tempopt.study.optuna_compat import study_id_of
-from tempopt.study.verify import VERIFY_ATTR, open_verification
+from tempopt.study.optuna_internals import study_id_of
+from tempopt.study.stored import SEARCH_ID_ATTR
+from tempopt.study.verification.worker import VERIFY_ATTR, open_verification
 from tests.cli.conftest import write_spec
 from tests.cli.test_verification import _spec, _trial, _url
 

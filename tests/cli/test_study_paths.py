@@ -9,7 +9,7 @@ import optuna
 import torch
 import yaml
 
-from tempopt.study.baseline_study import all_trials
+from tempopt.study.stored import all_trials
 from tempopt.tasks import load_task
 from tests.cli.conftest import tiny_spec
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from tempopt.study.baseline_study import all_trials
+from tempopt.study.stored import all_trials
 
 from .conftest import tiny_spec, write_spec
 

@@ -10,10 +10,10 @@ import yaml
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
-from tempopt.study.per_example import decode_correct, encode_correct
-from tempopt.study.spec import parse_spec
-from tempopt.study.verify import VERIFY_ATTR, open_verification
-from tempopt.study.verify_plan import plan_replicates, student_seeds
+from tempopt.study.spec.model import parse_spec
+from tempopt.study.stored import decode_correct, encode_correct
+from tempopt.study.verification.plan import plan_replicates, student_seeds
+from tempopt.study.verification.worker import VERIFY_ATTR, open_verification
 from tests.cli.conftest import tiny_spec, write_spec
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

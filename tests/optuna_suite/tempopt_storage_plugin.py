@@ -3,7 +3,7 @@
 Loaded with ``-p tempopt_storage_plugin`` into a run of the tests of Optuna's source distribution
 (``python -m tests.optuna_suite`` fetches them and runs them so). It
 
-* makes ``optuna.storages.RDBStorage`` tempopt's :class:`~tempopt.study.sql_setup.TempoptStorage`:
+* makes ``optuna.storages.RDBStorage`` tempopt's :class:`~tempopt.study.storage.sql_setup.TempoptStorage`:
   what Optuna's storage factory (``optuna.testing.storages.StorageSupplier``), its RDB tests and
   ``create_study(storage=URL)`` build is then tempopt's class, with tempopt's SQLite set-up;
 * with ``--tempopt-server URL`` (a PostgreSQL or MariaDB server's), gives every RDB storage the factory
@@ -31,8 +31,8 @@ import optuna.testing.storages
 import pytest
 from sqlalchemy.engine import make_url
 
-from tempopt.study.sql_setup import TempoptStorage
-from tempopt.study.storage import normalise_url
+from tempopt.study.storage.opening import normalise_url
+from tempopt.study.storage.sql_setup import TempoptStorage
 
 OTHER_STORAGES = {"inmemory", "journal", "journal_redis", "grpc_journal_file"}
 """Storage modes of Optuna's factory that build no RDB storage (their parametrisations are deselected)."""

@@ -21,7 +21,7 @@ from optuna.testing.storages import StorageSupplier
 
 @pytest.mark.parametrize("storage_mode", ["sqlite", "cached_sqlite", "inmemory", "journal"])
 def test_the_factory_builds_tempopts_class(storage_mode):
-    from tempopt.study.sql_setup import TempoptStorage
+    from tempopt.study.storage.sql_setup import TempoptStorage
 
     with StorageSupplier(storage_mode) as storage:
         rdb = getattr(storage, "_backend", storage)

@@ -9,18 +9,18 @@ import pytest
 from optuna.trial import TrialState
 
 from tempopt.errors import SpecError
-from tempopt.study.baseline import BaselineRouter, baseline_count, baseline_slots, start_lrs, suggest_baseline
-from tempopt.study.baseline_study import (
+from tempopt.study.optuna_internals import claim_waiting, group_view
+from tempopt.study.search.baseline import BaselineRouter, baseline_count, baseline_slots, start_lrs, suggest_baseline
+from tempopt.study.search.space import make_pruner, suggest
+from tempopt.study.spec.model import parse_spec
+from tempopt.study.stored import (
     BASELINE_STUDY_ATTR,
     SEARCH_ID_ATTR,
     SEARCH_STUDY_ATTR,
     baseline_trials,
     is_baseline,
 )
-from tempopt.study.creation import create_or_resume, open_baseline
-from tempopt.study.optuna_compat import claim_waiting, group_view
-from tempopt.study.search import make_pruner, suggest
-from tempopt.study.spec import parse_spec
+from tempopt.study.workers.creation import create_or_resume, open_baseline
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 BEST_LR = 0.03  # where the student alone peaks in the synthetic objective

@@ -14,14 +14,14 @@ import pytest
 from optuna.trial import TrialState
 
 from tempopt.errors import TempoptError
-from tempopt.study.baseline_study import all_trials
-from tempopt.study.creation import create_or_resume
-from tempopt.study.liveness import fail_dead_trials
-from tempopt.study.runner import RunHooks, SearchWorker, _surplus, run_worker, state_counts
-from tempopt.study.spec import StudySpec, parse_spec
-from tempopt.study.spec_task import load_spec_task
-from tempopt.study.stopping import StopFlag
-from tempopt.study.storage import FailureHandling, open_storage
+from tempopt.stopping import StopFlag
+from tempopt.study.spec.host import load_spec_task
+from tempopt.study.spec.model import StudySpec, parse_spec
+from tempopt.study.storage.heartbeats import fail_dead_trials
+from tempopt.study.storage.opening import FailureHandling, open_storage
+from tempopt.study.stored import all_trials
+from tempopt.study.workers.creation import create_or_resume
+from tempopt.study.workers.search_worker import RunHooks, SearchWorker, _surplus, run_worker, state_counts
 from tempopt.tasks import Task
 
 GRACE = 2

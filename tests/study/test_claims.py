@@ -8,7 +8,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tempopt.study.optuna_compat import AtomicClaimStorage, claim_waiting
+from tempopt.study.optuna_internals import AtomicClaimStorage, claim_waiting
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -10,11 +10,11 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tempopt.study.epoch_reports import EpochReports
-from tempopt.study.optuna_compat import PruneView
-from tempopt.study.search import make_pruner
-from tempopt.study.spec import StudySpec
-from tempopt.study.storage import open_storage
+from tempopt.study.optuna_internals import PruneView
+from tempopt.study.search.epoch_reports import EpochReports
+from tempopt.study.search.space import make_pruner
+from tempopt.study.spec.model import StudySpec
+from tempopt.study.storage.opening import open_storage
 
 EPOCHS = 8
 

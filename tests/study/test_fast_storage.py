@@ -1,5 +1,5 @@
 """tempopt's storage reads and writes trials with plain statements
-(``tempopt.study.optuna_compat.reads`` and ``fast_writes``), where Optuna's RDB storage goes
+(``tempopt.study.optuna_internals.reads`` and ``fast_writes``), where Optuna's RDB storage goes
 through the ORM: pinned here to give exactly what Optuna's own methods give, on every backend,
 for trials of every kind (inf and nan values, every distribution, attrs, multi-objective)."""
 
@@ -15,9 +15,9 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
-from tempopt.study import optuna_compat as compat
-from tempopt.study.optuna_compat import fast_writes, reads
-from tempopt.study.storage import normalise_url
+from tempopt.study import optuna_internals as compat
+from tempopt.study.optuna_internals import fast_writes, reads
+from tempopt.study.storage.opening import normalise_url
 from tests.workers.harness import fresh_database
 
 _BEATS = optuna.storages._rdb.models.TrialHeartbeatModel.__table__

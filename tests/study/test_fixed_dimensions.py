@@ -8,12 +8,12 @@ import pytest
 from optuna.trial import TrialState
 
 from tempopt.errors import SpecError
-from tempopt.study.baseline import baseline_count, baseline_slots, baseline_space
-from tempopt.study.creation import create_or_resume, open_baseline
-from tempopt.study.objective import Objective
-from tempopt.study.objectives import distils
-from tempopt.study.search import distributions
-from tempopt.study.spec import parse_spec
+from tempopt.study.search.baseline import baseline_count, baseline_slots, baseline_space
+from tempopt.study.search.metrics import distils
+from tempopt.study.search.space import distributions
+from tempopt.study.spec.model import parse_spec
+from tempopt.study.trial.objective import Objective
+from tempopt.study.workers.creation import create_or_resume, open_baseline
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

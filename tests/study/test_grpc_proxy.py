@@ -21,16 +21,16 @@ import pytest
 from optuna.trial import TrialState
 
 from tempopt.errors import StorageError, TempoptError
-from tempopt.study.grpc import (
+from tempopt.study.storage.grpc_client import (
     ProxyAddress,
     is_grpc_url,
     is_unavailable,
     open_grpc_storage,
     parse_grpc_url,
 )
-from tempopt.study.grpc_server import start_grpc_proxy
-from tempopt.study.liveness import fail_dead_trials, heartbeat
-from tempopt.study.storage import open_storage
+from tempopt.study.storage.grpc_server import start_grpc_proxy
+from tempopt.study.storage.heartbeats import fail_dead_trials, heartbeat
+from tempopt.study.storage.opening import open_storage
 
 needs_grpc = pytest.mark.skipif(
     importlib.util.find_spec("grpc") is None, reason="grpcio is not installed: pip install 'tempopt[grpc]'"
@@ -238,7 +238,7 @@ def test_tempopt_run_worker_through_the_proxy(proxy: ProxyProcess, tmp_path: Pat
     try:
         open_storage(proxy.url)
     except StorageError as e:
-        pytest.skip(f"tempopt.study.storage.open_storage does not dispatch grpc:// URLs yet ({e})")
+        pytest.skip(f"tempopt.study.storage.opening.open_storage does not dispatch grpc:// URLs yet ({e})")
     study_file = tmp_path / "study.yaml"
     study_file.write_text(textwrap.dedent(STUDY))
     env = {**os.environ, "TEMPOPT_NUM_THREADS": "1", "COLUMNS": "200"}

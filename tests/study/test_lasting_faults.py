@@ -14,10 +14,10 @@ import sqlalchemy
 import sqlalchemy.exc
 
 from tempopt.errors import StorageError
-from tempopt.study.db_faults import DISK_FULL, NO_TABLES, READ_ONLY, lasting_fault
-from tempopt.study.liveness import retrying
-from tempopt.study.stopping import Interrupted, StopFlag
-from tempopt.study.storage import open_storage
+from tempopt.stopping import Interrupted, StopFlag
+from tempopt.study.storage.faults import DISK_FULL, NO_TABLES, READ_ONLY, lasting_fault
+from tempopt.study.storage.opening import open_storage
+from tempopt.study.storage.retries import retrying
 from tests.workers.harness import POSTGRES_ADMIN, fresh_database
 
 

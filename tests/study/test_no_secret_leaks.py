@@ -29,7 +29,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
-from tempopt.study.storage import normalise_url
+from tempopt.study.storage.opening import normalise_url
 from tests.workers.harness import free_port, fresh_database, study_dict, worker_env
 
 pytestmark = pytest.mark.integration

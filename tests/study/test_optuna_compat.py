@@ -1,7 +1,7 @@
 """Every Optuna internal tempopt relies on, pinned against the installed Optuna (one test each).
 
 If an Optuna release moves one of these, the test named after it fails, and only
-``tempopt/study/optuna_compat.py`` needs changing.
+``tempopt/study/optuna_internals.py`` needs changing.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from tempopt.study import optuna_compat as compat
+from tempopt.study import optuna_internals as compat
 
 # study.ask() on a heartbeat storage says heartbeats are "supposed to be used with Study.optimize":
-# tempopt beats them itself (tempopt.study.liveness)
+# tempopt beats them itself (tempopt.study.storage.heartbeats)
 pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
 
 

@@ -13,8 +13,8 @@ from torch.utils.data import TensorDataset
 
 from tempopt.errors import TaskError
 from tempopt.study.preflight import preflight
-from tempopt.study.spec import StudySpec, load_spec, parse_spec
-from tempopt.study.spec_task import artifacts_dir, cache_dir, study_path
+from tempopt.study.spec.host import artifacts_dir, cache_dir, study_path
+from tempopt.study.spec.model import StudySpec, load_spec, parse_spec
 from tempopt.tasks import Task
 
 SEARCH = {
@@ -158,7 +158,7 @@ def test_a_file_only_in_the_working_directory_is_used_from_there_with_a_warning(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "old.pt").write_bytes(b"")
     spec = _spec(_task(), study_dir=str(folder))
-    with caplog.at_level(logging.WARNING, logger="tempopt.study.spec_task"):
+    with caplog.at_level(logging.WARNING, logger="tempopt.study.spec.host"):
         assert study_path(spec, "old.pt", "teacher.checkpoint") == tmp_path / "old.pt"
     assert f"teacher.checkpoint 'old.pt' is not in the study file's folder ({folder})" in caplog.text
     (folder / "old.pt").write_bytes(b"")

@@ -22,9 +22,9 @@ import tempopt.cli  # noqa: F401  (registers every command)
 from tempopt.cli.app import app
 from tempopt.errors import SpecError
 from tempopt.study.preflight import preflight
-from tempopt.study.spec import parse_spec
-from tempopt.study.spec_task import load_spec_task
-from tempopt.study.task_fit import fit_task, student_batch_sizes
+from tempopt.study.spec.host import load_spec_task
+from tempopt.study.spec.model import parse_spec
+from tempopt.study.spec.task_fit import fit_task, student_batch_sizes
 from tests.study.broken_tasks import _batchnorm_student, make_task
 
 TASKS = Path(__file__).with_name("broken_tasks.py")

@@ -7,8 +7,8 @@ import pytest
 from optuna.distributions import FloatDistribution
 
 from tempopt.errors import StateError, TempoptError
-from tempopt.study.scheduler import candidates, pick
-from tempopt.study.service import budget, change_state, progress_of, record, request_state, set_total, submit
+from tempopt.study.workers.scheduler import candidates, pick
+from tempopt.study.workers.service import budget, change_state, progress_of, record, request_state, set_total, submit
 
 
 def _study(

@@ -13,8 +13,8 @@ import yaml
 from pydantic import BaseModel
 
 from tempopt.errors import SpecError
-from tempopt.study.spec import SPEC_JSON_LIMIT, StudySpec, load_spec, parse_spec
-from tempopt.study.spec_file import MAX_BYTES, StudyLoader
+from tempopt.study.spec.model import SPEC_JSON_LIMIT, StudySpec, load_spec, parse_spec
+from tempopt.study.spec.reading import MAX_BYTES, StudyLoader
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDY_FILES = sorted((ROOT / "studies").glob("*.yaml")) + sorted((ROOT / "examples").glob("*.yaml"))

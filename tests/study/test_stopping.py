@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tempopt.study.stopping import StopFlag, WorkerStopped
+from tempopt.stopping import StopFlag, WorkerStopped
 
 
 class _StopsWhenNamed:

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy.exc
 
 from tempopt.errors import StorageError
-from tempopt.study import liveness
-from tempopt.study.liveness import is_transient, retrying
+from tempopt.study.storage import retries as liveness
+from tempopt.study.storage.retries import is_transient, retrying
 
 
 def _operational(message: str = "server closed the connection unexpectedly") -> sqlalchemy.exc.OperationalError:
@@ -106,7 +106,7 @@ def test_retrying_gives_up_after_its_patience_with_one_sentence():
 def test_optunas_fallback_warning_is_dropped_for_a_lost_connection_only():
     import logging
 
-    from tempopt.study import liveness  # noqa: F401  (installs the filter)
+    from tempopt.study.storage import retries as liveness  # noqa: F401  (installs the filter)
 
     logger = logging.getLogger("optuna.storages._rdb.storage")
     lost = logger.makeRecord(

@@ -11,8 +11,7 @@ import pytest
 import sqlalchemy.exc
 
 from tempopt.errors import StorageError
-from tempopt.study.sql_setup import TempoptStorage, engine_kwargs
-from tempopt.study.storage import (
+from tempopt.study.storage.opening import (
     FailureHandling,
     describe_error,
     is_sqlite,
@@ -21,6 +20,7 @@ from tempopt.study.storage import (
     open_storage,
     redact_url,
 )
+from tempopt.study.storage.sql_setup import TempoptStorage, engine_kwargs
 
 
 @pytest.mark.parametrize(
@@ -208,7 +208,7 @@ def _closed_port() -> int:
 @pytest.mark.parametrize("scheme", ["postgresql", "mysql"])
 def test_an_unreachable_server_is_reported_within_the_patience(scheme, monkeypatch):
     """Retries stop at the patience or the attempts, whichever comes first (no wall clock asserted)."""
-    import tempopt.study.storage as storage_module
+    import tempopt.study.storage.opening as storage_module
 
     waits: list[float] = []
     monkeypatch.setattr(storage_module.time, "sleep", waits.append)

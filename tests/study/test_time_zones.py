@@ -22,9 +22,9 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from tempopt.analysis._figures import timeline
-from tempopt.study.liveness import fail_dead_trials
-from tempopt.study.optuna_compat import claim_waiting, rdb_storage, start_new_trial
-from tempopt.study.storage import FailureHandling, open_storage
+from tempopt.study.optuna_internals import claim_waiting, rdb_storage, start_new_trial
+from tempopt.study.storage.heartbeats import fail_dead_trials
+from tempopt.study.storage.opening import FailureHandling, open_storage
 from tests.cli.conftest import tiny_spec
 from tests.workers.harness import fresh_database, worker_env
 

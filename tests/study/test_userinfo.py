@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy.exc
 
 from tempopt.errors import SpecError
-from tempopt.study.storage import describe_error, normalise_url
-from tempopt.study.userinfo import remember_secrets
+from tempopt.study.storage.opening import describe_error, normalise_url
+from tempopt.study.storage.userinfo import remember_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 

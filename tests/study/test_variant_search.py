@@ -7,9 +7,9 @@ import pytest
 
 from tempopt.errors import SpecError
 from tempopt.export import check_params
-from tempopt.study.objective import job_config
-from tempopt.study.search import distributions, make_sampler, suggest
-from tempopt.study.spec import parse_spec
+from tempopt.study.search.space import distributions, make_sampler, suggest
+from tempopt.study.spec.model import parse_spec
+from tempopt.study.trial.objective import job_config
 
 VARIANTS = ["kd", "schedule", "learned", "standardized", "dkd", "ttm"]
 

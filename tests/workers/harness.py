@@ -265,7 +265,7 @@ def children(pid: int) -> list[int]:
 
 
 def _driver_url(url: str) -> str:
-    from tempopt.study.storage import normalise_url
+    from tempopt.study.storage.opening import normalise_url
 
     return normalise_url(url)
 

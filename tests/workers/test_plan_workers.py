@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from tempopt.workers import Launcher, launcher, plan_workers
-from tempopt.workers.launcher import available_cores
+from tempopt.launch import Launcher, launcher, plan_workers
+from tempopt.launch.launcher import available_cores
 
 
 def test_threads_are_split_evenly_and_never_below_one():

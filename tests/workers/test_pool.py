@@ -122,7 +122,9 @@ def test_three_workers_serve_every_study_by_priority_and_lose_nothing(harness, m
         if w is not victim:
             log = harness.log(f"w{i}.log")
             assert log.count("cannot serve study 'elsewhere'") == 1
-            assert_clean_log(log.replace("WARNING tempopt.study.pool: worker on", "worker on"), f"w{i}.log")
+            assert_clean_log(
+                log.replace("WARNING tempopt.study.workers.pool_worker: worker on", "worker on"), f"w{i}.log"
+            )
 
 
 @pytest.mark.timeout(120)

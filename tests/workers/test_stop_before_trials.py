@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from tempopt.errors import TempoptError
-from tempopt.study.preparation import prepare_study
-from tempopt.study.spec import load_spec
-from tempopt.study.stopping import Interrupted, StopFlag
+from tempopt.stopping import Interrupted, StopFlag
+from tempopt.study.spec.model import load_spec
+from tempopt.study.workers.setup import prepare_study
 from tests.workers.harness import study_dict
 
 

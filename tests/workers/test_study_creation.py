@@ -6,11 +6,11 @@ import optuna
 import pytest
 
 from tempopt.errors import SpecError
-from tempopt.study import creation
-from tempopt.study.baseline_study import baseline_trials
-from tempopt.study.creation import create_or_resume
-from tempopt.study.spec import parse_spec
-from tempopt.study.storage import open_storage
+from tempopt.study.spec.model import parse_spec
+from tempopt.study.storage.opening import open_storage
+from tempopt.study.stored import baseline_trials
+from tempopt.study.workers import creation
+from tempopt.study.workers.creation import create_or_resume
 from tests.workers.harness import BACKENDS, fresh_database, study_dict
 
 pytestmark = pytest.mark.integration

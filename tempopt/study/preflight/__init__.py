@@ -1,7 +1,7 @@
 """The pre-flight: what can be checked about a study before its storage is opened.
 
 Every command that opens a study for work runs it once, before the storage is touched (``run``
-and ``launch`` through :func:`~tempopt.study.preparation.prepare_study`, which a pool worker
+and ``launch`` through :func:`~tempopt.study.workers.setup.prepare_study`, which a pool worker
 runs too, ``submit`` itself): a problem is one sentence and nothing is written. It builds the
 task and checks, in this order:
 
@@ -16,7 +16,7 @@ task and checks, in this order:
 - the models: each is sized on the ``meta`` device before it is built (parameters that alone
   exceed the free memory are refused before they are allocated, :mod:`._flight`);
 - the fit of data and models: inputs of another floating dtype are cast to the models', and a
-  BatchNorm model's batch of one is avoided, each with a warning (:mod:`tempopt.study.task_fit`);
+  BatchNorm model's batch of one is avoided, each with a warning (:mod:`tempopt.study.spec.task_fit`);
 - the logits: the teacher and the student, run once (in eval mode, without gradients) on a few
   training inputs, augmented as in training, give finite logits of shape ``(B, num_classes)``;
   a tuple or a dict names the element that has that shape (:mod:`._models`);
@@ -40,8 +40,8 @@ from tempopt.study.preflight._data import check_num_classes, check_splits
 from tempopt.study.preflight._flight import SAMPLE, Flight, user_call
 from tempopt.study.preflight._models import check_logits, check_trainable, fit_data
 from tempopt.study.preflight._teacher import check_teacher_recipe
-from tempopt.study.spec import StudySpec
-from tempopt.study.spec_task import task_as_written
+from tempopt.study.spec.host import task_as_written
+from tempopt.study.spec.model import StudySpec
 
 __all__ = ["CHECKS", "SAMPLE", "Flight", "preflight", "user_call"]
 
@@ -66,7 +66,7 @@ def preflight(spec: StudySpec, on_this_host: bool = True) -> Flight:
             device is only checked to be a device, and the models run on the CPU.
 
     Returns:
-        The flight: its ``task`` fitted to its models, as :func:`~tempopt.study.spec_task.load_spec_task`
+        The flight: its ``task`` fitted to its models, as :func:`~tempopt.study.spec.host.load_spec_task`
         builds it.
 
     Raises:

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from tempopt.errors import TaskError, TempoptError
-from tempopt.study.spec import StudySpec
-from tempopt.study.task_fit import shape_only
+from tempopt.study.spec.model import StudySpec
+from tempopt.study.spec.task_fit import shape_only
 from tempopt.tasks import Task
 from tempopt.tasks._user_code import USER_FAILURES, raised, user_frames
 

@@ -13,7 +13,7 @@ from tempopt.distill.data import first_inputs
 from tempopt.distill.views import augment_once
 from tempopt.errors import TaskError
 from tempopt.study.preflight._flight import SAMPLE, Flight, user_call
-from tempopt.study.task_fit import fit_task
+from tempopt.study.spec.task_fit import fit_task
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 T and λ only change the loss and lr only the optimizer step, so K jobs that share everything
 else (task, epochs, batch size, seed, optimizer, schedule) train as one: the students are
-stacked (:class:`~tempopt.distill.stacked.StudentStack`), each member with its own T, λ and lr
+stacked (:class:`~tempopt.distill.stack._students.StudentStack`), each member with its own T, λ and lr
 as ``(K,)`` tensors, its own optimizer state and its own BatchNorm statistics, and dropout
 masks drawn as its lone job draws them. A lone job is a batch of one; the teacher's own
 training is one too, with λ = 0 and no teacher.
@@ -33,10 +33,8 @@ from tempopt.distill.config import JobConfig, JobResult, Member, MembersCallback
 from tempopt.distill.data import Batch, BatchSource
 from tempopt.distill.device import autocast, resolve_device
 from tempopt.distill.evaluation import accuracies, hits
-from tempopt.distill.member_loss import MemberLoss
-from tempopt.distill.member_optimizer import StackedOptimizer, lr_factor
 from tempopt.distill.seeding import seed_everything
-from tempopt.distill.stacked import StudentStack
+from tempopt.distill.stack import MemberLoss, StackedOptimizer, StudentStack, lr_factor
 from tempopt.distill.views import AugmentedSource
 from tempopt.errors import SpecError
 from tempopt.tasks import Task

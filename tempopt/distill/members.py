@@ -16,10 +16,10 @@ from __future__ import annotations
 from torch import nn
 
 from tempopt.distill.config import JobConfig, JobResult, Member, MembersCallback, TeacherSignal, member_config
-from tempopt.distill.dropout import MemberDropout
 from tempopt.distill.loop import train
 from tempopt.distill.losses import loss_class
 from tempopt.distill.seeding import seed_everything
+from tempopt.distill.stack import MemberDropout
 from tempopt.errors import SpecError
 from tempopt.tasks import Task
 from tempopt.tasks.augmentation import Augmentation

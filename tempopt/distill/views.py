@@ -5,7 +5,7 @@ With a replayable augmentation (:class:`tempopt.tasks.augmentation.Augmentation`
 the examples of one split has the parameters ``augmentation.sample(N, generator)`` with the
 generator seeded by the study's teacher seed, the split and ``v`` — the same in every job,
 process and worker, so the teacher's logits on them can be computed once (the view bank,
-:mod:`tempopt.distill.view_bank`).
+:mod:`tempopt.distill.teacher._view_bank`).
 
 A job picks, per example, a random first view from its own seed and then walks the views in
 turn: in epoch ``e`` (0-based) example ``i`` is trained on view ``(first[i] + e) mod V``. So a

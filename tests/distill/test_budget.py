@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from tempopt.distill import JobConfig, prepare_teacher, run_job
-from tempopt.distill.member_optimizer import StackedOptimizer
+from tempopt.distill.stack import StackedOptimizer
 from tempopt.tasks import load_task
 
 QUICKSTART = {"labelled": 200}  # studies/quickstart.yaml's task

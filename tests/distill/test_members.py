@@ -8,8 +8,8 @@ from torch import nn
 
 from tempopt.distill import JobConfig, prepare_teacher, run_job
 from tempopt.distill.losses import kd_loss
-from tempopt.distill.member_loss import MemberLoss
 from tempopt.distill.members import Member, can_batch, fit_members, member_config
+from tempopt.distill.stack import MemberLoss
 from tempopt.errors import SpecError
 from tempopt.tasks import load_task
 

@@ -19,7 +19,7 @@ from torch.utils.data import TensorDataset
 
 from tempopt.distill import JobConfig, prepare_teacher, run_job
 from tempopt.distill.data import BatchSource
-from tempopt.distill.view_bank import bank_key
+from tempopt.distill.teacher import bank_key
 from tempopt.distill.views import AugmentedSource, view_params
 from tempopt.errors import SpecError
 from tempopt.tasks import Task

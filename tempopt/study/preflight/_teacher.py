@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from tempopt.distill.checkpoint import load_weights, read_state_dict
+from tempopt.distill.teacher import load_weights, read_state_dict
 from tempopt.errors import SpecError, TaskError
 from tempopt.study.preflight._flight import Flight
 

@@ -14,7 +14,7 @@ themselves for students this small. A convolutional student on the CPU runs its 
 after the other (each with its own rows of the stacked tensors): ``vmap`` turns K convolutions
 into one grouped convolution, whose backward on the CPU took 1.6× the time of the K one by one
 (a resnet8 on 28×28 digits, K = 16, one thread). Dropout masks come from the job's generator
-(:mod:`tempopt.distill.dropout`).
+(:mod:`tempopt.distill.stack._dropout`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from tempopt.distill.dropout import DropoutMasks
+from tempopt.distill.stack._dropout import DropoutMasks
 from tempopt.tasks.models import MLP
 
 StackedForward = Callable[[dict[str, Tensor], Tensor], Tensor]

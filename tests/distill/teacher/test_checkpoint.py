@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from tempopt.distill import prepare_teacher
-from tempopt.distill.checkpoint import load_weights, read_state_dict
+from tempopt.distill.teacher import load_weights, read_state_dict
 from tempopt.errors import TaskError
 
 

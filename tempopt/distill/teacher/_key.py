@@ -13,9 +13,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from tempopt.distill.checkpoint import file_sha256
 from tempopt.distill.data import fingerprint
-from tempopt.distill.source_hash import augmentation_code, callable_code, classes_code
+from tempopt.distill.teacher._checkpoint import file_sha256
+from tempopt.distill.teacher._source_hash import augmentation_code, callable_code, classes_code
 from tempopt.tasks import Task
 from tempopt.tasks.augmentation import Augmentation
 

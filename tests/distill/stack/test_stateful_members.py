@@ -15,7 +15,7 @@ from torch import nn
 
 from tempopt.distill import JobConfig, prepare_teacher, run_job
 from tempopt.distill.members import Member, can_batch, fit_members, member_config
-from tempopt.distill.stacked import StudentStack
+from tempopt.distill.stack import StudentStack
 from tempopt.tasks import Shift, load_task
 from tempopt.tasks.models import MLP, ConvNet2d
 

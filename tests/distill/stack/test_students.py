@@ -10,7 +10,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from tempopt.distill import JobConfig, prepare_teacher, run_job
 from tempopt.distill.members import Member, fit_members, member_config
-from tempopt.distill.stacked import _linear_chain, stacked_forward
+from tempopt.distill.stack._students import _linear_chain, stacked_forward
 from tempopt.tasks.models import MLP, ConvNet1d
 
 
@@ -67,7 +67,7 @@ def test_students_on_the_vmap_path_train_as_they_would_alone(make_task, tmp_path
 
 def test_conv_members_on_the_cpu_run_one_by_one_as_vmap_would_run_them():
     """The CPU path of a conv student (members one after the other) computes what vmap computes."""
-    from tempopt.distill.stacked import StudentStack
+    from tempopt.distill.stack import StudentStack
     from tempopt.tasks.models import ConvNet2d
 
     torch.manual_seed(0)

@@ -12,8 +12,8 @@ import pytest
 import torch
 from torch import nn
 
-import tempopt.distill.teacher as teacher_module
-import tempopt.distill.teacher_key as teacher_key
+import tempopt.distill.teacher._key as teacher_key
+import tempopt.distill.teacher._teacher as teacher_module
 from tempopt.distill import JobConfig, cache_key, prepare_teacher, run_job
 from tempopt.errors import TaskError
 

@@ -27,10 +27,10 @@ import torch
 from filelock import FileLock
 from torch import Tensor, nn
 
-from tempopt.distill.checkpoint import load_cache_entry, save_atomically
 from tempopt.distill.data import BatchSource
 from tempopt.distill.device import autocast
-from tempopt.distill.source_hash import augmentation_code
+from tempopt.distill.teacher._checkpoint import load_cache_entry, save_atomically
+from tempopt.distill.teacher._source_hash import augmentation_code
 from tempopt.distill.views import SPLITS, view_params
 from tempopt.tasks import Task
 from tempopt.tasks.augmentation import Augmentation

@@ -1,11 +1,11 @@
 """The teacher: trained (or loaded) once, frozen, its logits cached on disk and shared.
 
-The cache key (:mod:`tempopt.distill.teacher_key`) is a content hash of the data, the teacher's
+The cache key (:mod:`tempopt.distill.teacher._key`) is a content hash of the data, the teacher's
 architecture and code and either its checkpoint or its training recipe. Every trial and every
 process with the same key reuses one file; a file lock and an atomic rename make sure that
 processes starting together train the teacher only once. With a replayable augmentation the
 teacher's logits on the augmented views are a second file, the view bank
-(:mod:`tempopt.distill.view_bank`).
+(:mod:`tempopt.distill.teacher._view_bank`).
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ import torch
 from filelock import FileLock
 from torch import Tensor, nn
 
-from tempopt.distill.checkpoint import load_cache_entry, load_weights, read_state_dict, save_atomically
 from tempopt.distill.data import Batch, BatchSource
 from tempopt.distill.device import autocast, resolve_device
 from tempopt.distill.job import JobConfig, TeacherSignal, evaluate, fit
 from tempopt.distill.seeding import seed_everything
-from tempopt.distill.teacher_key import cache_key
-from tempopt.distill.view_bank import BankProgress, ViewBank, prepare_bank
+from tempopt.distill.teacher._checkpoint import load_cache_entry, load_weights, read_state_dict, save_atomically
+from tempopt.distill.teacher._key import cache_key
+from tempopt.distill.teacher._view_bank import BankProgress, ViewBank, prepare_bank
 from tempopt.errors import SpecError
 from tempopt.tasks import Task
 from tempopt.tasks.augmentation import Augmentation

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tempopt.errors import TaskError
-from tempopt.references import import_module_of
+from tempopt.references import Kind, resolve
 from tempopt.tasks._user_code import USER_FAILURES, first_line, raised, user_frames
 
 if TYPE_CHECKING:
@@ -25,7 +24,20 @@ _BUILTIN_REFS: dict[str, str] = {
     "mnist1d": "tempopt.tasks.mnist1d:make_mnist1d",
     "torchvision": "tempopt.tasks.images:make_torchvision",
 }
-_BUILTIN: dict[str, TaskFactory] = {}  # registered with register_task, and built-ins once resolved
+_BUILTIN: dict[str, TaskFactory] = {}  # registered with register_task
+
+TASK: Kind[TaskFactory] = Kind(
+    noun="task",
+    form="package.module:make_task",
+    part="a function",
+    accepts=callable,
+    expected="callable",
+    fix="expose a function that returns a tempopt.Task",
+    error=TaskError,
+    failures=USER_FAILURES,
+    frames=user_frames,
+    raised=raised,
+)
 
 
 def register_task(name: str) -> Callable[[TaskFactory], TaskFactory]:
@@ -38,17 +50,15 @@ def register_task(name: str) -> Callable[[TaskFactory], TaskFactory]:
     return deco
 
 
+def _registered() -> dict[str, TaskFactory | str]:
+    """Every task by name: the reference of a built-in one, or the factory registered with
+    :func:`register_task` (which wins over a built-in of the same name)."""
+    return {**_BUILTIN_REFS, **_BUILTIN}
+
+
 def builtin_tasks() -> list[str]:
     """Names of the built-in tasks (and of those registered with :func:`register_task`)."""
-    return sorted(set(_BUILTIN) | set(_BUILTIN_REFS))
-
-
-def _builtin_factory(name: str) -> TaskFactory:
-    """The factory of a built-in task, its module imported the first time."""
-    if name not in _BUILTIN:
-        module, _, attr = _BUILTIN_REFS[name].partition(":")
-        _BUILTIN[name] = getattr(importlib.import_module(module), attr)
-    return _BUILTIN[name]
+    return sorted(_registered())
 
 
 def resolve_factory(ref: str) -> TaskFactory:
@@ -60,36 +70,7 @@ def resolve_factory(ref: str) -> TaskFactory:
     Raises:
         TaskError: one sentence saying what was not found and the expected form.
     """
-    if ref in _BUILTIN or ref in _BUILTIN_REFS:
-        return _builtin_factory(ref)
-    if ":" not in ref:
-        raise TaskError(
-            f"task {ref!r} is neither a built-in task ({', '.join(builtin_tasks())}) nor of the "
-            "form 'package.module:make_task'."
-        )
-    module_name, _, attr = ref.partition(":")
-    if not module_name or not attr:
-        raise TaskError(f"task {ref!r} must name both a module and a function, of the form 'package.module:make_task'.")
-    try:
-        module, _ = import_module_of(ref)
-    except ImportError as e:
-        raise TaskError(
-            f"task {ref!r}: module {module_name!r} cannot be imported ({e}); "
-            "check that it is on PYTHONPATH and of the form 'package.module:make_task'.",
-            user_frames(e),
-        ) from e
-    except USER_FAILURES as e:  # the module's own code raised (or exited) while it was imported
-        raise TaskError(
-            f"task {ref!r}: module {module_name!r} {raised(e)} while it was imported; fix the module.",
-            user_frames(e),
-        ) from e
-    factory = getattr(module, attr, None)
-    if not callable(factory):
-        raise TaskError(
-            f"task {ref!r}: module {module_name!r} has no callable {attr!r}; expose a function "
-            "that returns a tempopt.Task and name it as 'package.module:make_task'."
-        )
-    return factory
+    return resolve(ref, _registered(), TASK)
 
 
 def check_task_args(ref: str, args: dict[str, Any]) -> None:

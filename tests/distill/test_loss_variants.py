@@ -1,20 +1,26 @@
-"""The five KD variants against values worked out by hand, their limiting cases and their args."""
+"""The KD variants against values worked out by hand and their limiting cases, then the contract
+every registered variant keeps (iterating the registry)."""
 
 from __future__ import annotations
 
+import inspect
 import math
+import sys
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from tempopt.distill.losses import DistillLoss, kd_soft, loss_class, make_loss
-from tempopt.distill.losses._base import kl_rows, log_softmax
+from tempopt.distill import losses
+from tempopt.distill.losses import DistillLoss, all_targets, kd_soft, loss_class, loss_names, make_loss
+from tempopt.distill.losses._base import kl_rows, log_softmax, mix
 from tempopt.distill.losses.dkd import DecoupledKD, tckd_nckd
 from tempopt.distill.losses.learned import LearnedTemperatureKD
 from tempopt.distill.losses.schedule import ScheduledKD
 from tempopt.distill.losses.standardized import StandardizedKD, standardize
 from tempopt.distill.losses.ttm import TransformedTeacherKD
 from tempopt.errors import SpecError
+from tests.distill.variant_members import declared_members, members
 
 STUDENT = [[1.0, 2.0, 0.5, -1.0], [0.0, -1.0, 3.0, 1.0], [2.5, 0.5, -0.5, 0.0]]
 TEACHER = [[2.0, 1.0, 0.0, -2.0], [1.5, 0.5, 2.5, 0.0], [4.0, -1.0, 1.0, 0.5]]
@@ -363,8 +369,12 @@ def test_wttm_weighs_a_flat_teacher_row_more_than_a_sharp_one():
 
 
 # ---------------------------------------------------------------------------------------------- every variant
+# The contract every registered variant keeps, run over the registry: a variant registered in
+# tempopt/distill/losses/ is tested here with no edit (its members made from its declared args).
 
-# Three members per variant, with args that differ; `temperature` below differs too.
+VARIANTS = loss_names()
+
+# Three members of some variants, picked by hand for their edge cases; `temperature` below differs too.
 MEMBERS = {
     "schedule": [
         {"t_start": 8.0, "t_end": 2.0},
@@ -376,13 +386,37 @@ MEMBERS = {
     "dkd": [{}, {"alpha": 0.0, "beta": 2.0, "warmup": 0.0}, {"alpha": 3.0, "beta": 0.5, "warmup": 1.0}],
     "ttm": [{}, {"gamma": 0.2, "weighted": "yes"}, {"gamma": 1.0, "weighted": "yes"}],
 }
-VARIANTS = sorted(MEMBERS)
 
 
-def test_every_variant_is_registered_under_its_name():
-    classes = [ScheduledKD, LearnedTemperatureKD, StandardizedKD, DecoupledKD, TransformedTeacherKD]
-    assert {cls.name: cls for cls in classes} == {name: loss_class(name) for name in VARIANTS}
-    assert [loss_class(n).uses_temperature for n in VARIANTS] == [True, False, False, True, False]
+def _members(name: str) -> list[dict]:
+    return members(name, MEMBERS)
+
+
+def test_the_registry_holds_the_variants_of_this_package():
+    assert {"kd", "schedule", "learned", "standardized", "dkd", "ttm"} <= set(VARIANTS)
+    assert set(MEMBERS) <= set(VARIANTS)  # no hand-picked members of a variant that is gone
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_a_variant_is_registered_under_its_name_in_a_small_module_of_its_own(name):
+    cls = loss_class(name)
+    assert issubclass(cls, DistillLoss) and cls.name == name
+    assert cls.__module__ == f"tempopt.distill.losses.{name}"
+    assert len(inspect.getsource(sys.modules[cls.__module__]).splitlines()) <= 150
+    assert f"``{name}``" in losses.__doc__  # the package's docstring lists it
+    assert make_loss(name) is not make_loss(name)  # fresh state per job
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_a_variant_s_defaults_are_valid_and_its_args_say_what_they_are(name):
+    cls = loss_class(name)
+    assert cls.check_args({}) == {arg: spec.default for arg, spec in cls.args.items()}
+    for arg, spec in cls.args.items():
+        assert spec.help, f"{name}.{arg} has no help"
+        assert spec.check(name, arg, spec.default) == spec.default
+    loss = make_loss(name, _members(name))
+    assert loss.size == 3 and all(v.shape == (3,) for v in loss.values.values())
+    assert 0 < cls.default_temperature < math.inf
 
 
 def _batch(k: int = 3):
@@ -393,23 +427,49 @@ def _batch(k: int = 3):
 
 
 @pytest.mark.parametrize("name", VARIANTS)
+def test_at_kd_weight_zero_a_variant_is_cross_entropy_and_needs_no_teacher(name):
+    student, teacher, targets, _ = _batch()
+    for args in _members(name):
+        loss = make_loss(name, args)
+        want = F.cross_entropy(student[0], targets)
+        torch.testing.assert_close(loss(student[0], None, targets, 2.0, 0.0, 0.5), want)
+        torch.testing.assert_close(loss(student[0], teacher, targets, 2.0, 0.0, 0.5), want)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_at_kd_weight_one_a_variant_is_its_soft_term_and_needs_no_labels(name):
+    student, teacher, targets, _ = _batch()
+    loss = make_loss(name, _members(name)[1])
+    rows = all_targets(None, teacher) if loss.needs_targets else None
+    want = loss.soft(student[:1], teacher, rows, torch.tensor([2.0]), 0.5)[0]
+    got = loss(student[0], teacher, None, 2.0, 1.0, 0.5)
+    assert torch.isfinite(got)
+    torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
 def test_gradient_is_finite_reaches_every_member_and_never_the_teacher(name):
     student, teacher, targets, temperature = _batch()
-    loss = make_loss(name, MEMBERS[name])
+    loss = make_loss(name, _members(name))
     got = loss.soft(student, teacher, targets, temperature, 0.5)
     assert got.shape == (3,) and torch.isfinite(got).all() and (got > 0).all()
     got.sum().backward()
     assert torch.isfinite(student.grad).all() and (student.grad.abs().sum((1, 2)) > 0).all()
     assert teacher.grad is None
+    for value in loss.state().values():
+        assert value.grad is not None and torch.isfinite(value.grad).all()
 
 
+@pytest.mark.parametrize("picked", [True, False], ids=["picked", "declared"])
 @pytest.mark.parametrize("name", VARIANTS)
-def test_three_members_compute_what_three_lone_members_compute(name):
+def test_three_members_compute_what_three_lone_members_compute(name, picked):
+    """With the members picked by hand and with those made from the variant's declared args."""
     student, teacher, targets, temperature = _batch()
-    together = make_loss(name, MEMBERS[name])
+    args_of = _members(name) if picked else declared_members(loss_class(name))
+    together = make_loss(name, args_of)
     got = together.soft(student, teacher, targets, temperature, 0.3)
     got.sum().backward()
-    for k, args in enumerate(MEMBERS[name]):
+    for k, args in enumerate(args_of):
         s = student.detach()[k : k + 1].clone().requires_grad_(True)
         alone = make_loss(name, args)
         want = alone.soft(s, teacher, targets, temperature[k : k + 1], 0.3)
@@ -421,29 +481,75 @@ def test_three_members_compute_what_three_lone_members_compute(name):
 
 
 @pytest.mark.parametrize("name", VARIANTS)
+def test_a_batch_with_each_member_s_t_and_lambda_is_three_separate_calls(name):
+    """The full loss of a batched pass (labelled rows, then transfer rows) against a lone job's call."""
+    student, teacher, targets, temperature = _batch()
+    labels = targets[:3]  # rows 3 and 4 are transfer rows
+    kd_weight = torch.tensor([0.3, 1.0, 0.7])
+    together = make_loss(name, _members(name))
+    rows = all_targets(labels, teacher.detach()) if together.needs_targets else None
+    got = mix(student, teacher, labels, kd_weight, lambda t: together.soft(student, t, rows, temperature, 0.4))
+    for k, args in enumerate(_members(name)):
+        alone = make_loss(name, args)
+        want = alone(student[k], teacher, labels, temperature[k].item(), kd_weight[k].item(), 0.4)
+        torch.testing.assert_close(got[k], want)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_the_temperature_matters_exactly_when_a_variant_says_it_uses_one(name):
+    student, teacher, targets, _ = _batch()
+    loss = make_loss(name, _members(name)[0])
+    at = [loss.soft(student[:1], teacher, targets, torch.tensor([t]), 0.5).item() for t in (1.0, 4.0)]
+    if loss.uses_temperature:
+        assert at[0] != pytest.approx(at[1], rel=1e-3)
+    else:
+        assert at[0] == at[1]
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_keep_leaves_the_members_it_keeps_as_they_were(name):
+    student, teacher, targets, temperature = _batch()
+    loss = make_loss(name, _members(name))
+    before = loss.soft(student, teacher, targets, temperature, 0.6).detach()
+    loss.keep(torch.tensor([0, 2]))
+    assert loss.size == 2 and len(loss.learned()) == 2
+    kept = torch.tensor([0, 2])
+    after = loss.soft(student.index_select(0, kept), teacher, targets, temperature.index_select(0, kept), 0.6)
+    torch.testing.assert_close(after.detach(), before.index_select(0, kept))
+    assert all(v.requires_grad and v.is_leaf and len(v) == 2 for v in loss.state().values())
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_what_a_variant_learned_is_one_mapping_of_finite_numbers_per_member(name):
+    learned = make_loss(name, _members(name)).learned()
+    assert len(learned) == 3 and len({tuple(sorted(m)) for m in learned}) == 1
+    assert all(isinstance(v, float) and math.isfinite(v) for m in learned for v in m.values())
+
+
+@pytest.mark.parametrize("name", VARIANTS)
 def test_an_unknown_arg_names_itself_and_the_known_ones(name):
     with pytest.raises(SpecError, match=f"'{name}' has no arg 'tau'"):
         make_loss(name, [{}, {"tau": 1.0}])
 
 
-@pytest.mark.parametrize(
-    "name, arg, value",
-    [
-        ("schedule", "t_start", 0.0),
-        ("schedule", "t_end", 101.0),
-        ("schedule", "shape", "exp"),
-        ("learned", "t_min", -1.0),
-        ("learned", "grl_max", 11.0),
-        ("learned", "ramp", 0.0),
-        ("learned", "ramp", 1.5),
-        ("dkd", "alpha", -0.5),
-        ("dkd", "beta", math.nan),
-        ("dkd", "warmup", 1.5),
-        ("ttm", "gamma", 0.0),
-        ("ttm", "gamma", 1.5),
-        ("ttm", "weighted", True),
-    ],
-)
+def _out_of_range(cls: type[DistillLoss]) -> list[tuple[str, str, object]]:
+    """``(variant, arg, value)`` for every value an arg refuses: past each finite end, NaN and a
+    bool for a number; a string it does not list and a bool for a choice."""
+    cases: list[tuple[str, str, object]] = []
+    for arg, spec in cls.args.items():
+        if spec.choices is not None:
+            values: list[object] = ["no-such-choice", True]
+        else:
+            values = [math.nan, True]
+            if math.isfinite(spec.low):
+                values.append(spec.low if spec.low_open else spec.low - 1.0)
+            if math.isfinite(spec.high):
+                values.append(spec.high if spec.high_open else spec.high + 1.0)
+        cases += [(cls.name, arg, v) for v in values]
+    return cases
+
+
+@pytest.mark.parametrize("name, arg, value", [c for n in VARIANTS for c in _out_of_range(loss_class(n))])
 def test_a_value_out_of_range_names_its_arg(name, arg, value):
     with pytest.raises(SpecError, match=f"loss '{name}': {arg}"):
         make_loss(name, {arg: value})

@@ -14,9 +14,28 @@ import torch
 
 from tempopt.distill.losses._base import DistillLoss
 from tempopt.errors import SpecError
-from tempopt.references import import_module_of
+from tempopt.references import Kind, resolve
+from tempopt.tasks._user_code import USER_FAILURES, raised, user_frames
 
 _LOSSES: dict[str, type[DistillLoss]] = {}
+
+
+def _is_variant(found: object) -> bool:
+    return isinstance(found, type) and issubclass(found, DistillLoss)
+
+
+LOSS: Kind[type[DistillLoss]] = Kind(
+    noun="loss",
+    form="package.module:Class",
+    part="a class",
+    accepts=_is_variant,
+    expected="subclass of tempopt.distill.DistillLoss named",
+    fix="define one",
+    error=SpecError,
+    failures=USER_FAILURES,
+    frames=user_frames,
+    raised=raised,
+)
 
 
 def register_loss(cls: type[DistillLoss]) -> type[DistillLoss]:
@@ -36,28 +55,7 @@ def loss_class(name: str) -> type[DistillLoss]:
     Raises:
         SpecError: one sentence naming what was not found and the expected form.
     """
-    if name in _LOSSES:
-        return _LOSSES[name]
-    if ":" not in name:
-        raise SpecError(
-            f"unknown loss {name!r}; use one of: {', '.join(loss_names())}, "
-            "or 'package.module:Class' for a variant of your own."
-        )
-    module_name = name.partition(":")[0]
-    try:
-        module, attr = import_module_of(name)
-    except ImportError as e:
-        raise SpecError(
-            f"loss {name!r}: module {module_name!r} cannot be imported ({e}); check that it is "
-            "on PYTHONPATH and of the form 'package.module:Class'."
-        ) from e
-    cls = getattr(module, attr, None)
-    if not (isinstance(cls, type) and issubclass(cls, DistillLoss)):
-        raise SpecError(
-            f"loss {name!r}: module {module_name!r} has no subclass of tempopt.distill.DistillLoss "
-            f"named {attr!r}; define one and name it as 'package.module:Class'."
-        )
-    return cls
+    return resolve(name, _LOSSES, LOSS)
 
 
 def make_loss(

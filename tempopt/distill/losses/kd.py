@@ -48,4 +48,4 @@ class KDLoss(DistillLoss):
     def soft(
         self, student: Tensor, teacher: Tensor, targets: Tensor | None, temperature: Tensor, progress: float
     ) -> Tensor:
-        return kd_soft(student, teacher, temperature)
+        return kd_soft(student, teacher.detach(), temperature)

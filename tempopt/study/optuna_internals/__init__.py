@@ -1,5 +1,5 @@
 """The few places where tempopt relies on Optuna internals, kept together and pinned by tests
-(``tests/study/test_optuna_compat.py``: one test per function, against the installed Optuna).
+(``tests/study/optuna_internals/test_optuna_internals.py``: one test per function, against the installed Optuna).
 Nothing outside this package touches them.
 
 * :func:`storage_of`, :func:`study_id_of`, :func:`trial_id_of`, :func:`rdb_storage`: a study's

@@ -1,7 +1,7 @@
 """A task module as a user writes one, with one mistake per ``case`` (``task_args: {case: ...}``).
 
 ``make_task(case="ok")`` is a correct four-class task of tensor datasets; every other case
-makes the one mistake its name says. tests/study/test_preflight_cases.py runs each through
+makes the one mistake its name says. tests/study/preflight/test_preflight_cases.py runs each through
 ``tempopt run``.
 """
 

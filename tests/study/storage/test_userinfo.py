@@ -12,7 +12,7 @@ from tempopt.errors import SpecError
 from tempopt.study.storage.opening import describe_error, normalise_url
 from tempopt.study.storage.userinfo import remember_secrets
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize(

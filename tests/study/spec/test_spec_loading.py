@@ -16,7 +16,7 @@ from tempopt.errors import SpecError
 from tempopt.study.spec.model import SPEC_JSON_LIMIT, StudySpec, load_spec, parse_spec
 from tempopt.study.spec.reading import MAX_BYTES, StudyLoader
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 STUDY_FILES = sorted((ROOT / "studies").glob("*.yaml")) + sorted((ROOT / "examples").glob("*.yaml"))
 
 FULL = {  # every sub-model spelled out, so that every number field has a place to put a boolean
@@ -88,6 +88,10 @@ def test_every_number_field_refuses_a_boolean(path, flag):
 def test_full_spec_is_valid():
     spec = parse_spec(copy.deepcopy(FULL))
     assert spec.search.batch_size is not None and spec.search.batch_size.low == 16
+
+
+def test_the_repository_study_files_are_found():  # else the test below runs on none
+    assert (ROOT / "studies" / "quickstart.yaml") in STUDY_FILES
 
 
 @pytest.mark.parametrize("path", STUDY_FILES, ids=lambda p: p.name)

@@ -1,6 +1,6 @@
 """A user's task mistakes, each refused by the pre-flight before the storage is opened.
 
-Every case of tests/study/broken_tasks.py (a task module as a user writes one) runs through
+Every case of tests/study/preflight/broken_tasks.py (a task module as a user writes one) runs through
 ``tempopt run``: exit code 2, one sentence after one ``error:``, the user's own frames where the
 mistake is in the user's code (and no frame of tempopt or torch), and no storage file. The two
 mistakes with a safe repair (float64 inputs, BatchNorm's batch of one) run, with a note.
@@ -25,7 +25,7 @@ from tempopt.study.preflight import preflight
 from tempopt.study.spec.host import load_spec_task
 from tempopt.study.spec.model import parse_spec
 from tempopt.study.spec.task_fit import fit_task, student_batch_sizes
-from tests.study.broken_tasks import _batchnorm_student, make_task
+from tests.study.preflight.broken_tasks import _batchnorm_student, make_task
 
 TASKS = Path(__file__).with_name("broken_tasks.py")
 SEARCH = {

@@ -180,8 +180,10 @@ def worker_command(
     url = storage_url(storage)
     out.print(f"worker {os.getpid()} serving studies matching {studies!r} in {redact_url(url)}", highlight=False)
 
+    from tempopt.study.stored import REPLICATE_ATTR
+
     def on_trial_end(frozen) -> None:  # type: ignore[no-untyped-def]
-        what = frozen.user_attrs.get("replicate") or f"trial {frozen.number}"
+        what = frozen.user_attrs.get(REPLICATE_ATTR) or f"trial {frozen.number}"
         out.print(f"{frozen.user_attrs.get('worker', '')} {what}: {frozen.state.name.lower()}", highlight=False)
 
     def on_note(message: str) -> None:

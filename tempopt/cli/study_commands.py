@@ -208,10 +208,11 @@ def _list_row(
 
     from tempopt.analysis import best_config
     from tempopt.study.siblings import is_verification
+    from tempopt.study.stored import SPEC_ATTR
 
     if is_verification(s.study_name):
         return indent + s.study_name, f"{s.n_trials} replicate{'' if s.n_trials == 1 else 's'}", "-"
-    if isinstance(s.user_attrs.get("spec"), dict):
+    if isinstance(s.user_attrs.get(SPEC_ATTR), dict):
         best = best_config(optuna.load_study(study_name=s.study_name, storage=storage))
         return indent + s.study_name, str(s.n_trials), "-" if best is None else best.short()
     value = s.best_trial.value if s.best_trial is not None else None

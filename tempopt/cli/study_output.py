@@ -16,7 +16,7 @@ from tempopt.analysis import best_config, compute_verdict
 from tempopt.cli.app import console, out
 from tempopt.study.search.metrics import accuracy_of, is_multi, pareto_front
 from tempopt.study.storage.retries import retrying
-from tempopt.study.stored import is_baseline
+from tempopt.study.stored import PLAN_ATTR, REPLICATE_ATTR, SPEC_ATTR, is_baseline
 
 if TYPE_CHECKING:
     from tempopt.distill import Teacher
@@ -81,12 +81,12 @@ def progress_hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> 
     verify_bar = progress.add_task("verifying", total=None, visible=False)
 
     def name(trial: optuna.Trial | FrozenTrial) -> str:
-        replicate = trial.user_attrs.get("replicate")
+        replicate = trial.user_attrs.get(REPLICATE_ATTR)
         return f"replicate {replicate}" if replicate else f"trial {trial.number}"
 
     def on_trial_start(trial: optuna.Trial) -> None:
-        if trial.user_attrs.get("replicate") and progress.tasks[verify_bar].total is None:
-            plan = trial.study.user_attrs.get("plan") or []
+        if trial.user_attrs.get(REPLICATE_ATTR) and progress.tasks[verify_bar].total is None:
+            plan = trial.study.user_attrs.get(PLAN_ATTR) or []
             progress.update(verify_bar, total=len(plan) or None, visible=True, description="verifying")
         progress.update(epoch_bar, completed=0, visible=True, description=name(trial))
 
@@ -94,7 +94,7 @@ def progress_hooks(progress: Progress, study: optuna.Study, spec: StudySpec) -> 
         progress.update(epoch_bar, completed=epoch, description=f"{name(trial)}  val {accuracy:.3f}")
 
     def on_trial_end(frozen: FrozenTrial) -> None:
-        if frozen.user_attrs.get("replicate"):
+        if frozen.user_attrs.get(REPLICATE_ATTR):
             progress.update(verify_bar, visible=True, advance=1 if frozen.state == TrialState.COMPLETE else 0)
             progress.update(epoch_bar, visible=False)
             return
@@ -163,7 +163,7 @@ def print_best(study: optuna.Study) -> None:
 def print_front(study: optuna.Study) -> None:
     """A multi-objective study's Pareto front of distilled trials: accuracy against the cost."""
     front = pareto_front(study)
-    cost = (study.user_attrs.get("spec") or {}).get("objectives", ["accuracy", "cost"])[-1]
+    cost = (study.user_attrs.get(SPEC_ATTR) or {}).get("objectives", ["accuracy", "cost"])[-1]
     table = Table(title=f"Pareto front: {len(front)} distilled trial(s), val accuracy against {cost}")
     for col in ("trial", "val accuracy", cost, "config"):
         table.add_column(col, justify="left" if col == "config" else "right")

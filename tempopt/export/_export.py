@@ -21,7 +21,7 @@ from tempopt.study.search.metrics import accuracy_of, complete_with_accuracy, is
 from tempopt.study.siblings import require_search
 from tempopt.study.spec.model import StudySpec, parse_spec
 from tempopt.study.storage.opening import redact_url
-from tempopt.study.stored import baseline_trials, student_alone
+from tempopt.study.stored import SPEC_ATTR, TEACHER_KEY_ATTR, baseline_trials, student_alone
 
 EXPORT_FORMAT = 1
 
@@ -71,7 +71,7 @@ def export_best(study: optuna.Study, storage_url: str, top_k: int = 1) -> dict[s
         StorageError: the study has no completed trial.
     """
     require_search(study.study_name, study.user_attrs, "export")
-    spec = study.user_attrs["spec"]
+    spec = study.user_attrs[SPEC_ATTR]
     ranked = ranked_trials(study)
     if not ranked:
         raise StorageError(
@@ -100,7 +100,7 @@ def export_pareto(study: optuna.Study, storage_url: str) -> dict[str, dict[str, 
         StorageError: not multi-objective, or nothing on the front yet.
     """
     require_search(study.study_name, study.user_attrs, "export")
-    spec = study.user_attrs["spec"]
+    spec = study.user_attrs[SPEC_ATTR]
     if not is_multi(study):
         raise StorageError(
             f"study {study.study_name!r} has one objective, so no Pareto front; "
@@ -147,7 +147,7 @@ def _trial_data(
         "fixed": fixed_values(spec, best),
         "spec": spec,
         "teacher": {
-            "key": study.user_attrs.get("teacher_key"),
+            "key": study.user_attrs.get(TEACHER_KEY_ATTR),
             "accuracy": study.user_attrs.get("teacher_accuracy"),
         },
         "baseline": None if baseline is None else {"trial": baseline.number, "value": accuracy_of(baseline)},

@@ -33,7 +33,8 @@ def test_three_workers_finish_exactly_the_budget(harness):
 
 @pytest.mark.timeout(60)
 def test_launch_without_a_reachable_database_is_one_sentence_and_exit_3(tmp_path, teacher_cache):
-    url = f"postgresql://tempopt:{PASSWORD}@127.0.0.1:{free_port()}/tempopt"  # MySQL: tests/study/storage/test_storage_urls.py
+    # MySQL: tests/study/storage/test_storage_urls.py
+    url = f"postgresql://tempopt:{PASSWORD}@127.0.0.1:{free_port()}/tempopt"
     harness = StudyHarness(tmp=tmp_path, url=url, cache_dir=teacher_cache)
     study = harness.write_study()
 

@@ -68,8 +68,9 @@ MAX_RETRIES = 5
 
 
 class FastWriteStorage(FastReadStorage):
-    """Optuna's RDB storage whose start of a fresh trial, params, heartbeats and end of a trial are written
-    with plain statements (each pinned equal to Optuna's own by ``tests/study/optuna_internals/test_optuna_internals.py``)."""
+    """Optuna's RDB storage whose start of a fresh trial, params, heartbeats and end of a trial are
+    written with plain statements (each pinned equal to Optuna's own by
+    ``tests/study/optuna_internals/test_optuna_internals.py``)."""
 
     def _create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> FrozenTrial:
         if template_trial is not None:  # a queued or added trial: Optuna's own path, rows of every kind

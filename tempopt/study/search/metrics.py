@@ -18,6 +18,8 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from tempopt.study.stored import BASELINE_ATTR
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -68,7 +70,7 @@ def distils(trial: FrozenTrial) -> bool:
     """True for a search trial that trained with distillation: not a baseline, and a kd_weight
     above 0: its own param, or without one the study file's fixed kd_weight (``search:
     {kd_weight: 0.7}``), which a study file keeps above 0."""
-    if trial.user_attrs.get("baseline") is True:
+    if trial.user_attrs.get(BASELINE_ATTR) is True:
         return False
     kd_weight = trial.params.get("kd_weight")
     return kd_weight is None or float(kd_weight) > 0.0

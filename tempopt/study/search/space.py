@@ -18,6 +18,7 @@ from tempopt.study.spec.dimensions import Dimension
 from tempopt.study.spec.losses import LOSS, arg_distributions, loss_distribution, uses_temperature
 from tempopt.study.spec.model import StudySpec
 from tempopt.study.spec.task_args import task_arg_distributions
+from tempopt.study.stored import BASELINE_ATTR
 
 INT_DIMENSIONS = {"batch_size"}
 
@@ -140,7 +141,7 @@ class _Warmup(optuna.pruners.BasePruner):
         step = trial.last_step
         if step is None or step <= self._warmup:
             return False
-        baseline = trial.user_attrs.get("baseline") is True
+        baseline = trial.user_attrs.get(BASELINE_ATTR) is True
         seen = self._views.get(baseline)
         if seen is None or seen[0] is not study:  # a view reads through its study: one per study is enough
             seen = self._views[baseline] = (study, group_view(study, baseline))

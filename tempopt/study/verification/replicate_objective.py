@@ -13,7 +13,7 @@ from tempopt.distill.members import fit_members
 from tempopt.errors import TrainingError
 from tempopt.study.search.epoch_reports import EpochReports
 from tempopt.study.storage.retries import retrying
-from tempopt.study.stored import encode_correct
+from tempopt.study.stored import CORRECT_ATTR, SEED_ATTR, TEST_ACCURACY_ATTR, encode_correct
 from tempopt.study.trial.objective import Objective, Outcome, record_job
 
 
@@ -28,7 +28,7 @@ class ReplicateObjective(Objective):
 
     def batch(self, trials: list[optuna.Trial]) -> list[Outcome]:
         """Replicates of one student seed trained together (:func:`fit_members`)."""
-        seeds = {int(t.user_attrs["student_seed"]) for t in trials}
+        seeds = {int(t.user_attrs[SEED_ATTR]) for t in trials}
         assert len(seeds) == 1, "a batch of replicates shares its student seed"
         seed = seeds.pop()
         asked = [self.configure(t) for t in trials]  # the queued params
@@ -63,9 +63,9 @@ class ReplicateObjective(Objective):
         correct = result.test_correct
         assert correct is not None
         attrs = {
-            "test_accuracy": result.test_accuracy,
+            TEST_ACCURACY_ATTR: result.test_accuracy,
             "test_split": result.test_split,
             "test_examples": len(correct),
-            "test_correct": encode_correct(correct.numpy()),
+            CORRECT_ATTR: encode_correct(correct.numpy()),
         }
         record_job(trial, result, self.at_chance(result.best_accuracy), seed, attrs)

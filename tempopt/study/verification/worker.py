@@ -39,8 +39,10 @@ from tempopt.study.spec.model import StudySpec
 from tempopt.study.storage.heartbeats import fail_dead_trials
 from tempopt.study.storage.retries import retrying
 from tempopt.study.stored import (
+    PLAN_ATTR,
     SEARCH_ID_ATTR,
     SEARCH_STUDY_ATTR,
+    SEED_ATTR,
     VERIFY_ATTR,
     load_baseline,
     pending,
@@ -101,7 +103,7 @@ def open_verification(search: optuna.Study, spec: StudySpec, wait: float = PLAN_
         for r in plan:
             study.enqueue_trial(r.params, user_attrs=r.user_attrs())
         study.set_user_attr(SEARCH_STUDY_ATTR, spec.name)
-        study.set_user_attr("plan", [r.key for r in plan])  # last: the other workers wait for it
+        study.set_user_attr(PLAN_ATTR, [r.key for r in plan])  # last: the other workers wait for it
         search.set_user_attr(VERIFY_ATTR, name)
         return study
     raise StorageError(f"could not plan the verification study {name!r}; run again to resume.")
@@ -110,7 +112,7 @@ def open_verification(search: optuna.Study, spec: StudySpec, wait: float = PLAN_
 def _wait_for_plan(study: optuna.Study, wait: float) -> bool:
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        if "plan" in storage_of(study).get_study_user_attrs(study_id_of(study)):
+        if PLAN_ATTR in storage_of(study).get_study_user_attrs(study_id_of(study)):
             return True
         time.sleep(0.2)
     return bool(study.get_trials(deepcopy=False))  # trials but no plan yet: a slow planner
@@ -130,7 +132,7 @@ def _wait_for_owner(study: optuna.Study, search: optuna.Study, wait: float) -> s
         if owner is not None:
             return "ours" if owner == search_id else "older"
         if attrs or storage.get_all_trials(study_id_of(study), deepcopy=False):
-            if "plan" in attrs and attrs.get(SEARCH_STUDY_ATTR) == search.study_name:  # a tempopt before ids
+            if PLAN_ATTR in attrs and attrs.get(SEARCH_STUDY_ATTR) == search.study_name:  # a tempopt before ids
                 named = storage.get_study_user_attrs(search_id).get(VERIFY_ATTR) == study.study_name
                 return "ours" if named else "older"
             return "foreign"
@@ -161,9 +163,9 @@ def _claim(study: optuna.Study, n: int) -> list[optuna.Trial]:
     waiting = retrying(lambda: study.get_trials(deepcopy=False, states=(TrialState.WAITING,)), "reading the queue")
     if not waiting:
         return []
-    seed = waiting[0].user_attrs.get("student_seed")
+    seed = waiting[0].user_attrs.get(SEED_ATTR)
     claimed = []
-    for frozen in (t for t in waiting if t.user_attrs.get("student_seed") == seed):
+    for frozen in (t for t in waiting if t.user_attrs.get(SEED_ATTR) == seed):
         trial = retrying(functools.partial(claim_trial, study, frozen), "starting a replicate")
         if trial is not None:
             claimed.append(trial)

@@ -19,6 +19,7 @@ import optuna
 from optuna.trial import TrialState
 
 from tempopt.errors import StateError, StorageError
+from tempopt.study.stored import SPEC_ATTR
 
 SERVICE = "service"
 PROBLEMS = "worker_problems"
@@ -117,7 +118,7 @@ def budget(study: optuna.Study) -> int | None:
     """The study's budget of finished trials: its record's total (what ``submit``, ``run`` and
     ``launch`` stored, ``--trials`` included), else its spec's ``trials``; None if neither."""
     attrs = study.user_attrs
-    rec, spec = attrs.get(SERVICE), attrs.get("spec")
+    rec, spec = attrs.get(SERVICE), attrs.get(SPEC_ATTR)
     total = (rec if isinstance(rec, dict) else {}).get("total", (spec if isinstance(spec, dict) else {}).get("trials"))
     return None if total is None else int(total)
 
@@ -175,7 +176,7 @@ def progress_of(study: optuna.Study) -> Progress:
     finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
     running = [t for t in trials if t.state == TrialState.RUNNING]
     waiting = sum(t.state == TrialState.WAITING for t in trials)
-    spec = attrs.get("spec") or {}
+    spec = attrs.get(SPEC_ATTR) or {}
     wanted = int((spec.get("verify") or {}).get("seeds", 0)) > 0
     planned = complete = open_ = 0
     replicates: list = []

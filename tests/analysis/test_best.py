@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tempopt.analysis import BestConfig, analyse_study, best_config, compute_verdict, render_markdown, spec_note
-from tempopt.analysis._best import seed_range
-from tempopt.analysis._html import render_html
+from tempopt.analysis.report._html import render_html
+from tempopt.analysis.verdict._best import seed_range
 
 from .studies import add_verification, make_study, temperature_times_kd
 

@@ -16,7 +16,7 @@ from optuna.importance import (
 from optuna.trial import TrialState
 
 from tempopt.analysis import count_trials, log10_view, search_space
-from tempopt.analysis._trials import complete_trials, position_in_range
+from tempopt.analysis.trials._trials import complete_trials, position_in_range
 
 from .studies import make_study, only_temperature
 

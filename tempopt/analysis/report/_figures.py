@@ -17,10 +17,10 @@ import plotly.express as px
 import plotly.graph_objects as go
 from optuna.trial import TrialState
 
-from tempopt.analysis._front import accuracy_view
-from tempopt.analysis._importance import EVALUATOR_LABELS, ProgressCallback
-from tempopt.analysis._study_analysis import StudyAnalysis
-from tempopt.analysis._trials import KD_WEIGHT, TEMPERATURE
+from tempopt.analysis.findings._front import accuracy_view
+from tempopt.analysis.findings._study_analysis import StudyAnalysis
+from tempopt.analysis.importance._importance import EVALUATOR_LABELS, ProgressCallback
+from tempopt.analysis.trials._trials import KD_WEIGHT, TEMPERATURE
 from tempopt.study.objectives import is_multi
 from tempopt.timestamps import local_now
 

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 
-from tempopt.analysis._importance import EVALUATOR_LABELS, FEW_TRIALS
-from tempopt.analysis._trial_summary import TrialSummary
-from tempopt.analysis._trials import KD_WEIGHT, position_in_range
-from tempopt.analysis._verdict import HELPED
+from tempopt.analysis.importance._importance import EVALUATOR_LABELS, FEW_TRIALS
+from tempopt.analysis.trials._trial_summary import TrialSummary
+from tempopt.analysis.trials._trials import KD_WEIGHT, position_in_range
+from tempopt.analysis.verdict._verdict import HELPED
 
 if TYPE_CHECKING:
-    from tempopt.analysis._study_analysis import StudyAnalysis
+    from tempopt.analysis.findings._study_analysis import StudyAnalysis
 
 EDGE = 0.1
 """A best value within this fraction of the (log) range of a bound is "at the edge"."""

@@ -12,9 +12,10 @@ from __future__ import annotations
 import html
 import re
 
-from tempopt.analysis._figures import ReportFigure
-from tempopt.analysis._importance import EVALUATOR_LABELS
-from tempopt.analysis._markdown import (
+from tempopt.analysis.findings._study_analysis import StudyAnalysis
+from tempopt.analysis.importance._importance import EVALUATOR_LABELS
+from tempopt.analysis.report._figures import ReportFigure
+from tempopt.analysis.report._markdown import (
     VARIANT_HEADER,
     chance_line,
     front_cells,
@@ -22,8 +23,7 @@ from tempopt.analysis._markdown import (
     trajectory_text,
     variant_cells,
 )
-from tempopt.analysis._study_analysis import StudyAnalysis
-from tempopt.analysis._verdict import HELPED
+from tempopt.analysis.verdict._verdict import HELPED
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 _EXTERNAL = re.compile(r"""((?:src|href)\s*=\s*\\?["'`]?\s*)(https?):""", re.IGNORECASE)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import optuna
 
-from tempopt.analysis._figures import report_figures
-from tempopt.analysis._html import render_html
-from tempopt.analysis._importance import ProgressCallback
-from tempopt.analysis._json import importance_to_json
-from tempopt.analysis._markdown import render_markdown
-from tempopt.analysis._study_analysis import StudyAnalysis, analyse_study
+from tempopt.analysis.findings._study_analysis import StudyAnalysis, analyse_study
+from tempopt.analysis.importance._importance import ProgressCallback
+from tempopt.analysis.report._figures import report_figures
+from tempopt.analysis.report._html import render_html
+from tempopt.analysis.report._json import importance_to_json
+from tempopt.analysis.report._markdown import render_markdown
 from tempopt.study.outputs import check_output_folder, write_text_atomically
 
 REPORT_FILES = ("report.html", "report.md", "importance.json", "verdict.json")

@@ -8,15 +8,15 @@ from typing import Any
 import optuna
 from optuna.distributions import BaseDistribution
 
-from tempopt.analysis._advice import suggest_next_steps
-from tempopt.analysis._best import BestConfig, best_config
-from tempopt.analysis._front import FrontRow, accuracy_view, front_rows
-from tempopt.analysis._importance import ImportanceAnalysis, ProgressCallback, compute_importances
-from tempopt.analysis._sensitivity import TemperatureSensitivity, temperature_sensitivity
-from tempopt.analysis._trial_summary import TrialSummary, summarise_trial
-from tempopt.analysis._trials import TrialCounts, complete_trials, count_trials, search_space
-from tempopt.analysis._variants import VariantRow, variant_comparison
-from tempopt.analysis._verdict import Verdict, compute_verdict
+from tempopt.analysis.findings._advice import suggest_next_steps
+from tempopt.analysis.findings._front import FrontRow, accuracy_view, front_rows
+from tempopt.analysis.findings._sensitivity import TemperatureSensitivity, temperature_sensitivity
+from tempopt.analysis.findings._variants import VariantRow, variant_comparison
+from tempopt.analysis.importance._importance import ImportanceAnalysis, ProgressCallback, compute_importances
+from tempopt.analysis.trials._trial_summary import TrialSummary, summarise_trial
+from tempopt.analysis.trials._trials import TrialCounts, complete_trials, count_trials, search_space
+from tempopt.analysis.verdict._best import BestConfig, best_config
+from tempopt.analysis.verdict._verdict import Verdict, compute_verdict
 from tempopt.study.baseline_study import baseline_trials, load_baseline
 
 

@@ -15,7 +15,7 @@ import optuna
 from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial
 
-from tempopt.analysis._trials import (
+from tempopt.analysis.trials._trials import (
     KD_WEIGHT,
     TEMPERATURE,
     complete_trials,

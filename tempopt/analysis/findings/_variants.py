@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from tempopt.analysis._trials import is_distilled
+from tempopt.analysis.trials._trials import is_distilled
 from tempopt.study.objectives import accuracy_of, complete_with_accuracy
 from tempopt.study.verify_plan import DISTILLED
 from tempopt.study.verify_record import load_verification

@@ -39,7 +39,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from scipy.stats import spearmanr
 
-from tempopt.analysis._trials import (
+from tempopt.analysis.trials._trials import (
     complete_trials,
     count_trials,
     is_baseline,

@@ -24,8 +24,8 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from tempopt.analysis._interval import N_BOOTSTRAP, paired_interval
-from tempopt.analysis._rival import baseline_search, under_tuned
+from tempopt.analysis.verdict._interval import N_BOOTSTRAP, paired_interval
+from tempopt.analysis.verdict._rival import baseline_search, under_tuned
 from tempopt.study.baseline_study import baseline_trials, is_baseline
 from tempopt.study.objectives import accuracy_of, complete_with_accuracy, distils
 from tempopt.study.per_example import decode_correct
@@ -174,7 +174,7 @@ def unverified_verdict(reason: str, baseline_trials: int = 0) -> Verdict:
 
 def _fair(v: Verdict, spec: dict[str, Any], baselines: list[FrozenTrial]) -> Verdict:
     """``v``, or *no evidence* with the reason and the fix when its student alone was no fair
-    rival (:func:`tempopt.analysis._rival.under_tuned`); the figures stay."""
+    rival (:func:`tempopt.analysis.verdict._rival.under_tuned`); the figures stay."""
     assert v.baseline is not None
     rival = baseline_search(spec, baselines, v.baseline.params.get("lr"))
     reason = under_tuned(rival, spec)

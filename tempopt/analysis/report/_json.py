@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tempopt.analysis._importance import ImportanceAnalysis
+from tempopt.analysis.importance._importance import ImportanceAnalysis
 
 
 def importance_to_json(importances: ImportanceAnalysis, study_name: str) -> dict[str, Any]:

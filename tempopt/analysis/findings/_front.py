@@ -14,7 +14,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from tempopt.analysis._trials import _quiet_optuna
+from tempopt.analysis.trials._trials import _quiet_optuna
 from tempopt.study.objectives import is_multi, pareto_front
 from tempopt.study.optuna_compat import trial_id_of
 
@@ -66,7 +66,7 @@ def front_rows(study: optuna.Study) -> list[FrontRow]:
     """The distilled Pareto front of a multi-objective study, most accurate first (else empty)."""
     if not is_multi(study):
         return []
-    from tempopt.analysis._verdict import member_verdicts
+    from tempopt.analysis.verdict._verdict import member_verdicts
 
     own = member_verdicts(study)
     rows = []

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from tempopt.analysis._best import BestConfig
-from tempopt.analysis._front import FrontRow
-from tempopt.analysis._importance import EVALUATOR_LABELS, ImportanceAnalysis
-from tempopt.analysis._sensitivity import TemperatureSensitivity
-from tempopt.analysis._study_analysis import StudyAnalysis
-from tempopt.analysis._variants import VariantRow
-from tempopt.analysis._verdict import Verdict
+from tempopt.analysis.findings._front import FrontRow
+from tempopt.analysis.findings._sensitivity import TemperatureSensitivity
+from tempopt.analysis.findings._study_analysis import StudyAnalysis
+from tempopt.analysis.findings._variants import VariantRow
+from tempopt.analysis.importance._importance import EVALUATOR_LABELS, ImportanceAnalysis
+from tempopt.analysis.verdict._best import BestConfig
+from tempopt.analysis.verdict._verdict import Verdict
 
 
 def render_markdown(analysis: StudyAnalysis, storage: str | None = None) -> str:

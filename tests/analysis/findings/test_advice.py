@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 
 from tempopt.analysis import analyse_study
-
-from .studies import make_study, only_temperature
+from tests.analysis.studies import make_study, only_temperature
 
 
 def steps_for(study) -> list[str]:

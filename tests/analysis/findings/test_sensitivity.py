@@ -7,8 +7,7 @@ import math
 import pytest
 
 from tempopt.analysis import temperature_sensitivity
-
-from .studies import make_study, only_temperature
+from tests.analysis.studies import make_study, only_temperature
 
 
 def test_temperature_bins_are_log_spaced_and_peak_where_the_truth_does():

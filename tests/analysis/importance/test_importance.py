@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tempopt.analysis import EVALUATORS, MIN_TRIALS, compute_importances
-
-from .studies import make_study, only_temperature, temperature_times_kd
+from tests.analysis.studies import make_study, only_temperature, temperature_times_kd
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,7 @@ import pytest
 from tempopt.analysis import BestConfig, analyse_study, best_config, compute_verdict, render_markdown, spec_note
 from tempopt.analysis.report._html import render_html
 from tempopt.analysis.verdict._best import seed_range
-
-from .studies import add_verification, make_study, temperature_times_kd
+from tests.analysis.studies import add_verification, make_study, temperature_times_kd
 
 
 def _ranked_distilled(study):

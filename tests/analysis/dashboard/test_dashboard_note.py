@@ -15,8 +15,7 @@ from tempopt.analysis import is_exposed, serve_dashboard, spec_note
 from tempopt.cli.app import app
 from tempopt.errors import TempoptError
 from tempopt.study.creation import refresh_note as dashboard_note
-
-from .studies import add_verification, make_study, only_temperature
+from tests.analysis.studies import add_verification, make_study, only_temperature
 
 
 def test_the_note_summarises_the_spec_and_is_saved_for_the_dashboard():

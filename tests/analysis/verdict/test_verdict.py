@@ -8,8 +8,7 @@ import pytest
 from optuna.trial import TrialState
 
 from tempopt.analysis import HELPED, HURT, NO_EVIDENCE, compute_verdict, paired_interval
-
-from .studies import add, add_verification, make_study, temperature_times_kd
+from tests.analysis.studies import add, add_verification, make_study, temperature_times_kd
 
 
 def _correct(acc: float, seeds: int, n: int, rng: np.random.Generator) -> np.ndarray:

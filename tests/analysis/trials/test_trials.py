@@ -17,8 +17,7 @@ from optuna.trial import TrialState
 
 from tempopt.analysis import count_trials, log10_view, search_space
 from tempopt.analysis.trials._trials import complete_trials, position_in_range
-
-from .studies import make_study, only_temperature
+from tests.analysis.studies import make_study, only_temperature
 
 
 def test_counts_every_state_and_uses_only_complete_finite_trials():

@@ -13,8 +13,7 @@ from typer.testing import CliRunner
 
 import tempopt.cli  # noqa: F401  registers every command on the app
 from tempopt.cli.app import app
-
-from .studies import add_verification, make_study, temperature_times_kd
+from tests.analysis.studies import add_verification, make_study, temperature_times_kd
 
 runner = CliRunner()
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*\\?["'`]?\s*(?:https?:)?//""", re.IGNORECASE)

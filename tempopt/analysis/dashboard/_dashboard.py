@@ -10,7 +10,7 @@ from typing import Any
 import optuna
 
 from tempopt.analysis.verdict._best import best_config
-from tempopt.analysis.verdict._verdict import compute_verdict
+from tempopt.analysis.verdict._compute import compute_verdict
 from tempopt.errors import HostError
 from tempopt.study.artifacts import artifact_store
 from tempopt.study.storage import open_existing_storage

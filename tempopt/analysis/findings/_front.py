@@ -66,7 +66,7 @@ def front_rows(study: optuna.Study) -> list[FrontRow]:
     """The distilled Pareto front of a multi-objective study, most accurate first (else empty)."""
     if not is_multi(study):
         return []
-    from tempopt.analysis.verdict._verdict import member_verdicts
+    from tempopt.analysis.verdict._compute import member_verdicts
 
     own = member_verdicts(study)
     rows = []

@@ -16,7 +16,8 @@ from tempopt.analysis.importance._importance import ImportanceAnalysis, Progress
 from tempopt.analysis.trials._trial_summary import TrialSummary, summarise_trial
 from tempopt.analysis.trials._trials import TrialCounts, complete_trials, count_trials, search_space
 from tempopt.analysis.verdict._best import BestConfig, best_config
-from tempopt.analysis.verdict._verdict import Verdict, compute_verdict
+from tempopt.analysis.verdict._compute import compute_verdict
+from tempopt.analysis.verdict._verdict import Verdict
 from tempopt.study.baseline_study import baseline_trials, load_baseline
 
 

@@ -16,7 +16,8 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial
 
-from tempopt.analysis.verdict._verdict import Verdict, compute_verdict
+from tempopt.analysis.verdict._compute import compute_verdict
+from tempopt.analysis.verdict._verdict import Verdict
 from tempopt.study.objectives import accuracy_of, complete_with_accuracy
 
 

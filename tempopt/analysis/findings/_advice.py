@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 
-from tempopt.analysis.importance._importance import EVALUATOR_LABELS, FEW_TRIALS
+from tempopt.analysis.importance._evaluators import EVALUATOR_LABELS
+from tempopt.analysis.importance._importance import FEW_TRIALS
 from tempopt.analysis.trials._trial_summary import TrialSummary
 from tempopt.analysis.trials._trials import KD_WEIGHT, position_in_range
 from tempopt.analysis.verdict._verdict import HELPED

@@ -12,7 +12,8 @@ from tempopt.analysis.findings._advice import suggest_next_steps
 from tempopt.analysis.findings._front import FrontRow, accuracy_view, front_rows
 from tempopt.analysis.findings._sensitivity import TemperatureSensitivity, temperature_sensitivity
 from tempopt.analysis.findings._variants import VariantRow, variant_comparison
-from tempopt.analysis.importance._importance import ImportanceAnalysis, ProgressCallback, compute_importances
+from tempopt.analysis.importance._evaluators import ProgressCallback
+from tempopt.analysis.importance._importance import ImportanceAnalysis, compute_importances
 from tempopt.analysis.trials._trial_summary import TrialSummary, summarise_trial
 from tempopt.analysis.trials._trials import TrialCounts, complete_trials, count_trials, search_space
 from tempopt.analysis.verdict._best import BestConfig, best_config

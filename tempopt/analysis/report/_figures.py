@@ -19,7 +19,7 @@ from optuna.trial import TrialState
 
 from tempopt.analysis.findings._front import accuracy_view
 from tempopt.analysis.findings._study_analysis import StudyAnalysis
-from tempopt.analysis.importance._importance import EVALUATOR_LABELS, ProgressCallback
+from tempopt.analysis.importance._evaluators import EVALUATOR_LABELS, ProgressCallback
 from tempopt.analysis.trials._trials import KD_WEIGHT, TEMPERATURE
 from tempopt.study.objectives import is_multi
 from tempopt.timestamps import local_now

@@ -13,7 +13,7 @@ import html
 import re
 
 from tempopt.analysis.findings._study_analysis import StudyAnalysis
-from tempopt.analysis.importance._importance import EVALUATOR_LABELS
+from tempopt.analysis.importance._evaluators import EVALUATOR_LABELS
 from tempopt.analysis.report._figures import ReportFigure
 from tempopt.analysis.report._markdown import (
     VARIANT_HEADER,

@@ -8,7 +8,8 @@ from tempopt.analysis.findings._front import FrontRow
 from tempopt.analysis.findings._sensitivity import TemperatureSensitivity
 from tempopt.analysis.findings._study_analysis import StudyAnalysis
 from tempopt.analysis.findings._variants import VariantRow
-from tempopt.analysis.importance._importance import EVALUATOR_LABELS, ImportanceAnalysis
+from tempopt.analysis.importance._evaluators import EVALUATOR_LABELS
+from tempopt.analysis.importance._importance import ImportanceAnalysis
 from tempopt.analysis.verdict._best import BestConfig
 from tempopt.analysis.verdict._verdict import Verdict
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import optuna
 
 from tempopt.analysis.findings._study_analysis import StudyAnalysis, analyse_study
-from tempopt.analysis.importance._importance import ProgressCallback
+from tempopt.analysis.importance._evaluators import ProgressCallback
 from tempopt.analysis.report._figures import report_figures
 from tempopt.analysis.report._html import render_html
 from tempopt.analysis.report._json import importance_to_json

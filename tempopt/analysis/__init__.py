@@ -3,6 +3,12 @@
 Nothing here writes to a study: the dashboard note (:func:`spec_note`) is saved by
 ``tempopt.study.workers.creation.refresh_note``, a report attached by ``tempopt.study.storage.artifacts.attach_file``.
 
+One sub-package per concept, each re-exporting its private modules' names: ``trials`` (which
+trials an analysis reads), ``verdict`` (did distillation help, and the best config),
+``importance`` (which params matter), ``findings`` (everything the report says about a study),
+``report`` (its files) and ``dashboard`` (optuna-dashboard and the study's note). Lower first:
+``findings`` reads ``trials``, ``verdict`` and ``importance``; ``report`` renders ``findings``.
+
 Each name is imported when first read (:mod:`tempopt.lazy_exports`): reading a verdict does
 not import optuna-dashboard and the importance evaluators.
 """
@@ -12,11 +18,16 @@ from typing import TYPE_CHECKING
 from tempopt.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
-    from tempopt.analysis._best import BestConfig, Figure, best_config
-    from tempopt.analysis._dashboard import is_exposed, serve_dashboard, spec_note
-    from tempopt.analysis._figures import ReportFigure, report_figures
-    from tempopt.analysis._html import render_html
-    from tempopt.analysis._importance import (
+    from tempopt.analysis.dashboard import is_exposed, serve_dashboard, spec_note
+    from tempopt.analysis.findings import (
+        Bin,
+        InteractionGrid,
+        StudyAnalysis,
+        TemperatureSensitivity,
+        analyse_study,
+        temperature_sensitivity,
+    )
+    from tempopt.analysis.importance import (
         EVALUATORS,
         MIN_TRIALS,
         Agreement,
@@ -26,27 +37,29 @@ if TYPE_CHECKING:
         Spread,
         compute_importances,
     )
-    from tempopt.analysis._interval import paired_interval
-    from tempopt.analysis._json import importance_to_json
-    from tempopt.analysis._markdown import render_markdown
-    from tempopt.analysis._report import ReportFiles, check_report_folder, write_report
-    from tempopt.analysis._sensitivity import (
-        Bin,
-        InteractionGrid,
-        TemperatureSensitivity,
-        temperature_sensitivity,
+    from tempopt.analysis.report import (
+        ReportFigure,
+        ReportFiles,
+        check_report_folder,
+        importance_to_json,
+        render_html,
+        render_markdown,
+        report_figures,
+        write_report,
     )
-    from tempopt.analysis._study_analysis import StudyAnalysis, analyse_study
-    from tempopt.analysis._trial_summary import TrialSummary
-    from tempopt.analysis._trials import TrialCounts, count_trials, log10_view, search_space
-    from tempopt.analysis._verdict import (
+    from tempopt.analysis.trials import TrialCounts, TrialSummary, count_trials, log10_view, search_space
+    from tempopt.analysis.verdict import (
         HELPED,
         HURT,
         NO_EVIDENCE,
+        BestConfig,
+        Figure,
         Side,
         Verdict,
+        best_config,
         compute_verdict,
         member_verdicts,
+        paired_interval,
         unverified_verdict,
     )
     from tempopt.study.storage.opening import load_study as read_study
@@ -102,11 +115,16 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "._best": ("BestConfig", "Figure", "best_config"),
-        "._dashboard": ("is_exposed", "serve_dashboard", "spec_note"),
-        "._figures": ("ReportFigure", "report_figures"),
-        "._html": ("render_html",),
-        "._importance": (
+        ".dashboard": ("is_exposed", "serve_dashboard", "spec_note"),
+        ".findings": (
+            "Bin",
+            "InteractionGrid",
+            "StudyAnalysis",
+            "TemperatureSensitivity",
+            "analyse_study",
+            "temperature_sensitivity",
+        ),
+        ".importance": (
             "EVALUATORS",
             "MIN_TRIALS",
             "Agreement",
@@ -116,22 +134,29 @@ __getattr__, __dir__ = lazy_exports(
             "Spread",
             "compute_importances",
         ),
-        "._interval": ("paired_interval",),
-        "._json": ("importance_to_json",),
-        "._markdown": ("render_markdown",),
-        "._report": ("ReportFiles", "check_report_folder", "write_report"),
-        "._sensitivity": ("Bin", "InteractionGrid", "TemperatureSensitivity", "temperature_sensitivity"),
-        "._study_analysis": ("StudyAnalysis", "analyse_study"),
-        "._trial_summary": ("TrialSummary",),
-        "._trials": ("TrialCounts", "count_trials", "log10_view", "search_space"),
-        "._verdict": (
+        ".report": (
+            "ReportFigure",
+            "ReportFiles",
+            "check_report_folder",
+            "importance_to_json",
+            "render_html",
+            "render_markdown",
+            "report_figures",
+            "write_report",
+        ),
+        ".trials": ("TrialCounts", "TrialSummary", "count_trials", "log10_view", "search_space"),
+        ".verdict": (
             "HELPED",
             "HURT",
             "NO_EVIDENCE",
+            "BestConfig",
+            "Figure",
             "Side",
             "Verdict",
+            "best_config",
             "compute_verdict",
             "member_verdicts",
+            "paired_interval",
             "unverified_verdict",
         ),
         "tempopt.study.storage.opening": ("load_study as read_study", "open_existing_storage as read_storage"),

@@ -19,10 +19,10 @@ TaskFactory = Callable[..., "Task"]
 # is checked against this table without importing any of them.
 _BUILTIN_REFS: dict[str, str] = {
     "digits": "tempopt.tasks.digits:make_digits",
-    "image_folder": "tempopt.tasks.images:make_image_folder",
+    "image_folder": "tempopt.tasks.image_folder:make_image_folder",
     "mnist": "tempopt.tasks.mnist:make_mnist",
     "mnist1d": "tempopt.tasks.mnist1d:make_mnist1d",
-    "torchvision": "tempopt.tasks.images:make_torchvision",
+    "torchvision": "tempopt.tasks.torchvision_datasets:make_torchvision",
 }
 _BUILTIN: dict[str, TaskFactory] = {}  # registered with register_task
 

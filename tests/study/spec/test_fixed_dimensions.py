@@ -135,7 +135,7 @@ def test_a_misspelt_key_is_named_unknown_before_the_required_one_it_leaves_missi
 
 
 def test_the_dashboard_note_says_a_dimension_is_fixed():
-    from tempopt.analysis._dashboard import spec_note
+    from tempopt.analysis.dashboard._dashboard import spec_note
 
     study = optuna.create_study(direction="maximize")
     study.set_user_attr("spec", make_spec(lr=0.01).to_dict())

@@ -21,7 +21,7 @@ import yaml
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
-from tempopt.analysis._figures import timeline
+from tempopt.analysis.report._figures import timeline
 from tempopt.study.optuna_internals import claim_waiting, rdb_storage, start_new_trial
 from tempopt.study.storage.heartbeats import fail_dead_trials
 from tempopt.study.storage.opening import FailureHandling, open_storage

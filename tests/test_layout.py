@@ -318,3 +318,50 @@ def test_no_folder_holds_too_many_modules():
         if (n := len([f for f in folder.glob("*.py") if f.name != "__init__.py"])) > MAX_MODULES
     }
     assert not crowded, f"folders with more than {MAX_MODULES} modules (split them by concept): {crowded}"
+
+
+# --- The vocabulary of what a study stores -------------------------------------------------------
+STORED = ROOT / "study" / "stored.py"
+ATTR_READ = re.compile(
+    r"""(?:user_attrs\.get\(|user_attrs\[|set_user_attr\(|attrs\.get\(|attrs\[)\s*["']([a-z_]+)["']"""
+)
+
+
+def stored_names(path: Path = STORED) -> set[str]:
+    """The attribute names ``stored.py`` defines (its ``*_ATTR`` string constants)."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign):
+            targets = [
+                t for target in node.targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])
+            ]
+            values = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
+            for target, value in zip(targets, values, strict=False):
+                if getattr(target, "id", "").endswith("_ATTR") and isinstance(value, ast.Constant):
+                    names.add(value.value)
+    return names
+
+
+def spelled_out(text: str, names: set[str]) -> list[str]:
+    """The stored attribute names ``text`` reads or writes as string literals."""
+    return [m.group(1) for m in ATTR_READ.finditer(text) if m.group(1) in names]
+
+
+def test_stored_attributes_are_named_only_in_the_vocabulary():
+    """A study's attributes are read and written through ``tempopt.study.stored``'s constants, so
+    that renaming one, or finding every reader of one, is one search."""
+    names = stored_names()
+    assert {"spec", "baseline", "plan", "replicate", "verify_study"} <= names
+    offenders = {
+        str(p.relative_to(ROOT)): found
+        for p in _modules(ROOT)
+        if p != STORED and (found := spelled_out(p.read_text(), names))
+    }
+    assert not offenders, offenders
+
+
+def test_the_vocabulary_check_finds_a_spelled_out_name():
+    names = stored_names()
+    assert spelled_out('spec = study.user_attrs.get("spec") or {}', names) == ["spec"]
+    assert spelled_out("trial.set_user_attr('replicate', key)", names) == ["replicate"]
+    assert spelled_out("study.user_attrs.get(SPEC_ATTR)", names) == []

@@ -14,6 +14,7 @@ from tempopt.analysis.verdict._compute import compute_verdict
 from tempopt.errors import HostError
 from tempopt.study.storage.artifacts import artifact_store
 from tempopt.study.storage.opening import open_existing_storage
+from tempopt.study.stored import SPEC_ATTR
 
 
 def is_exposed(host: str) -> bool:
@@ -62,7 +63,7 @@ def serve_dashboard(
 def spec_note(study: optuna.Study) -> str:
     """A Markdown summary of the study's spec (user attr ``spec``) for the dashboard."""
     attrs = study.user_attrs
-    spec = attrs.get("spec")
+    spec = attrs.get(SPEC_ATTR)
     lines = [f"## {study.study_name}", ""]
     if not isinstance(spec, dict):
         return "\n".join(lines + ["This study has no `spec` user attr (not written by tempopt)."])

@@ -16,7 +16,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.analysis.trials._trials import is_distilled
 from tempopt.study.search.metrics import accuracy_of, complete_with_accuracy
-from tempopt.study.stored import DISTILLED, load_verification
+from tempopt.study.stored import DISTILLED, RANK_ATTR, ROLE_ATTR, SPEC_ATTR, TEST_ACCURACY_ATTR, load_verification
 
 LEARNED = "learned_temperature"
 
@@ -47,7 +47,7 @@ def variant_of(trial: FrozenTrial, default: str) -> str:
 
 def variant_comparison(study: optuna.Study) -> list[VariantRow]:
     """One row per variant the study's distilled trials used, best verified test accuracy first."""
-    spec = study.user_attrs.get("spec") or {}
+    spec = study.user_attrs.get(SPEC_ATTR) or {}
     default = str(spec.get("loss", "kd"))
     ran = [
         t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)) if is_distilled(t)
@@ -84,12 +84,12 @@ def _verified_tests(study: optuna.Study, default: str) -> dict[str, list[float]]
         return {}
     groups: dict[int, list[FrozenTrial]] = {}
     for t in verification.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if t.user_attrs.get("role") == DISTILLED and "test_accuracy" in t.user_attrs:
-            groups.setdefault(int(t.user_attrs["rank"]), []).append(t)
+        if t.user_attrs.get(ROLE_ATTR) == DISTILLED and TEST_ACCURACY_ATTR in t.user_attrs:
+            groups.setdefault(int(t.user_attrs[RANK_ATTR]), []).append(t)
     best: dict[str, tuple[float, list[float]]] = {}
     for group in groups.values():
         variant = variant_of(group[0], default)
         val = statistics.fmean(float(t.value) for t in group)  # type: ignore[arg-type]
         if variant not in best or val > best[variant][0]:  # selected on validation, as the verdict is
-            best[variant] = (val, [float(t.user_attrs["test_accuracy"]) for t in group])
+            best[variant] = (val, [float(t.user_attrs[TEST_ACCURACY_ATTR]) for t in group])
     return {variant: tests for variant, (_, tests) in best.items()}

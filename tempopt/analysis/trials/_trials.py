@@ -24,6 +24,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.study.search.metrics import distils
+from tempopt.study.stored import BASELINE_ATTR
 
 TEMPERATURE = "temperature"
 KD_WEIGHT = "kd_weight"
@@ -81,7 +82,7 @@ def is_baseline(trial: FrozenTrial) -> bool:
     ``tempopt run`` enqueues a few baseline trials (``kd_weight = 0``, the middle of every
     other range, one per baseline learning rate), so the student alone gets a fair lr.
     """
-    return trial.user_attrs.get("baseline") is True
+    return trial.user_attrs.get(BASELINE_ATTR) is True
 
 
 def is_distilled(trial: FrozenTrial) -> bool:

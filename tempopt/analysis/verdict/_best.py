@@ -19,6 +19,7 @@ from optuna.trial import FrozenTrial
 from tempopt.analysis.verdict._compute import compute_verdict
 from tempopt.analysis.verdict._verdict import Verdict
 from tempopt.study.search.metrics import accuracy_of, complete_with_accuracy
+from tempopt.study.stored import SPEC_ATTR
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def best_config(study: optuna.Study, verdict: Verdict | None = None) -> BestConf
     done = complete_with_accuracy(study.get_trials(deepcopy=False))
     if not done:
         return None
-    spec_seed = (study.user_attrs.get("spec") or {}).get("seed")
+    spec_seed = (study.user_attrs.get(SPEC_ATTR) or {}).get("seed")
     side = verdict.distilled
     source = next((t for t in done if side is not None and side.test and t.number == side.trial), None)
     if side is not None and source is not None:  # the side has replicates: verification finished

@@ -13,12 +13,24 @@ from tempopt.analysis.verdict._interval import N_BOOTSTRAP
 from tempopt.analysis.verdict._rival import baseline_search, under_tuned
 from tempopt.analysis.verdict._verdict import NO_EVIDENCE, Groups, Side, Verdict, compare, no_evidence, with_summary
 from tempopt.study.search.metrics import accuracy_of, complete_with_accuracy, distils
-from tempopt.study.stored import DISTILLED, baseline_trials, is_baseline, load_verification
+from tempopt.study.stored import (
+    CORRECT_ATTR,
+    DISTILLED,
+    PLAN_ATTR,
+    RANK_ATTR,
+    REPLICATE_ATTR,
+    ROLE_ATTR,
+    SEED_ATTR,
+    SPEC_ATTR,
+    baseline_trials,
+    is_baseline,
+    load_verification,
+)
 
 
 def compute_verdict(study: optuna.Study, *, n_bootstrap: int = N_BOOTSTRAP) -> Verdict:
     """The verdict of a tempopt study (read only): from its verification, or why there is none."""
-    spec = study.user_attrs.get("spec") or {}
+    spec = study.user_attrs.get(SPEC_ATTR) or {}
     seeds_wanted = int((spec.get("verify") or {}).get("seeds", 0))
     off = (
         "verification is off (verify.seeds: 0)"
@@ -62,7 +74,7 @@ def member_verdicts(study: optuna.Study, *, n_bootstrap: int = N_BOOTSTRAP) -> d
     replicates = _finished_replicates(study)
     if isinstance(replicates, str):
         return {}
-    spec = study.user_attrs.get("spec") or {}
+    spec = study.user_attrs.get(SPEC_ATTR) or {}
     baselines = baseline_trials(study)
     n_baselines = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in baselines)
     groups = _groups(replicates)
@@ -94,7 +106,7 @@ def _finished_replicates(study: optuna.Study) -> dict[str, FrozenTrial] | str:
     verification = load_verification(study)
     if verification is None:
         return "verification has not run yet (it starts when the search has its trials)"
-    plan = verification.user_attrs.get("plan") or []
+    plan = verification.user_attrs.get(PLAN_ATTR) or []
     replicates = {k: t for k, t in _replicates(verification).items() if k in plan}
     if len(replicates) < len(plan) or not plan:
         return f"verification is not finished ({len(replicates)} of {len(plan)} replicates)"
@@ -121,8 +133,8 @@ def _replicates(verification: optuna.Study) -> dict[str, FrozenTrial]:
     """Complete replicates by key (the first one, should a retry also have completed)."""
     out: dict[str, FrozenTrial] = {}
     for t in verification.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        key = t.user_attrs.get("replicate")
-        if isinstance(key, str) and key not in out and "test_correct" in t.user_attrs:
+        key = t.user_attrs.get(REPLICATE_ATTR)
+        if isinstance(key, str) and key not in out and CORRECT_ATTR in t.user_attrs:
             out[key] = t
     return out
 
@@ -131,5 +143,5 @@ def _groups(replicates: dict[str, FrozenTrial]) -> Groups:
     """Replicates by (role, rank), then by student seed."""
     groups: Groups = {}
     for t in replicates.values():
-        groups.setdefault((t.user_attrs["role"], int(t.user_attrs["rank"])), {})[int(t.user_attrs["student_seed"])] = t
+        groups.setdefault((t.user_attrs[ROLE_ATTR], int(t.user_attrs[RANK_ATTR])), {})[int(t.user_attrs[SEED_ATTR])] = t
     return groups

@@ -10,7 +10,7 @@ import numpy as np
 from optuna.trial import FrozenTrial
 
 from tempopt.analysis.verdict._interval import paired_interval
-from tempopt.study.stored import BASELINE, DISTILLED, decode_correct
+from tempopt.study.stored import BASELINE, CORRECT_ATTR, DISTILLED, SOURCE_ATTR, TEST_ACCURACY_ATTR, decode_correct
 
 HELPED, NO_EVIDENCE, HURT = "helped", "no evidence", "hurt"
 
@@ -105,8 +105,8 @@ def compare(groups: Groups, rank: int, n_baselines: int, n_bootstrap: int, stude
         raise ValueError("verification has no baseline replicate")
     seeds = sorted(set(best) & set(baseline))
     n = int(best[seeds[0]].user_attrs["test_examples"])
-    d = np.stack([decode_correct(best[s].user_attrs["test_correct"], n) for s in seeds])  # (S, N)
-    b = np.stack([decode_correct(baseline[s].user_attrs["test_correct"], n) for s in seeds])  # (S, N)
+    d = np.stack([decode_correct(best[s].user_attrs[CORRECT_ATTR], n) for s in seeds])  # (S, N)
+    b = np.stack([decode_correct(baseline[s].user_attrs[CORRECT_ATTR], n) for s in seeds])  # (S, N)
     mean, low, high = paired_interval(d, b, n_bootstrap)
     verdict = HELPED if low > 0 else HURT if high < 0 else NO_EVIDENCE
     split = str(best[seeds[0]].user_attrs.get("test_split", "test"))
@@ -115,9 +115,9 @@ def compare(groups: Groups, rank: int, n_baselines: int, n_bootstrap: int, stude
         first = g[seeds[0]]
         return Side(
             dict(first.params),
-            int(first.user_attrs["source_trial"]),
+            int(first.user_attrs[SOURCE_ATTR]),
             [float(g[s].value) for s in seeds],  # type: ignore[arg-type]
-            [float(g[s].user_attrs["test_accuracy"]) for s in seeds],
+            [float(g[s].user_attrs[TEST_ACCURACY_ATTR]) for s in seeds],
         )
 
     dist, base = side(best), side(baseline)

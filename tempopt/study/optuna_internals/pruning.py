@@ -32,13 +32,14 @@ class _FilteredStorage:
         return getattr(self._inner, name)
 
 
-def group_view(study: optuna.Study, baseline: bool) -> optuna.Study:
-    """The study as the pruner of a trial should see it: only baselines, or only the others."""
+def group_view(study: optuna.Study, member: Callable[[FrozenTrial], bool]) -> optuna.Study:
+    """The study as the pruner of a trial should see it: only the trials of its group (``member``
+    says which: the baselines, or the others)."""
     view = object.__new__(optuna.Study)
     view.__dict__.update(study.__dict__)
     view._storage = _FilteredStorage(  # type: ignore[assignment]
         study._storage,
-        lambda t: (t.user_attrs.get("baseline") is True) == baseline,  # noqa: SLF001
+        member,  # noqa: SLF001
     )
     view._thread_local = _ThreadLocalStudyAttribute()  # its own trial cache, never the real study's
     return view

@@ -18,7 +18,7 @@ from tempopt.study.spec.dimensions import Dimension
 from tempopt.study.spec.losses import LOSS, arg_distributions, loss_distribution, uses_temperature
 from tempopt.study.spec.model import StudySpec
 from tempopt.study.spec.task_args import task_arg_distributions
-from tempopt.study.stored import BASELINE_ATTR
+from tempopt.study.stored import is_baseline
 
 INT_DIMENSIONS = {"batch_size"}
 
@@ -141,8 +141,13 @@ class _Warmup(optuna.pruners.BasePruner):
         step = trial.last_step
         if step is None or step <= self._warmup:
             return False
-        baseline = trial.user_attrs.get(BASELINE_ATTR) is True
+        baseline = is_baseline(trial)
         seen = self._views.get(baseline)
         if seen is None or seen[0] is not study:  # a view reads through its study: one per study is enough
-            seen = self._views[baseline] = (study, group_view(study, baseline))
+            group = is_baseline if baseline else _distilled
+            seen = self._views[baseline] = (study, group_view(study, group))
         return prune(self._inner, seen[1], trial)
+
+
+def _distilled(trial: optuna.trial.FrozenTrial) -> bool:
+    return not is_baseline(trial)

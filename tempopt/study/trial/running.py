@@ -24,14 +24,13 @@ from tempopt.stopping import StopFlag, WorkerStopped
 from tempopt.study.optuna_internals import set_user_attrs, tell
 from tempopt.study.storage.heartbeats import heartbeat
 from tempopt.study.storage.retries import is_transient, retrying
+from tempopt.study.stored import IDENTITY_ATTRS
 from tempopt.study.trial.objective import EpochHook, worker_id
 
 log = logging.getLogger(__name__)
 
 FAIL_REASON = "fail_reason"
 MAX_CONSECUTIVE_FAILURES = 5
-IDENTITY_ATTRS = ("baseline", "role", "rank", "source_trial", "student_seed", "replicate")
-"""User attrs that say what a trial is (kept on its retry); the rest is what it measured."""
 
 
 @dataclass

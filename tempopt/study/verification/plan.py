@@ -13,7 +13,16 @@ from optuna.trial import FrozenTrial
 
 from tempopt.study.search.metrics import accuracy_of, complete_with_accuracy, distils, front_of, spread
 from tempopt.study.spec.model import StudySpec
-from tempopt.study.stored import BASELINE, DISTILLED, is_baseline
+from tempopt.study.stored import (
+    BASELINE,
+    DISTILLED,
+    RANK_ATTR,
+    REPLICATE_ATTR,
+    ROLE_ATTR,
+    SEED_ATTR,
+    SOURCE_ATTR,
+    is_baseline,
+)
 
 
 @dataclass(frozen=True)
@@ -32,11 +41,11 @@ class Replicate:
 
     def user_attrs(self) -> dict[str, Any]:
         return {
-            "role": self.role,
-            "rank": self.rank,
-            "source_trial": self.source_trial,
-            "student_seed": self.student_seed,
-            "replicate": self.key,
+            ROLE_ATTR: self.role,
+            RANK_ATTR: self.rank,
+            SOURCE_ATTR: self.source_trial,
+            SEED_ATTR: self.student_seed,
+            REPLICATE_ATTR: self.key,
         }
 
 

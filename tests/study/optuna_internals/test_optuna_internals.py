@@ -84,8 +84,9 @@ def test_group_view_sees_one_group(study):
         trial = study.ask()
         trial.set_user_attr("baseline", baseline)
         study.tell(trial, 0.5)
-    assert len(compat.group_view(study, baseline=True).get_trials()) == 1
-    assert len(compat.group_view(study, baseline=False).get_trials()) == 2
+    baselines = compat.group_view(study, lambda t: t.user_attrs["baseline"])
+    assert len(baselines.get_trials()) == 1
+    assert len(compat.group_view(study, lambda t: not t.user_attrs["baseline"]).get_trials()) == 2
     assert len(study.get_trials()) == 3  # the real study is untouched
 
 

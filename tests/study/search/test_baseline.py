@@ -203,7 +203,7 @@ def test_group_view_and_claim_waiting_pin_the_optuna_internals_they_use():
     study.enqueue_trial({"x": 2.0})
     first = claim_waiting(study)
     assert first.number == 0 and study.trials[0].state == TrialState.RUNNING
-    view = group_view(study, baseline=True)
+    view = group_view(study, is_baseline)
     assert [t.number for t in view.get_trials(deepcopy=False)] == [0]
-    assert [t.number for t in group_view(study, baseline=False).trials] == [1]
+    assert [t.number for t in group_view(study, lambda t: not is_baseline(t)).trials] == [1]
     assert view.study_name == study.study_name and len(study.trials) == 2  # the real study is untouched

@@ -249,21 +249,17 @@ LAYERS = [  # lowest first: a module may import its own layer and those below it
 ALLOWED_UPWARD: set[tuple[str, str]] = set()  # (importer, imported): known, to be removed; none today
 
 
+def _layer_name(module: str) -> str | None:
+    """The longest prefix in LAYERS that holds ``module`` (None: a package's own ``__init__`` above
+    every layer it holds: ``tempopt``, ``tempopt.study``)."""
+    held = [p for prefixes in LAYERS for p in prefixes if module == p or module.startswith(p + ".")]
+    return max(held, key=len) if held else None
+
+
 def layer_of(module: str) -> int | None:
-    """The index in LAYERS of the layer holding ``module``, by its longest prefix there (None: a
-    package's own ``__init__`` above every layer it holds: ``tempopt``, ``tempopt.study``)."""
-    found = [
-        (len(p), level)
-        for level, prefixes in enumerate(LAYERS)
-        for p in prefixes
-        if module == p or module.startswith(p + ".")
-    ]
-    return max(found)[1] if found else None
-
-
-def _layer_name(module: str) -> str:
-    """The prefix in LAYERS that holds ``module``."""
-    return max((p for ps in LAYERS for p in ps if module == p or module.startswith(p + ".")), key=len)
+    """The index in LAYERS of the layer holding ``module`` (see :func:`_layer_name`)."""
+    name = _layer_name(module)
+    return None if name is None else next(level for level, prefixes in enumerate(LAYERS) if name in prefixes)
 
 
 def upward_imports(graph: dict[str, set[str]]) -> set[tuple[str, str]]:

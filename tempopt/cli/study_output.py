@@ -16,7 +16,7 @@ from tempopt.analysis import best_config, compute_verdict
 from tempopt.cli.app import console, out
 from tempopt.study.search.metrics import accuracy_of, is_multi, pareto_front
 from tempopt.study.storage.retries import retrying
-from tempopt.study.stored import PLAN_ATTR, REPLICATE_ATTR, SPEC_ATTR, is_baseline
+from tempopt.study.stored import PLAN_ATTR, REPLICATE_ATTR, is_baseline, spec_of
 
 if TYPE_CHECKING:
     from tempopt.distill import Teacher
@@ -163,7 +163,7 @@ def print_best(study: optuna.Study) -> None:
 def print_front(study: optuna.Study) -> None:
     """A multi-objective study's Pareto front of distilled trials: accuracy against the cost."""
     front = pareto_front(study)
-    cost = (study.user_attrs.get(SPEC_ATTR) or {}).get("objectives", ["accuracy", "cost"])[-1]
+    cost = spec_of(study.user_attrs).get("objectives", ["accuracy", "cost"])[-1]
     table = Table(title=f"Pareto front: {len(front)} distilled trial(s), val accuracy against {cost}")
     for col in ("trial", "val accuracy", cost, "config"):
         table.add_column(col, justify="left" if col == "config" else "right")

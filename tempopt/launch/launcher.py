@@ -28,7 +28,7 @@ from optuna.trial import FrozenTrial, TrialState
 from tempopt.stopping import StopFlag
 from tempopt.study.optuna_internals import storage_of, trial_id_of
 from tempopt.study.storage.retries import retrying
-from tempopt.study.stored import PLAN_ATTR, SPEC_ATTR, load_verification, pending, state_counts
+from tempopt.study.stored import PLAN_ATTR, load_verification, pending, spec_of, state_counts
 from tempopt.study.trial.running import FAIL_REASON, requeue
 
 STOP_TIMEOUT = 60.0
@@ -228,7 +228,7 @@ class Launcher:
             return True
         verification = load_verification(self.study)
         if verification is None or verification.user_attrs.get(PLAN_ATTR) is None:
-            return int((self.study.user_attrs.get(SPEC_ATTR) or {}).get("verify", {}).get("seeds", 0)) > 0
+            return int(spec_of(self.study.user_attrs).get("verify", {}).get("seeds", 0)) > 0
         planned, complete, _ = pending(verification)
         return complete < planned
 

@@ -19,7 +19,7 @@ from tempopt.analysis.trials._trials import TrialCounts, complete_trials, count_
 from tempopt.analysis.verdict._best import BestConfig, best_config
 from tempopt.analysis.verdict._compute import compute_verdict
 from tempopt.analysis.verdict._verdict import Verdict
-from tempopt.study.stored import SPEC_ATTR, baseline_trials, load_baseline
+from tempopt.study.stored import SPEC_ATTR, baseline_trials, load_baseline, spec_of
 
 
 @dataclass(frozen=True)
@@ -124,5 +124,5 @@ def analyse_study(
         attrs=dict(study.user_attrs),
         variants=variant_comparison(real),
         front=front_rows(real),
-        cost=(real.user_attrs.get(SPEC_ATTR) or {}).get("objectives", ["accuracy"])[-1],
+        cost=spec_of(real.user_attrs).get("objectives", ["accuracy"])[-1],
     )

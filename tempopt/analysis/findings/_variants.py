@@ -16,7 +16,14 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tempopt.analysis.trials._trials import is_distilled
 from tempopt.study.search.metrics import accuracy_of, complete_with_accuracy
-from tempopt.study.stored import DISTILLED, RANK_ATTR, ROLE_ATTR, SPEC_ATTR, TEST_ACCURACY_ATTR, load_verification
+from tempopt.study.stored import (
+    DISTILLED,
+    RANK_ATTR,
+    ROLE_ATTR,
+    TEST_ACCURACY_ATTR,
+    load_verification,
+    spec_of,
+)
 
 LEARNED = "learned_temperature"
 
@@ -47,7 +54,7 @@ def variant_of(trial: FrozenTrial, default: str) -> str:
 
 def variant_comparison(study: optuna.Study) -> list[VariantRow]:
     """One row per variant the study's distilled trials used, best verified test accuracy first."""
-    spec = study.user_attrs.get(SPEC_ATTR) or {}
+    spec = spec_of(study.user_attrs)
     default = str(spec.get("loss", "kd"))
     ran = [
         t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)) if is_distilled(t)

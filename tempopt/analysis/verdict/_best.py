@@ -19,7 +19,7 @@ from optuna.trial import FrozenTrial
 from tempopt.analysis.verdict._compute import compute_verdict
 from tempopt.analysis.verdict._verdict import Verdict
 from tempopt.study.search.metrics import accuracy_of, complete_with_accuracy
-from tempopt.study.stored import SPEC_ATTR
+from tempopt.study.stored import spec_of
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def best_config(study: optuna.Study, verdict: Verdict | None = None) -> BestConf
     done = complete_with_accuracy(study.get_trials(deepcopy=False))
     if not done:
         return None
-    spec_seed = (study.user_attrs.get(SPEC_ATTR) or {}).get("seed")
+    spec_seed = spec_of(study.user_attrs).get("seed")
     side = verdict.distilled
     source = next((t for t in done if side is not None and side.test and t.number == side.trial), None)
     if side is not None and source is not None:  # the side has replicates: verification finished

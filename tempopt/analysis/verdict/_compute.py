@@ -21,16 +21,16 @@ from tempopt.study.stored import (
     REPLICATE_ATTR,
     ROLE_ATTR,
     SEED_ATTR,
-    SPEC_ATTR,
     baseline_trials,
     is_baseline,
     load_verification,
+    spec_of,
 )
 
 
 def compute_verdict(study: optuna.Study, *, n_bootstrap: int = N_BOOTSTRAP) -> Verdict:
     """The verdict of a tempopt study (read only): from its verification, or why there is none."""
-    spec = study.user_attrs.get(SPEC_ATTR) or {}
+    spec = spec_of(study.user_attrs)
     seeds_wanted = int((spec.get("verify") or {}).get("seeds", 0))
     off = (
         "verification is off (verify.seeds: 0)"
@@ -74,7 +74,7 @@ def member_verdicts(study: optuna.Study, *, n_bootstrap: int = N_BOOTSTRAP) -> d
     replicates = _finished_replicates(study)
     if isinstance(replicates, str):
         return {}
-    spec = study.user_attrs.get(SPEC_ATTR) or {}
+    spec = spec_of(study.user_attrs)
     baselines = baseline_trials(study)
     n_baselines = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in baselines)
     groups = _groups(replicates)

@@ -36,6 +36,7 @@ from tempopt.study.stored import (
     baseline_name,
     has_baseline_study,
     load_baseline,
+    spec_of,
 )
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ def _follow_study_file(study: optuna.Study, spec: StudySpec) -> None:
     mount), so that workers reading the stored spec find its files where this process does. A
     spec stored without one (an older tempopt's: its paths start at the working directory) keeps
     that meaning."""
-    stored = study.user_attrs.get(SPEC_ATTR) or {}
+    stored = spec_of(study.user_attrs)
     if spec.study_dir is not None and "study_dir" in stored and stored["study_dir"] != spec.study_dir:
         study.set_user_attr(SPEC_ATTR, {**stored, "study_dir": spec.study_dir})
 

@@ -35,7 +35,7 @@ from tempopt.study.spec.model import parse_spec
 from tempopt.study.storage.heartbeats import fail_dead_trials
 from tempopt.study.storage.opening import open_storage
 from tempopt.study.storage.retries import retrying
-from tempopt.study.stored import SPEC_ATTR
+from tempopt.study.stored import spec_of
 from tempopt.study.trial.running import RunHooks
 from tempopt.study.verification.worker import VerifyWorker
 from tempopt.study.workers import service
@@ -240,7 +240,7 @@ def _prepare(
     storage = open_storage(storage_url)
     study = retrying(lambda: optuna.load_study(study_name=name, storage=storage), "reading the study")
     try:
-        spec = parse_spec({**(study.user_attrs.get(SPEC_ATTR) or {}), "name": name}, source=f"study {name!r}")
+        spec = parse_spec({**spec_of(study.user_attrs), "name": name}, source=f"study {name!r}")
         overrides = {"device": options.device, "batch_trials": options.batch_trials}
         spec = spec.model_copy(
             update={

@@ -19,7 +19,7 @@ import optuna
 from optuna.trial import TrialState
 
 from tempopt.errors import StateError, StorageError
-from tempopt.study.stored import SPEC_ATTR
+from tempopt.study.stored import SPEC_ATTR, spec_of
 
 SERVICE = "service"
 PROBLEMS = "worker_problems"
@@ -176,7 +176,7 @@ def progress_of(study: optuna.Study) -> Progress:
     finished = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
     running = [t for t in trials if t.state == TrialState.RUNNING]
     waiting = sum(t.state == TrialState.WAITING for t in trials)
-    spec = attrs.get(SPEC_ATTR) or {}
+    spec = spec_of(attrs)
     wanted = int((spec.get("verify") or {}).get("seeds", 0)) > 0
     planned = complete = open_ = 0
     replicates: list = []
